@@ -1,0 +1,99 @@
+"""create_app(): config, extensions, API, error handlers, Celery. No import-time effects."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, send_from_directory
+from sqlalchemy import text
+
+from server.config import is_sqlite, load_config
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the Minqing application; `config` overrides what the environment says."""
+    settings = load_config()
+    if config:
+        settings.update(config)
+    app = Flask("server", instance_path=settings["INSTANCE_PATH"])
+    app.config.update(settings)
+    app.config.setdefault("PASSWORD_HASH_METHOD", "scrypt")
+    logging.basicConfig(level=app.config["LOG_LEVEL"])
+
+    if is_sqlite(app.config["SQLALCHEMY_DATABASE_URI"]):
+        # GeoAlchemy2 reads the module path from the process environment.
+        os.environ.setdefault("SPATIALITE_LIBRARY_PATH", app.config["SPATIALITE_LIBRARY_PATH"])
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    _init_extensions(app)
+    _register_routes(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from server import models  # noqa: F401 - registers the tables on the metadata
+    from server.api import register_api
+    from server.api.errors import ErrorSchema, register_error_handlers
+    from server.extensions import api, db, migrate
+    from server.tasks import celery_init_app
+
+    db.init_app(app)
+    _tune_sqlite(app)
+    migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"], render_as_batch=True)
+    api.ERROR_SCHEMA = ErrorSchema
+    api.init_app(app)
+    register_api(api)
+    register_error_handlers(app)
+    celery_init_app(app)
+
+
+def _tune_sqlite(app: Flask) -> None:
+    """WAL and a busy timeout, so the web process and a worker can share the file."""
+    if not is_sqlite(app.config["SQLALCHEMY_DATABASE_URI"]):
+        return
+    from sqlalchemy import event
+
+    from server.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+
+def _register_routes(app: Flask) -> None:
+    from swagger_ui_bundle import swagger_ui_path
+
+    from server.extensions import db
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        """Liveness and database reachability, for load balancers and compose."""
+        db.session.execute(text("SELECT 1"))
+        return jsonify({"status": "ok", "database": db.engine.dialect.name})
+
+    @app.get("/api/v1/docs/static/<path:filename>")
+    def swagger_static(filename: str) -> Any:
+        # Served by us: deployments on government intranets have no CDN.
+        return send_from_directory(swagger_ui_path, filename)
+
+    @app.get("/")
+    def index() -> Any:
+        return jsonify(
+            {
+                "name": "Minqing 民情",
+                "api": "/api/v1",
+                "docs": "/api/v1/docs",
+                "openapi": "/api/v1/openapi.json",
+            }
+        )

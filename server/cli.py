@@ -1,0 +1,203 @@
+"""The `minqing` command: Flask's CLI plus grids, demo, users and devices."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, FlaskGroup
+
+from server.app import create_app
+from server.errors import DomainError
+
+cli = FlaskGroup(create_app=lambda: create_app(), help="Minqing 民情 — grid patrol service.")
+
+
+def _fail(error: DomainError) -> None:
+    click.secho(f"✗ {error.message_zh}\n  {error.message}", fg="red", err=True)
+    sys.exit(1)
+
+
+# ---------------------------------------------------------------- grids
+grids = AppGroup("grids", help="Communities and grids 社区与网格.")
+cli.add_command(grids)
+
+
+@grids.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-invalid", is_flag=True, help="import the valid features, report the rest")
+def grids_import(path: Path, skip_invalid: bool) -> None:
+    """Import communities and grids from a GeoJSON FeatureCollection."""
+    from server.services.grids_import import ImportRejected, import_geojson
+
+    text = path.read_text(encoding="utf-8")
+    try:
+        n = len(json.loads(text).get("features", []))
+    except (ValueError, AttributeError):
+        n = 0
+    try:
+        with click.progressbar(length=max(n, 1), label="importing 导入中") as bar:
+            report = import_geojson(text, skip_invalid=skip_invalid, progress=bar.update)
+    except ImportRejected as exc:
+        _print_problems(exc.report.problems)
+        click.secho(f"✗ {exc.message_zh} / {exc.message}", fg="red", err=True)
+        sys.exit(1)
+    _print_problems(report.problems)
+    for label, counts in (("created 新建", report.created), ("updated 更新", report.updated),
+                          ("unchanged 未变", report.unchanged)):
+        if counts:
+            click.echo(f"{label}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if report.skipped:
+        click.secho(f"skipped 跳过: {report.skipped} invalid feature(s)", fg="yellow")
+
+
+def _print_problems(problems: list) -> None:  # type: ignore[type-arg]
+    for p in problems:
+        where = f" at {p.location[0]},{p.location[1]}" if p.location else ""
+        idx = f"#{p.index} " if p.index is not None else ""
+        click.secho(f"  {idx}{p.label}: [{p.code}] {p.message_zh} / {p.message}{where}",
+                    fg="yellow", err=True)
+
+
+# ---------------------------------------------------------------- demo
+demo = AppGroup("demo", help="Demo data 演示数据.")
+cli.add_command(demo)
+
+
+@demo.command("seed")
+def demo_seed() -> None:
+    """Seed the demo sub-district (idempotent) and print the demo logins."""
+    from server.services.demo import SUBDISTRICT_NAME, seed_demo
+
+    password = current_app.config["DEMO_PASSWORD"]
+    report = seed_demo(password)
+    if report.created:
+        click.echo("created 新建: " + ", ".join(f"{k} {v}" for k, v in report.created.items()))
+    else:
+        click.echo("demo data already present 演示数据已存在 — nothing changed")
+    roles = {}
+    for username, role in report.logins:
+        roles.setdefault(role, []).append(username)
+    click.echo(f"\n{SUBDISTRICT_NAME} demo logins 演示账号 (password 密码: {password}):")
+    for role, names in roles.items():
+        shown = names if len(names) <= 3 else [names[0], "…", names[-1]]
+        click.echo(f"  {role:<11} {' '.join(shown)}")
+
+
+# ---------------------------------------------------------------- users
+users = AppGroup("users", help="Accounts 用户.")
+cli.add_command(users)
+
+
+@users.command("create")
+@click.option("--username", required=True)
+@click.option("--role", required=True,
+              type=click.Choice(["admin", "dispatcher", "unit_staff", "collector"]))
+@click.option("--name", "display_name", required=True, help="display name 姓名")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--phone")
+@click.option("--subdistrict", "subdistrict_code", help="9-digit subdistrict code")
+@click.option("--unit", "unit_code", help="unit code (unit staff)")
+@click.option("--grids", "grid_codes", help="comma-separated grid codes (collectors)")
+def users_create(username: str, role: str, display_name: str, password: str, phone: str | None,
+                 subdistrict_code: str | None, unit_code: str | None,
+                 grid_codes: str | None) -> None:
+    """Create a user (and a collector's grid assignments)."""
+    from server.services.users import assign_grids, create_user
+
+    try:
+        user = create_user(username=username, password=password, role=role,
+                           display_name=display_name, phone=phone,
+                           subdistrict_code=subdistrict_code, unit_code=unit_code)
+        if grid_codes:
+            assign_grids(user.username, [c.strip() for c in grid_codes.split(",") if c.strip()])
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"created user {user.username} ({role})")
+
+
+@users.command("assign")
+@click.argument("username")
+@click.argument("grid_codes", nargs=-1, required=True)
+@click.option("--replace", is_flag=True, help="replace the collector's current grids")
+def users_assign(username: str, grid_codes: tuple[str, ...], replace: bool) -> None:
+    """Assign grids to a collector."""
+    from server.services.users import assign_grids
+
+    try:
+        codes = assign_grids(username, grid_codes, replace=replace)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"{username}: {', '.join(codes)}")
+
+
+# ---------------------------------------------------------------- devices
+devices = AppGroup("devices", help="Collectors' phones 设备.")
+cli.add_command(devices)
+
+
+@devices.command("issue")
+@click.option("--collector", required=True, help="collector username")
+@click.option("--name", help="device name, e.g. 王伟的手机")
+@click.option("--json", "as_json", is_flag=True, help='print {"device_id": …, "token": …}')
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path),
+              help="also write the provisioning QR code as a PNG")
+def devices_issue(collector: str, name: str | None, as_json: bool, png: Path | None) -> None:
+    """Issue a device token (shown once) with a QR code for the phone app."""
+    import qrcode
+
+    from server.services.devices import issue_device
+
+    try:
+        issued = issue_device(collector, name)
+    except DomainError as exc:
+        _fail(exc)
+    payload = issued.provisioning_payload()
+    if png:
+        qrcode.make(payload).save(str(png))
+    if as_json:
+        click.echo(json.dumps({"device_id": issued.device.id, "token": issued.token}))
+        return
+    qr = qrcode.QRCode(border=1)
+    qr.add_data(payload)
+    buffer = io.StringIO()
+    qr.print_ascii(out=buffer, invert=True)
+    click.echo(buffer.getvalue())
+    click.echo(f"device 设备: {issued.device.id} ({issued.device.name})")
+    click.echo(f"token 令牌 (shown once 仅显示一次): {issued.token}")
+    if png:
+        click.echo(f"QR code written to {png}")
+
+
+@devices.command("revoke")
+@click.argument("device_id")
+def devices_revoke(device_id: str) -> None:
+    """Revoke a device: its token stops working at once."""
+    from server.services.devices import revoke_device
+
+    try:
+        device = revoke_device(device_id)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"revoked 已停用 {device.id} at {device.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
+
+
+@devices.command("list")
+@click.option("--collector", help="only this collector's devices")
+def devices_list(collector: str | None) -> None:
+    """List devices with their state and last contact."""
+    from server.services.devices import list_devices
+
+    for d in list_devices(collector):
+        state = "revoked" if d.revoked_at else "active"
+        seen = f"{d.last_seen_at:%Y-%m-%d %H:%M}" if d.last_seen_at else "never"
+        click.echo(f"{d.id}  {d.collector.username:<12} {state:<8} …{d.token_hint}  "
+                   f"last seen {seen}  {d.name}")
+
+
+def main() -> None:
+    cli.main(prog_name="minqing")

@@ -1,0 +1,145 @@
+"""The only reader of the environment: every setting Minqing has, with its default.
+
+`load_config()` turns an environment mapping into a Flask config dict. Nothing here
+connects to anything; `create_app()` applies the result.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - refused in production
+ENVIRONMENTS = ("development", "testing", "production")
+
+# name -> (default, description); README's table of variables is checked against this.
+VARIABLES: dict[str, tuple[str | None, str]] = {
+    "MINQING_ENV": ("development", "development | testing | production"),
+    "SECRET_KEY": (None, "signs access tokens and sessions; required in production"),
+    "DATABASE_URL": (
+        None,
+        "PostGIS `postgresql://…` or SpatiaLite `sqlite:///path`; default instance/minqing.db",
+    ),
+    "CELERY_BROKER_URL": (None, "Redis URL for Celery; unset = tasks run in-process"),
+    "CELERY_RESULT_BACKEND": (None, "Redis URL for task results; default: the broker"),
+    "MINQING_TIMEZONE": ("Asia/Shanghai", "local time of the deployment (days, deadlines)"),
+    "MINQING_INSTANCE_PATH": (None, "folder for the SpatiaLite file and media; default instance/"),
+    "MINQING_ACCESS_TOKEN_TTL": ("28800", "lifetime of a user access token, seconds"),
+    "MINQING_DEMO_PASSWORD": ("minqing-demo", "password of the demo users made by `demo seed`"),
+    "MINQING_MAX_UPLOAD_MB": ("10", "largest accepted request body, MiB"),
+    "MINQING_PUBLIC_URL": (None, "external base URL, put in device QR codes"),
+    "SPATIALITE_LIBRARY_PATH": ("mod_spatialite", "SpatiaLite module to load"),
+    "MINQING_LOG_LEVEL": ("INFO", "log level"),
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe; the service refuses to start."""
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return VARIABLES[name][0]
+    return value.strip()
+
+
+def normalise_database_url(url: str) -> str:
+    """Map the URL spellings people use onto the drivers we ship (psycopg 3, pysqlite3)."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if url.startswith("spatialite://"):
+        url = "sqlite://" + url[len("spatialite://") :]
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """SQLAlchemy engine options for the backend the URL names."""
+    if is_sqlite(url):
+        import pysqlite3.dbapi2 as sqlite_module  # has enable_load_extension
+
+        return {
+            "module": sqlite_module,
+            "plugins": ["geoalchemy2"],
+            "connect_args": {"timeout": 30, "check_same_thread": False},
+        }
+    return {"pool_pre_ping": True, "plugins": ["geoalchemy2"]}
+
+
+def spatialite_url(url: str) -> str:
+    """Ask GeoAlchemy2 to initialise only the WGS84 SRIDs (seconds faster than all EPSG)."""
+    if "geoalchemy2_connect_sqlite_init_mode" in url:
+        return url
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}geoalchemy2_connect_sqlite_init_mode=WGS84"
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read every setting from `environ` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+    env_name = _get(env, "MINQING_ENV") or "development"
+    if env_name not in ENVIRONMENTS:
+        raise ConfigError(f"MINQING_ENV must be one of {ENVIRONMENTS}, not {env_name!r}")
+
+    instance_path = Path(_get(env, "MINQING_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+    secret = _get(env, "SECRET_KEY") or DEFAULT_SECRET_KEY
+    if env_name == "production" and (secret == DEFAULT_SECRET_KEY or len(secret) < 32):
+        raise ConfigError(
+            "SECRET_KEY must be set to a random value of at least 32 characters in production "
+            "(生产环境必须设置至少 32 个字符的随机 SECRET_KEY)"
+        )
+
+    db_url = _get(env, "DATABASE_URL") or f"sqlite:///{instance_path / 'minqing.db'}"
+    db_url = normalise_database_url(db_url)
+    if is_sqlite(db_url):
+        db_url = spatialite_url(db_url)
+
+    broker = _get(env, "CELERY_BROKER_URL")
+    timezone = _get(env, "MINQING_TIMEZONE") or "Asia/Shanghai"
+    max_upload_mb = int(_get(env, "MINQING_MAX_UPLOAD_MB") or "10")
+
+    return {
+        "MINQING_ENV": env_name,
+        "TESTING": env_name == "testing",
+        "SECRET_KEY": secret,
+        "INSTANCE_PATH": str(instance_path),
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(db_url),
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "MINQING_TIMEZONE": timezone,
+        "ACCESS_TOKEN_TTL": int(_get(env, "MINQING_ACCESS_TOKEN_TTL") or "28800"),
+        "DEMO_PASSWORD": _get(env, "MINQING_DEMO_PASSWORD"),
+        "PUBLIC_URL": _get(env, "MINQING_PUBLIC_URL"),
+        "SPATIALITE_LIBRARY_PATH": _get(env, "SPATIALITE_LIBRARY_PATH"),
+        "LOG_LEVEL": _get(env, "MINQING_LOG_LEVEL"),
+        "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024 + 64 * 1024,
+        "MIGRATIONS_DIR": str(PROJECT_ROOT / "migrations"),
+        "CELERY": {
+            "broker_url": broker or "memory://",
+            "result_backend": _get(env, "CELERY_RESULT_BACKEND") or broker,
+            "task_always_eager": broker is None,
+            "task_eager_propagates": True,
+            "task_ignore_result": True,
+            "timezone": timezone,
+            "enable_utc": True,
+            "broker_connection_retry_on_startup": True,
+        },
+        # flask-smorest / OpenAPI
+        "API_TITLE": "Minqing 民情 API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "/api/v1/docs/static/",
+        "JSON_SORT_KEYS": False,
+    }

@@ -1,0 +1,111 @@
+"""Logging in and resolving bearer tokens (user access tokens and device tokens)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from server.domain.roles import Role
+from server.errors import Unauthorized
+from server.extensions import db
+from server.models import CollectorGrid, Device, User
+from server.models.base import utcnow
+from server.services.passwords import check_password
+from server.services.principal import Principal
+
+DEVICE_TOKEN_PREFIX = "mqd_"
+_SALT = "minqing.access-token.v1"
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    token_type: str
+    expires_in: int
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+
+
+def hash_device_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _bad_credentials() -> Unauthorized:
+    return Unauthorized(
+        "invalid_credentials", "Wrong username or password", "用户名或密码错误"
+    )
+
+
+def login(username: str, password: str) -> IssuedToken:
+    """Exchange a username and password for an access token."""
+    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+    if not check_password(user.password_hash if user else None, password):
+        raise _bad_credentials()
+    assert user is not None
+    if not user.active:
+        raise Unauthorized("account_disabled", "This account is disabled", "该账号已停用")
+    user.last_login_at = utcnow()
+    db.session.commit()
+    ttl = current_app.config["ACCESS_TOKEN_TTL"]
+    token = _serializer().dumps({"u": user.id, "v": user.token_version})
+    return IssuedToken(access_token=token, token_type="Bearer", expires_in=ttl)
+
+
+def _principal_for(user: User, device_id: str | None = None) -> Principal:
+    role = Role(user.role)
+    grid_ids: frozenset[int] = frozenset()
+    if role is Role.COLLECTOR:
+        grid_ids = frozenset(
+            db.session.scalars(
+                select(CollectorGrid.grid_id).where(CollectorGrid.collector_id == user.id)
+            )
+        )
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        role=role,
+        subdistrict_id=user.subdistrict_id,
+        unit_id=user.unit_id,
+        grid_ids=grid_ids,
+        device_id=device_id,
+    )
+
+
+def _invalid_token() -> Unauthorized:
+    return Unauthorized("invalid_token", "The token is invalid or expired", "令牌无效或已过期")
+
+
+def resolve_bearer(token: str) -> Principal:
+    """The principal a bearer token stands for; 401 for anything not currently valid."""
+    if token.startswith(DEVICE_TOKEN_PREFIX):
+        return _resolve_device(token)
+    try:
+        data = _serializer().loads(token, max_age=current_app.config["ACCESS_TOKEN_TTL"])
+    except SignatureExpired as exc:
+        raise Unauthorized("token_expired", "The token has expired", "令牌已过期") from exc
+    except BadSignature as exc:
+        raise _invalid_token() from exc
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        raise _invalid_token()
+    user = db.session.get(User, data["u"])
+    if user is None or not user.active or user.token_version != data.get("v"):
+        raise _invalid_token()
+    return _principal_for(user)
+
+
+def _resolve_device(token: str) -> Principal:
+    device = db.session.scalar(select(Device).where(Device.token_hash == hash_device_token(token)))
+    if device is None:
+        raise _invalid_token()
+    if device.revoked_at is not None:
+        raise Unauthorized("device_revoked", "This device has been revoked", "该设备已被停用")
+    user = device.collector
+    if not user.active:
+        raise _invalid_token()
+    return _principal_for(user, device_id=device.id)

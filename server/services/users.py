@@ -1,0 +1,103 @@
+"""Accounts: create a user, assign a collector's grids."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select
+
+from server.domain.roles import Role
+from server.errors import DomainError, Invalid, NotFound
+from server.extensions import db
+from server.models import CollectorGrid, Grid, Subdistrict, Unit, User
+from server.services.passwords import hash_password
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
+MIN_PASSWORD_LENGTH = 8
+
+
+def _invalid(field: str, message: str, message_zh: str) -> Invalid:
+    return Invalid("validation_error", f"{field}: {message}", f"字段 {field}：{message_zh}",
+                   field=field)
+
+
+def create_user(
+    *,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str,
+    phone: str | None = None,
+    subdistrict_code: str | None = None,
+    unit_code: str | None = None,
+) -> User:
+    """Create an account; all fields are checked before anything is written."""
+    username = username.strip().lower()
+    if not USERNAME.match(username):
+        raise _invalid("username", "3–64 of a-z 0-9 _ . -, starting with a letter or digit",
+                       "须为 3–64 位小写字母、数字或 _ . -")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise _invalid("password", f"at least {MIN_PASSWORD_LENGTH} characters",
+                       f"至少 {MIN_PASSWORD_LENGTH} 个字符")
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise _invalid("role", f"one of {', '.join(r.value for r in Role)}",
+                       "角色无效") from None
+    if db.session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise DomainError("username_taken", f"username {username!r} is taken",
+                          f"用户名 {username} 已被使用", field="username", status=409)
+    subdistrict = None
+    if subdistrict_code:
+        subdistrict = db.session.scalar(select(Subdistrict).where(Subdistrict.code == subdistrict_code))
+        if subdistrict is None:
+            raise NotFound("Subdistrict", "街道", field="subdistrict")
+    elif role_value is not Role.ADMIN:
+        raise _invalid("subdistrict", "required for this role", "该角色必须指定街道")
+    unit = None
+    if unit_code:
+        unit = db.session.scalar(select(Unit).where(Unit.code == unit_code))
+        if unit is None:
+            raise NotFound("Unit", "办理单位", field="unit")
+    if role_value is Role.UNIT_STAFF and unit is None:
+        raise _invalid("unit", "unit staff need a unit", "办理单位人员必须指定单位")
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role_value.value,
+        display_name=display_name.strip() or username,
+        phone=phone,
+        subdistrict_id=subdistrict.id if subdistrict else None,
+        unit_id=unit.id if unit else None,
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def assign_grids(username: str, grid_codes: Iterable[str], *, replace: bool = False) -> list[str]:
+    """Make a collector responsible for grids (of their own subdistrict only)."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None or user.role != Role.COLLECTOR.value:
+        raise NotFound("Collector", "民情收集员", field="collector")
+    codes = sorted(set(grid_codes))
+    grids = list(db.session.scalars(select(Grid).where(Grid.code.in_(codes))))
+    missing = sorted(set(codes) - {g.code for g in grids})
+    if missing:
+        raise NotFound(f"Grid {', '.join(missing)}", f"网格 {', '.join(missing)} ", field="grids")
+    foreign = [g.code for g in grids if g.subdistrict_id != user.subdistrict_id]
+    if foreign:
+        raise Invalid("grid_outside_subdistrict",
+                      f"grids {', '.join(foreign)} are in another subdistrict",
+                      f"网格 {', '.join(foreign)} 不属于该收集员所在街道", field="grids")
+    if replace:
+        db.session.execute(delete(CollectorGrid).where(CollectorGrid.collector_id == user.id))
+    have = set(db.session.scalars(
+        select(CollectorGrid.grid_id).where(CollectorGrid.collector_id == user.id)
+    ))
+    for grid in grids:
+        if grid.id not in have:
+            db.session.add(CollectorGrid(collector_id=user.id, grid_id=grid.id))
+    db.session.commit()
+    return [g.code for g in grids]
