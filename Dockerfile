@@ -1,0 +1,31 @@
+# Minqing web / worker / beat image (docker-compose.yml uses it for all four services).
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    SPATIALITE_LIBRARY_PATH=mod_spatialite \
+    PYTHONPATH=/app
+
+# SpatiaLite, so the image can also run on the embedded database (no PostGIS).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libsqlite3-mod-spatialite \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY pyproject.toml README*.md ./
+COPY geo ./geo
+COPY sync ./sync
+COPY server ./server
+COPY migrations ./migrations
+# The sources stay in /app and PYTHONPATH=/app imports them from here, so the app finds
+# /app/migrations and /app/instance next to its package (server/config.py: PROJECT_ROOT).
+RUN pip install . \
+ && useradd --system --create-home --uid 10001 --user-group minqing \
+ && mkdir -p /app/instance/media \
+ && chown -R minqing:minqing /app/instance
+
+USER minqing
+EXPOSE 8000
+CMD ["gunicorn", "server.wsgi:app", "-b", "0.0.0.0:8000", "-w", "4"]

@@ -1,0 +1,1 @@
+"""Use cases: one module per family, one transaction per use case."""
