@@ -38,19 +38,28 @@ def fresh_app(backend: str) -> Flask:
         engine = create_engine(url)
         with engine.begin() as conn:
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-            for table in conn.execute(text(
-                "SELECT tablename FROM pg_tables WHERE schemaname='public' "
-                "AND tablename <> 'spatial_ref_sys'")).scalars().all():
+            for table in (
+                conn.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname='public' "
+                        "AND tablename <> 'spatial_ref_sys'"
+                    )
+                )
+                .scalars()
+                .all()
+            ):
                 conn.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
         engine.dispose()
         folder = Path(tempfile.mkdtemp(prefix="minqing-bench-"))
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": url,
-        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
-        "INSTANCE_PATH": str(folder),
-        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        "LOG_LEVEL": "WARNING",
-    })
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
+            "INSTANCE_PATH": str(folder),
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     with app.app_context():
         upgrade(directory=app.config["MIGRATIONS_DIR"])
     return app

@@ -16,10 +16,9 @@ import platform
 
 import numpy as np
 import shapely
+from _common import fresh_app, timed
 from geoalchemy2.shape import to_shape
 from sqlalchemy import select, text
-
-from _common import fresh_app, timed
 
 
 def random_points(boundary: shapely.Geometry, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -38,16 +37,24 @@ def random_points(boundary: shapely.Geometry, n: int, seed: int) -> tuple[np.nda
     return np.concatenate(lons)[:n], np.concatenate(lats)[:n]
 
 
-def sql_assign(backend: str, lons: np.ndarray, lats: np.ndarray) -> tuple[dict[int, int], float, float]:
+def sql_assign(
+    backend: str, lons: np.ndarray, lats: np.ndarray
+) -> tuple[dict[int, int], float, float]:
     """Load the points, then one spatial join; returns point → grid, load s, join s."""
     from server.extensions import db
 
-    rows = [{"id": i, "x": float(x), "y": float(y)} for i, (x, y) in enumerate(zip(lons, lats))]
+    rows = [
+        {"id": i, "x": float(x), "y": float(y)}
+        for i, (x, y) in enumerate(zip(lons, lats, strict=True))
+    ]
     with db.engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS bench_points"))
         if backend == "postgresql":
-            conn.execute(text("CREATE TABLE bench_points (id integer PRIMARY KEY, "
-                              "geom geometry(Point, 4326))"))
+            conn.execute(
+                text(
+                    "CREATE TABLE bench_points (id integer PRIMARY KEY, geom geometry(Point, 4326))"
+                )
+            )
         else:
             conn.execute(text("CREATE TABLE bench_points (id integer PRIMARY KEY, x real, y real)"))
 
@@ -63,14 +70,17 @@ def sql_assign(backend: str, lons: np.ndarray, lats: np.ndarray) -> tuple[dict[i
                 conn.execute(text("INSERT INTO bench_points (id, x, y) VALUES (:id, :x, :y)"), rows)
 
     if backend == "postgresql":
-        join = text("SELECT p.id, min(g.id) FROM bench_points p JOIN grids g "
-                    "ON g.geom && p.geom AND ST_Intersects(g.geom, p.geom) GROUP BY p.id")
+        join = text(
+            "SELECT p.id, min(g.id) FROM bench_points p JOIN grids g "
+            "ON g.geom && p.geom AND ST_Intersects(g.geom, p.geom) GROUP BY p.id"
+        )
     else:
         join = text(
             "SELECT p.id, min(g.id) FROM bench_points p JOIN grids g ON g.id IN ("
             " SELECT rowid FROM SpatialIndex WHERE f_table_name = 'grids'"
             " AND f_geometry_column = 'geom' AND search_frame = MakePoint(p.x, p.y, 4326))"
-            " AND ST_Intersects(g.geom, MakePoint(p.x, p.y, 4326)) = 1 GROUP BY p.id")
+            " AND ST_Intersects(g.geom, MakePoint(p.x, p.y, 4326)) = 1 GROUP BY p.id"
+        )
 
     def run_join() -> dict[int, int]:
         with db.engine.connect() as conn:
@@ -101,22 +111,31 @@ def bench(backend_name: str, n: int, seed: int) -> None:
 
         vectorised, vec_s = timed(lambda: locator.locate_many(lons, lats), repeat=3)
         one_by_one, one_s = timed(
-            lambda: [locator.locate(float(x), float(y)) for x, y in zip(lons, lats)])
+            lambda: [locator.locate(float(x), float(y)) for x, y in zip(lons, lats, strict=True)]
+        )
         sql, load_s, join_s = sql_assign(backend, lons, lats)
 
     sql_list = [sql.get(i) for i in range(n)]
-    agree_one = sum(a == b for a, b in zip(vectorised, one_by_one)) / n
-    agree_sql = sum(a == b for a, b in zip(vectorised, sql_list)) / n
+    agree_one = sum(a == b for a, b in zip(vectorised, one_by_one, strict=True)) / n
+    agree_sql = sum(a == b for a, b in zip(vectorised, sql_list, strict=True)) / n
     located = sum(v is not None for v in vectorised)
-    print(f"\n## locate: {n:,} points, {len(grids)} grids, backend {backend_name} "
-          f"({platform.python_version()}, shapely {shapely.__version__})")
+    print(
+        f"\n## locate: {n:,} points, {len(grids)} grids, backend {backend_name} "
+        f"({platform.python_version()}, shapely {shapely.__version__})"
+    )
     print(f"  build STRtree            {build_s * 1000:9.1f} ms")
     print(f"  {'way':<24} {'seconds':>9} {'points/s':>12} {'× vectorised':>13}")
-    for label, secs in (("vectorised STRtree", vec_s), ("one-by-one locator", one_s),
-                        ("SQL spatial join", join_s), ("SQL load + join", load_s + join_s)):
+    for label, secs in (
+        ("vectorised STRtree", vec_s),
+        ("one-by-one locator", one_s),
+        ("SQL spatial join", join_s),
+        ("SQL load + join", load_s + join_s),
+    ):
         print(f"  {label:<24} {secs:9.3f} {n / secs:12,.0f} {secs / vec_s:13.1f}")
-    print(f"  located {located:,}/{n:,}; one-by-one agrees {agree_one:.4%}, "
-          f"SQL agrees {agree_sql:.4%}")
+    print(
+        f"  located {located:,}/{n:,}; one-by-one agrees {agree_one:.4%}, "
+        f"SQL agrees {agree_sql:.4%}"
+    )
 
 
 def main() -> None:

@@ -7,52 +7,14 @@ from alembic import context
 from flask import current_app
 from geoalchemy2 import alembic_helpers
 
+from server.models.autogen import include_object, render_item
+
 config = context.config
 if config.config_file_name and not logging.getLogger().handlers:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 target_db = current_app.extensions["migrate"].db
-
-# SpatiaLite's and PostGIS's own tables: never ours to create or drop.
-SPATIAL_INTERNAL_TABLES = {
-    "spatialindex",
-    "knn",
-    "knn2",
-    "elementarygeometries",
-    "data_licenses",
-    "sql_statements_log",
-    "spatial_ref_sys_aux",
-    "spatialite_history",
-    "geom_cols_ref_sys",
-    "spatial_ref_sys_all",
-    "vector_layers",
-    "vector_layers_auth",
-    "vector_layers_field_infos",
-    "vector_layers_statistics",
-    "geometry_columns_auth",
-    "geometry_columns_field_infos",
-    "geometry_columns_statistics",
-    "geometry_columns_time",
-    "views_geometry_columns_auth",
-    "virts_geometry_columns_auth",
-    "sqlite_stat1",
-    "sqlite_stat4",
-}
-
-
-def include_object(obj, name, obj_type, reflected, compare_to):
-    if obj_type == "table" and name and name.lower() in SPATIAL_INTERNAL_TABLES:
-        return False
-    return alembic_helpers.include_object(obj, name, obj_type, reflected, compare_to)
-
-
-def render_item(obj_type, obj, autogen_context):
-    """Our UTCDateTime is stored as a plain timezone-aware DateTime: keep revisions free of
-    application imports."""
-    if obj_type == "type" and type(obj).__name__ == "UTCDateTime":
-        return "sa.DateTime(timezone=True)"
-    return alembic_helpers.render_item(obj_type, obj, autogen_context)
 
 
 def get_metadata():

@@ -1,5 +1,4 @@
-"""Minqing (民情) — grid patrol and incident tracking for community governance."""
+"""Minqing (民情) — grid patrol and incident tracking for community governance.
 
-from server.app import create_app
-
-__all__ = ["create_app"]
+`server.app.create_app()` builds the application; importing this package does nothing else.
+"""

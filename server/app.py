@@ -31,6 +31,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     _init_extensions(app)
     _register_routes(app)
+    from server.cli import register_commands
+
+    register_commands(app)
     return app
 
 

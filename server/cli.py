@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup
 
 from server.app import create_app
@@ -24,7 +24,6 @@ def _fail(error: DomainError) -> None:
 
 # ---------------------------------------------------------------- grids
 grids = AppGroup("grids", help="Communities and grids 社区与网格.")
-cli.add_command(grids)
 
 
 @grids.command("import")
@@ -47,8 +46,11 @@ def grids_import(path: Path, skip_invalid: bool) -> None:
         click.secho(f"✗ {exc.message_zh} / {exc.message}", fg="red", err=True)
         sys.exit(1)
     _print_problems(report.problems)
-    for label, counts in (("created 新建", report.created), ("updated 更新", report.updated),
-                          ("unchanged 未变", report.unchanged)):
+    for label, counts in (
+        ("created 新建", report.created),
+        ("updated 更新", report.updated),
+        ("unchanged 未变", report.unchanged),
+    ):
         if counts:
             click.echo(f"{label}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     if report.skipped:
@@ -59,13 +61,15 @@ def _print_problems(problems: list) -> None:  # type: ignore[type-arg]
     for p in problems:
         where = f" at {p.location[0]},{p.location[1]}" if p.location else ""
         idx = f"#{p.index} " if p.index is not None else ""
-        click.secho(f"  {idx}{p.label}: [{p.code}] {p.message_zh} / {p.message}{where}",
-                    fg="yellow", err=True)
+        click.secho(
+            f"  {idx}{p.label}: [{p.code}] {p.message_zh} / {p.message}{where}",
+            fg="yellow",
+            err=True,
+        )
 
 
 # ---------------------------------------------------------------- demo
 demo = AppGroup("demo", help="Demo data 演示数据.")
-cli.add_command(demo)
 
 
 @demo.command("seed")
@@ -90,31 +94,43 @@ def demo_seed() -> None:
 
 # ---------------------------------------------------------------- users
 users = AppGroup("users", help="Accounts 用户.")
-cli.add_command(users)
 
 
 @users.command("create")
 @click.option("--username", required=True)
-@click.option("--role", required=True,
-              type=click.Choice(["admin", "dispatcher", "unit_staff", "collector"]))
+@click.option(
+    "--role", required=True, type=click.Choice(["admin", "dispatcher", "unit_staff", "collector"])
+)
 @click.option("--name", "display_name", required=True, help="display name 姓名")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--phone")
 @click.option("--subdistrict", "subdistrict_code", help="9-digit subdistrict code")
 @click.option("--unit", "unit_code", help="unit code (unit staff)")
 @click.option("--grids", "grid_codes", help="comma-separated grid codes (collectors)")
-def users_create(username: str, role: str, display_name: str, password: str, phone: str | None,
-                 subdistrict_code: str | None, unit_code: str | None,
-                 grid_codes: str | None) -> None:
+def users_create(
+    username: str,
+    role: str,
+    display_name: str,
+    password: str,
+    phone: str | None,
+    subdistrict_code: str | None,
+    unit_code: str | None,
+    grid_codes: str | None,
+) -> None:
     """Create a user (and a collector's grid assignments)."""
-    from server.services.users import assign_grids, create_user
+    from server.services.users import create_user
 
     try:
-        user = create_user(username=username, password=password, role=role,
-                           display_name=display_name, phone=phone,
-                           subdistrict_code=subdistrict_code, unit_code=unit_code)
-        if grid_codes:
-            assign_grids(user.username, [c.strip() for c in grid_codes.split(",") if c.strip()])
+        user = create_user(
+            username=username,
+            password=password,
+            role=role,
+            display_name=display_name,
+            phone=phone,
+            subdistrict_code=subdistrict_code,
+            unit_code=unit_code,
+            grid_codes=[c.strip() for c in (grid_codes or "").split(",") if c.strip()],
+        )
     except DomainError as exc:
         _fail(exc)
     click.echo(f"created user {user.username} ({role})")
@@ -137,15 +153,17 @@ def users_assign(username: str, grid_codes: tuple[str, ...], replace: bool) -> N
 
 # ---------------------------------------------------------------- devices
 devices = AppGroup("devices", help="Collectors' phones 设备.")
-cli.add_command(devices)
 
 
 @devices.command("issue")
 @click.option("--collector", required=True, help="collector username")
 @click.option("--name", help="device name, e.g. 王伟的手机")
 @click.option("--json", "as_json", is_flag=True, help='print {"device_id": …, "token": …}')
-@click.option("--png", type=click.Path(dir_okay=False, path_type=Path),
-              help="also write the provisioning QR code as a PNG")
+@click.option(
+    "--png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="also write the provisioning QR code as a PNG",
+)
 def devices_issue(collector: str, name: str | None, as_json: bool, png: Path | None) -> None:
     """Issue a device token (shown once) with a QR code for the phone app."""
     import qrcode
@@ -195,8 +213,16 @@ def devices_list(collector: str | None) -> None:
     for d in list_devices(collector):
         state = "revoked" if d.revoked_at else "active"
         seen = f"{d.last_seen_at:%Y-%m-%d %H:%M}" if d.last_seen_at else "never"
-        click.echo(f"{d.id}  {d.collector.username:<12} {state:<8} …{d.token_hint}  "
-                   f"last seen {seen}  {d.name}")
+        click.echo(
+            f"{d.id}  {d.collector.username:<12} {state:<8} …{d.token_hint}  "
+            f"last seen {seen}  {d.name}"
+        )
+
+
+def register_commands(app: Flask) -> None:
+    """Put our command groups on the app's CLI (so `flask` and `minqing` both have them)."""
+    for group in (grids, demo, users, devices):
+        app.cli.add_command(group)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - refused in production
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
 ENVIRONMENTS = ("development", "testing", "production")
 
 # name -> (default, description); README's table of variables is checked against this.
@@ -65,7 +65,12 @@ def is_sqlite(url: str) -> bool:
 def engine_options(url: str) -> dict[str, Any]:
     """SQLAlchemy engine options for the backend the URL names."""
     if is_sqlite(url):
+        # SQLite dlopens mod_spatialite with RTLD_GLOBAL, so the system PROJ it links would
+        # shadow pyproj's bundled PROJ if pyproj were imported later: the process then dies
+        # with a double free at exit (measured). Importing pyproj and shapely first avoids it.
+        import pyproj  # noqa: F401
         import pysqlite3.dbapi2 as sqlite_module  # has enable_load_extension
+        import shapely  # noqa: F401
 
         return {
             "module": sqlite_module,

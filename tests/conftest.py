@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from factories import build_world_geojson
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, delete, text
-
-from factories import build_world_geojson
 
 TEST_PASSWORD = "test-password-1"
 BACKENDS = ("spatialite", "postgis")
@@ -45,10 +44,16 @@ def drop_all_postgis_tables(url: str) -> None:
     """Leave the database as `CREATE EXTENSION postgis` left it."""
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as conn:
-        tables = conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename <> 'spatial_ref_sys'"
-        )).scalars().all()
+        tables = (
+            conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'spatial_ref_sys'"
+                )
+            )
+            .scalars()
+            .all()
+        )
         for table in tables:
             conn.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
     engine.dispose()
@@ -175,10 +180,15 @@ def world(app: Flask) -> World:
         unit = Unit(code="U1", name="城管中队", kind="department", subdistrict_id=sd.id)
         unit2 = Unit(code="U2", name="他街道物管", kind="property_office", subdistrict_id=sd2.id)
         db.session.add_all([unit, unit2])
-        db.session.add(Category(code="sanitation", name_zh="环境卫生", name_en="Sanitation",
-                                default_priority="normal",
-                                deadline_hours={"urgent": 4, "high": 24, "normal": 72,
-                                                "low": 168}))
+        db.session.add(
+            Category(
+                code="sanitation",
+                name_zh="环境卫生",
+                name_en="Sanitation",
+                default_priority="normal",
+                deadline_hours={"urgent": 4, "high": 24, "normal": 72, "low": 168},
+            )
+        )
         db.session.commit()
         people = [
             ("cityadmin", "admin", None, None),
@@ -192,9 +202,15 @@ def world(app: Flask) -> World:
         ]
         user_ids = {}
         for i, (username, role, sd_code, unit_code) in enumerate(people):
-            user = create_user(username=username, password=TEST_PASSWORD, role=role,
-                               display_name=f"测试{username}", phone=f"1380000{i:04d}",
-                               subdistrict_code=sd_code, unit_code=unit_code)
+            user = create_user(
+                username=username,
+                password=TEST_PASSWORD,
+                role=role,
+                display_name=f"测试{username}",
+                phone=f"1380000{i:04d}",
+                subdistrict_code=sd_code,
+                unit_code=unit_code,
+            )
             user_ids[username] = user.id
         assign_grids("collector", [codes["A1"]])
         assign_grids("collector2", [codes["B1"]])

@@ -35,7 +35,9 @@ def current_principal() -> Principal | None:
 
 def _missing_token() -> Unauthorized:
     return Unauthorized(
-        "unauthorized", "Authentication required: send a Bearer token", "需要登录：请提供 Bearer 令牌"
+        "unauthorized",
+        "Authentication required: send a Bearer token",
+        "需要登录：请提供 Bearer 令牌",
     )
 
 

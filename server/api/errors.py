@@ -51,10 +51,15 @@ _ZH_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^Not a valid list\.$"), "不是有效的列表"),
     (re.compile(r"^Not a valid mapping type\.$"), "不是有效的对象"),
     (re.compile(r"^Invalid input type\.$"), "输入类型无效"),
-    (re.compile(r"^Special numeric values \(nan or infinity\) are not permitted\.$"), "不允许 NaN 或无穷大"),
+    (
+        re.compile(r"^Special numeric values \(nan or infinity\) are not permitted\.$"),
+        "不允许 NaN 或无穷大",
+    ),
     (re.compile(r"^Must be one of: (.*)\.$"), r"必须是以下之一：\1"),
-    (re.compile(r"^Must be greater than or equal to (\S+) and less than or equal to (\S+)\.$"),
-     r"必须在 \1 到 \2 之间"),
+    (
+        re.compile(r"^Must be greater than or equal to (\S+) and less than or equal to (\S+)\.$"),
+        r"必须在 \1 到 \2 之间",
+    ),
     (re.compile(r"^Must be greater than or equal to (\S+)\.$"), r"必须大于或等于 \1"),
     (re.compile(r"^Must be less than or equal to (\S+)\.$"), r"必须小于或等于 \1"),
     (re.compile(r"^Length must be between (\d+) and (\d+)\.$"), r"长度必须在 \1 到 \2 之间"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from geoalchemy2.shape import to_shape
 from marshmallow import Schema, fields, validate
 
 from geo.geojson import to_geojson
@@ -106,8 +107,6 @@ class LocateResult(Schema):
 def communities(args: dict[str, Any]) -> Any:
     """Communities (社区/村) of your subdistrict; public, no personal data."""
     rows = org.list_communities(current_principal())
-    from geoalchemy2.shape import to_shape
-
     return {
         "type": "FeatureCollection",
         "features": [
@@ -127,7 +126,7 @@ def communities(args: dict[str, Any]) -> Any:
 @blp.arguments(GridArgs, location="query")
 @blp.response(200, GridCollection)
 def grids(args: dict[str, Any]) -> Any:
-    """Grids (网格) as GeoJSON: a collector gets their own grids, other roles their subdistrict's."""
+    """Grids (网格) as GeoJSON: a collector's own grids, other roles' whole subdistrict."""
     principal = current_principal()
     assert principal is not None
     page = org.list_grids(
@@ -141,14 +140,24 @@ def grids(args: dict[str, Any]) -> Any:
     for view in page.items:
         g = view.grid
         props = {
-            "id": g.id, "code": g.code, "name": g.name, "community_id": g.community_id,
-            "community_code": view.community_code, "subdistrict_id": g.subdistrict_id,
-            "population": g.population, "households": g.households, "area_m2": g.area_m2,
+            "id": g.id,
+            "code": g.code,
+            "name": g.name,
+            "community_id": g.community_id,
+            "community_code": view.community_code,
+            "subdistrict_id": g.subdistrict_id,
+            "population": g.population,
+            "households": g.households,
+            "area_m2": g.area_m2,
             "collectors": view.collectors,
         }
         features.append(
-            {"type": "Feature", "id": g.id, "geometry": to_geojson(view.geometry),
-             "properties": props}
+            {
+                "type": "Feature",
+                "id": g.id,
+                "geometry": to_geojson(view.geometry),
+                "properties": props,
+            }
         )
     return {"type": "FeatureCollection", "features": features, "next_cursor": page.next_cursor}
 

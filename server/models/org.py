@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Boolean, Float
+from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.models.base import SRID, Base, TimestampMixin

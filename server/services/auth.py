@@ -37,9 +37,7 @@ def hash_device_token(token: str) -> str:
 
 
 def _bad_credentials() -> Unauthorized:
-    return Unauthorized(
-        "invalid_credentials", "Wrong username or password", "用户名或密码错误"
-    )
+    return Unauthorized("invalid_credentials", "Wrong username or password", "用户名或密码错误")
 
 
 def login(username: str, password: str) -> IssuedToken:

@@ -28,8 +28,20 @@ COLLECTORS = 42
 
 VILLAGES = ["新联村", "沙口村", "渡江村", "汤汪村", "联合村", "红星村"]
 COMMUNITIES = [
-    "曲江社区", "鸿泰社区", "观潮社区", "东花园社区", "金湾社区", "运河社区", "文昌社区",
-    "京华社区", "翠岗社区", "汶河社区", "万福社区", "李典社区", "嘉禾社区", "东关社区",
+    "曲江社区",
+    "鸿泰社区",
+    "观潮社区",
+    "东花园社区",
+    "金湾社区",
+    "运河社区",
+    "文昌社区",
+    "京华社区",
+    "翠岗社区",
+    "汶河社区",
+    "万福社区",
+    "李典社区",
+    "嘉禾社区",
+    "东关社区",
 ]
 
 UNITS: list[tuple[str, str, str]] = [
@@ -58,7 +70,9 @@ CATEGORIES: list[tuple[str, str, str, str]] = [
 ]
 DEADLINE_HOURS = {"urgent": 4, "high": 24, "normal": 72, "low": 168}
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
+)
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志文斌"
 
 
@@ -74,11 +88,13 @@ class SeedReport:
 def _feature_collection() -> dict[str, Any]:
     area = demo_subdistrict(seed=SEED)
     rng = random.Random(SEED)
-    features: list[dict[str, Any]] = [{
-        "type": "Feature",
-        "geometry": to_geojson(area.boundary),
-        "properties": {"code": SUBDISTRICT_CODE, "name": SUBDISTRICT_NAME},
-    }]
+    features: list[dict[str, Any]] = [
+        {
+            "type": "Feature",
+            "geometry": to_geojson(area.boundary),
+            "properties": {"code": SUBDISTRICT_CODE, "name": SUBDISTRICT_NAME},
+        }
+    ]
     names = [(n, "village") for n in VILLAGES] + [(n, "community") for n in COMMUNITIES]
     for community, (name, kind) in zip(area.communities, names, strict=False):
         ccode = f"{SUBDISTRICT_CODE}{community.index + 1:03d}"
@@ -87,19 +103,31 @@ def _feature_collection() -> dict[str, Any]:
         for seq, polygon in enumerate(community.grids, start=1):
             population = rng.randint(300, 900) if kind == "community" else rng.randint(150, 500)
             people += population
-            grid_features.append({
+            grid_features.append(
+                {
+                    "type": "Feature",
+                    "geometry": to_geojson(polygon),
+                    "properties": {
+                        "code": codes.grid_code(ccode, seq),
+                        "name": f"{name}第{seq}网格",
+                        "population": population,
+                        "households": population * 10 // 27,
+                    },
+                }
+            )
+        features.append(
+            {
                 "type": "Feature",
-                "geometry": to_geojson(polygon),
-                "properties": {"code": codes.grid_code(ccode, seq), "name": f"{name}第{seq}网格",
-                               "population": population,
-                               "households": population * 10 // 27},
-            })
-        features.append({
-            "type": "Feature",
-            "geometry": to_geojson(community.polygon),
-            "properties": {"code": ccode, "name": name, "kind": kind, "population": people,
-                           "households": people * 10 // 27},
-        })
+                "geometry": to_geojson(community.polygon),
+                "properties": {
+                    "code": ccode,
+                    "name": name,
+                    "kind": kind,
+                    "population": people,
+                    "households": people * 10 // 27,
+                },
+            }
+        )
         features.extend(grid_features)
     return {"type": "FeatureCollection", "features": features}
 
@@ -135,42 +163,75 @@ def seed_demo(password: str) -> SeedReport:
             return existing
         if password_hash is None:  # one hash for every demo user: seeding stays fast
             password_hash = hash_password(password)
-        row = User(username=username, role=role, display_name=name, password_hash=password_hash,
-                   **extra)
+        row = User(
+            username=username, role=role, display_name=name, password_hash=password_hash, **extra
+        )
         db.session.add(row)
         report.count("users")
         return row
 
     for order, (code, name_zh, name_en, priority) in enumerate(CATEGORIES):
         if db.session.scalar(select(Category.id).where(Category.code == code)) is None:
-            db.session.add(Category(code=code, name_zh=name_zh, name_en=name_en,
-                                    default_priority=priority, deadline_hours=DEADLINE_HOURS,
-                                    sort_order=order))
+            db.session.add(
+                Category(
+                    code=code,
+                    name_zh=name_zh,
+                    name_en=name_en,
+                    default_priority=priority,
+                    deadline_hours=DEADLINE_HOURS,
+                    sort_order=order,
+                )
+            )
             report.count("categories")
     units = []
     for code, name, kind in UNITS:
         unit = db.session.scalar(select(Unit).where(Unit.code == code))
         if unit is None:
-            unit = Unit(code=code, name=name, kind=kind, subdistrict_id=subdistrict.id,
-                        contact_phone=f"0514-8{rng.randint(1000000, 9999999)}")
+            unit = Unit(
+                code=code,
+                name=name,
+                kind=kind,
+                subdistrict_id=subdistrict.id,
+                contact_phone=f"0514-8{rng.randint(1000000, 9999999)}",
+            )
             db.session.add(unit)
             report.count("units")
         units.append(unit)
     db.session.flush()
 
     user("admin", "admin", "系统管理员", phone=_phone(rng))
-    user("dispatcher", "dispatcher", "调度中心" + _person_name(rng), phone=_phone(rng),
-         subdistrict_id=subdistrict.id)
+    user(
+        "dispatcher",
+        "dispatcher",
+        "调度中心" + _person_name(rng),
+        phone=_phone(rng),
+        subdistrict_id=subdistrict.id,
+    )
     for i, unit in enumerate(units, start=1):
-        user(f"staff{i:02d}", "unit_staff", _person_name(rng), phone=_phone(rng),
-             subdistrict_id=subdistrict.id, unit_id=unit.id)
-    grid_ids = list(db.session.scalars(
-        select(Grid.id).join(Community).where(Community.subdistrict_id == subdistrict.id)
-        .order_by(Grid.code)
-    ))
+        user(
+            f"staff{i:02d}",
+            "unit_staff",
+            _person_name(rng),
+            phone=_phone(rng),
+            subdistrict_id=subdistrict.id,
+            unit_id=unit.id,
+        )
+    grid_ids = list(
+        db.session.scalars(
+            select(Grid.id)
+            .join(Community)
+            .where(Community.subdistrict_id == subdistrict.id)
+            .order_by(Grid.code)
+        )
+    )
     collectors = [
-        user(f"collector{i:02d}", "collector", _person_name(rng), phone=_phone(rng),
-             subdistrict_id=subdistrict.id)
+        user(
+            f"collector{i:02d}",
+            "collector",
+            _person_name(rng),
+            phone=_phone(rng),
+            subdistrict_id=subdistrict.id,
+        )
         for i in range(1, COLLECTORS + 1)
     ]
     db.session.flush()

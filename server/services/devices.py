@@ -32,16 +32,22 @@ class IssuedDevice:
         )
 
 
-def issue_device(collector_username: str, name: str | None = None,
-                 issued_by_id: int | None = None) -> IssuedDevice:
+def issue_device(
+    collector_username: str, name: str | None = None, issued_by_id: int | None = None
+) -> IssuedDevice:
     collector = db.session.scalar(
         select(User).where(User.username == collector_username.strip().lower())
     )
     if collector is None or collector.role != Role.COLLECTOR.value:
         raise NotFound("Collector", "民情收集员", field="collector")
     if not collector.active:
-        raise DomainError("account_disabled", "The collector's account is disabled",
-                          "该收集员账号已停用", field="collector", status=422)
+        raise DomainError(
+            "account_disabled",
+            "The collector's account is disabled",
+            "该收集员账号已停用",
+            field="collector",
+            status=422,
+        )
     token = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
     device = Device(
         id=uuid.uuid4().hex,

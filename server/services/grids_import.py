@@ -43,9 +43,14 @@ class FeatureProblem:
     location: tuple[float, float] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "label": self.label, "code": self.code,
-                "message": self.message, "message_zh": self.message_zh,
-                "location": list(self.location) if self.location else None}
+        return {
+            "index": self.index,
+            "label": self.label,
+            "code": self.code,
+            "message": self.message,
+            "message_zh": self.message_zh,
+            "location": list(self.location) if self.location else None,
+        }
 
 
 @dataclass
@@ -99,7 +104,12 @@ def _nonneg_int(props: Mapping[str, Any], key: str) -> int:
     value = props.get(key, 0)
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or value != int(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or value < 0
+        or value != int(value)
+    ):
         raise ValueError(key)
     return int(value)
 
@@ -111,8 +121,14 @@ def _label(props: Mapping[str, Any], index: int) -> str:
     return f"#{index}"
 
 
-def _problem(index: int | None, label: str, code: str, en: str, zh: str,
-             location: tuple[float, float] | None = None) -> FeatureProblem:
+def _problem(
+    index: int | None,
+    label: str,
+    code: str,
+    en: str,
+    zh: str,
+    location: tuple[float, float] | None = None,
+) -> FeatureProblem:
     return FeatureProblem(index, label, code, en, zh, location)
 
 
@@ -125,43 +141,74 @@ def _classify(parsed: Any, report: ImportReport) -> list[_Item]:
         code = str(props.get("code") or "").strip()
         level = _level(code)
         if level is None:
-            report.problems.append(_problem(
-                feature.index, label, "bad_code",
-                "properties.code must be 9 (subdistrict), 12 (community) or 15 (grid) digits",
-                "properties.code 必须是 9 位（街道）、12 位（社区）或 15 位（网格）数字"))
+            report.problems.append(
+                _problem(
+                    feature.index,
+                    label,
+                    "bad_code",
+                    "properties.code must be 9 (subdistrict), 12 (community) or 15 (grid) digits",
+                    "properties.code 必须是 9 位（街道）、12 位（社区）或 15 位（网格）数字",
+                )
+            )
             continue
         if code in seen:
-            report.problems.append(_problem(
-                feature.index, label, "duplicate_code",
-                f"code {code} also used by feature #{seen[code]}",
-                f"编码 {code} 与第 {seen[code]} 个要素重复"))
+            report.problems.append(
+                _problem(
+                    feature.index,
+                    label,
+                    "duplicate_code",
+                    f"code {code} also used by feature #{seen[code]}",
+                    f"编码 {code} 与第 {seen[code]} 个要素重复",
+                )
+            )
             continue
         seen[code] = feature.index
         if not str(props.get("name") or "").strip():
-            report.problems.append(_problem(feature.index, label, "missing_name",
-                                            "properties.name is required", "缺少 properties.name"))
+            report.problems.append(
+                _problem(
+                    feature.index,
+                    label,
+                    "missing_name",
+                    "properties.name is required",
+                    "缺少 properties.name",
+                )
+            )
             continue
         try:
             _nonneg_int(props, "population")
             _nonneg_int(props, "households")
         except ValueError as exc:
-            report.problems.append(_problem(
-                feature.index, label, "bad_count",
-                f"properties.{exc.args[0]} must be a whole number ≥ 0",
-                f"properties.{exc.args[0]} 必须是非负整数"))
+            report.problems.append(
+                _problem(
+                    feature.index,
+                    label,
+                    "bad_count",
+                    f"properties.{exc.args[0]} must be a whole number ≥ 0",
+                    f"properties.{exc.args[0]} 必须是非负整数",
+                )
+            )
             continue
         if level == "community" and props.get("kind", "community") not in ("community", "village"):
-            report.problems.append(_problem(
-                feature.index, label, "bad_kind",
-                "properties.kind must be community or village",
-                "properties.kind 必须是 community（社区）或 village（村）"))
+            report.problems.append(
+                _problem(
+                    feature.index,
+                    label,
+                    "bad_kind",
+                    "properties.kind must be community or village",
+                    "properties.kind 必须是 community（社区）或 village（村）",
+                )
+            )
             continue
         try:
-            geom = ensure_polygon(feature.geometry) if level == "grid" else ensure_multipolygon(
-                feature.geometry)
+            geom = (
+                ensure_polygon(feature.geometry)
+                if level == "grid"
+                else ensure_multipolygon(feature.geometry)
+            )
         except GeoError as exc:
-            report.problems.append(_problem(feature.index, label, exc.code, exc.message,
-                                            exc.message_zh, exc.location))
+            report.problems.append(
+                _problem(feature.index, label, exc.code, exc.message, exc.message_zh, exc.location)
+            )
             continue
         parent = code[:12] if level == "grid" else code[:9] if level == "community" else None
         items.append(_Item(feature.index, level, code, props, geom, parent))
@@ -176,19 +223,35 @@ def _check_hierarchy(items: list[_Item], report: ImportReport) -> list[_Item]:
     known_subdistricts = set(db.session.scalars(select(Subdistrict.code)))
     db_communities = {c.code: c for c in db.session.scalars(select(Community))}
 
-    def fail(item: _Item, code: str, en: str, zh: str, loc: tuple[float, float] | None = None) -> None:
+    def fail(
+        item: _Item, code: str, en: str, zh: str, loc: tuple[float, float] | None = None
+    ) -> None:
         bad.add(item.code)
         report.problems.append(_problem(item.index, item.code, code, en, zh, loc))
 
     for item in items:
-        if item.level == "community" and item.parent not in by_code and item.parent not in known_subdistricts:
-            fail(item, "unknown_subdistrict",
-                 f"subdistrict {item.parent} is neither in the file nor in the database",
-                 f"街道 {item.parent} 既不在文件中也不在数据库中")
-        if item.level == "grid" and item.parent not in by_code and item.parent not in db_communities:
-            fail(item, "unknown_community",
-                 f"community {item.parent} is neither in the file nor in the database",
-                 f"社区 {item.parent} 既不在文件中也不在数据库中")
+        if (
+            item.level == "community"
+            and item.parent not in by_code
+            and item.parent not in known_subdistricts
+        ):
+            fail(
+                item,
+                "unknown_subdistrict",
+                f"subdistrict {item.parent} is neither in the file nor in the database",
+                f"街道 {item.parent} 既不在文件中也不在数据库中",
+            )
+        if (
+            item.level == "grid"
+            and item.parent not in by_code
+            and item.parent not in db_communities
+        ):
+            fail(
+                item,
+                "unknown_community",
+                f"community {item.parent} is neither in the file nor in the database",
+                f"社区 {item.parent} 既不在文件中也不在数据库中",
+            )
 
     # Grids by community: the file's grids replace same-code grids in the database.
     grids_by_community: dict[str, dict[str, tuple[BaseGeometry, _Item | None]]] = defaultdict(dict)
@@ -203,8 +266,15 @@ def _check_hierarchy(items: list[_Item], report: ImportReport) -> list[_Item]:
         if not file_members:
             continue
         container = by_code.get(community_code)
-        community_geom = container.geom if container else (
-            to_shape(db_communities[community_code].geom) if community_code in db_communities else None)
+        community_geom = (
+            container.geom
+            if container
+            else (
+                to_shape(db_communities[community_code].geom)
+                if community_code in db_communities
+                else None
+            )
+        )
         projection = projection_for(file_members[0][0])
         codes_list = sorted(members)
         projected = [projection.project(members[c][0]) for c in codes_list]
@@ -218,10 +288,13 @@ def _check_hierarchy(items: list[_Item], report: ImportReport) -> list[_Item]:
                 if outside > max(OVERLAP_TOLERANCE_M2, OUTSIDE_TOLERANCE_SHARE * pg.area):
                     loc = pg.difference(projected_community).representative_point()
                     lon_lat = projection.unproject(loc)
-                    fail(item, "outside_community",
-                         f"{outside:.0f} m² of the grid lies outside community {community_code}",
-                         f"网格有 {outside:.0f} 平方米在社区 {community_code} 之外",
-                         (round(lon_lat.x, 7), round(lon_lat.y, 7)))
+                    fail(
+                        item,
+                        "outside_community",
+                        f"{outside:.0f} m² of the grid lies outside community {community_code}",
+                        f"网格有 {outside:.0f} 平方米在社区 {community_code} 之外",
+                        (round(lon_lat.x, 7), round(lon_lat.y, 7)),
+                    )
         tree = STRtree(projected)
         left, right = tree.query(projected, predicate="intersects")
         for i, j in zip(left.tolist(), right.tolist(), strict=True):
@@ -236,18 +309,29 @@ def _check_hierarchy(items: list[_Item], report: ImportReport) -> list[_Item]:
             if culprit is None:
                 continue
             at = projection.unproject(overlap.representative_point())
-            fail(culprit, "grids_overlap",
-                 f"grid {culprit.code} overlaps grid {other} by {overlap.area:.0f} m²",
-                 f"网格 {culprit.code} 与网格 {other} 重叠 {overlap.area:.0f} 平方米",
-                 (round(at.x, 7), round(at.y, 7)))
+            fail(
+                culprit,
+                "grids_overlap",
+                f"grid {culprit.code} overlaps grid {other} by {overlap.area:.0f} m²",
+                f"网格 {culprit.code} 与网格 {other} 重叠 {overlap.area:.0f} 平方米",
+                (round(at.x, 7), round(at.y, 7)),
+            )
     # A grid whose community is refused is refused too.
     for item in items:
         if item.level == "grid" and item.parent in bad and item.code not in bad:
-            fail(item, "community_invalid", f"its community {item.parent} is invalid",
-                 f"所属社区 {item.parent} 无效")
+            fail(
+                item,
+                "community_invalid",
+                f"its community {item.parent} is invalid",
+                f"所属社区 {item.parent} 无效",
+            )
         if item.level == "community" and item.parent in bad and item.code not in bad:
-            fail(item, "subdistrict_invalid", f"its subdistrict {item.parent} is invalid",
-                 f"所属街道 {item.parent} 无效")
+            fail(
+                item,
+                "subdistrict_invalid",
+                f"its subdistrict {item.parent} is invalid",
+                f"所属街道 {item.parent} 无效",
+            )
     return [i for i in items if i.code not in bad]
 
 
@@ -262,12 +346,21 @@ def import_geojson(
     try:
         parsed = parse_feature_collection(source)
     except GeoError as exc:
-        report.problems.append(_problem(None, "file", exc.code, exc.message, exc.message_zh,
-                                        exc.location))
+        report.problems.append(
+            _problem(None, "file", exc.code, exc.message, exc.message_zh, exc.location)
+        )
         raise ImportRejected(report) from exc
     for err in parsed.errors:
-        report.problems.append(_problem(err.index, err.label, err.error.code, err.error.message,
-                                        err.error.message_zh, err.error.location))
+        report.problems.append(
+            _problem(
+                err.index,
+                err.label,
+                err.error.code,
+                err.error.message,
+                err.error.message_zh,
+                err.error.location,
+            )
+        )
     items = _check_hierarchy(_classify(parsed, report), report)
     if report.problems and not skip_invalid:
         raise ImportRejected(report)
@@ -301,21 +394,27 @@ def _upsert(item: _Item, report: ImportReport) -> None:
         row = db.session.scalar(select(Community).where(Community.code == item.code))
         parent = db.session.scalar(select(Subdistrict).where(Subdistrict.code == item.parent))
         assert parent is not None
-        values = {"name": name, "kind": props.get("kind", "community"),
-                  "subdistrict_id": parent.id,
-                  "population": _nonneg_int(props, "population"),
-                  "households": _nonneg_int(props, "households"),
-                  "area_m2": round(area_m2(item.geom), 1)}
+        values = {
+            "name": name,
+            "kind": props.get("kind", "community"),
+            "subdistrict_id": parent.id,
+            "population": _nonneg_int(props, "population"),
+            "households": _nonneg_int(props, "households"),
+            "area_m2": round(area_m2(item.geom), 1),
+        }
         model = Community
     else:
         row = db.session.scalar(select(Grid).where(Grid.code == item.code))
         community = db.session.scalar(select(Community).where(Community.code == item.parent))
         assert community is not None
-        values = {"name": name, "community_id": community.id,
-                  "subdistrict_id": community.subdistrict_id,
-                  "population": _nonneg_int(props, "population"),
-                  "households": _nonneg_int(props, "households"),
-                  "area_m2": round(area_m2(item.geom), 1)}
+        values = {
+            "name": name,
+            "community_id": community.id,
+            "subdistrict_id": community.subdistrict_id,
+            "population": _nonneg_int(props, "population"),
+            "households": _nonneg_int(props, "households"),
+            "area_m2": round(area_m2(item.geom), 1),
+        }
         model = Grid
     if row is None:
         db.session.add(model(code=item.code, geom=_wkb(item.geom), **values))

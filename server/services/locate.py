@@ -36,13 +36,12 @@ class _LocatorCache:
         self._locator: GridLocator[int] | None = None
 
     def get(self) -> GridLocator[int]:
-        key = tuple(
-            db.session.execute(
-                select(func.count(Grid.id), func.max(Grid.id), func.max(Grid.updated_at)).where(
-                    Grid.active.is_(True)
-                )
-            ).one()
-        ) + (db.engine.url.render_as_string(hide_password=True),)
+        counts = db.session.execute(
+            select(func.count(Grid.id), func.max(Grid.id), func.max(Grid.updated_at)).where(
+                Grid.active.is_(True)
+            )
+        ).one()
+        key = (*counts, db.engine.url.render_as_string(hide_password=True))
         with self._lock:
             if self._locator is None or key != self._key:
                 rows = db.session.execute(
@@ -81,8 +80,11 @@ def locate(lon: float, lat: float, crs: str, principal: Principal | None) -> Loc
     wlon, wlat = to_wgs84_checked(lon, lat, crs)
     grid_id = grid_locator().locate(wlon, wlat)
     grid = db.session.get(Grid, grid_id) if grid_id is not None else None
-    if grid is None or (principal is not None and not principal.may_see_subdistrict(grid.subdistrict_id)):
+    if grid is None or (
+        principal is not None and not principal.may_see_subdistrict(grid.subdistrict_id)
+    ):
         raise outside_subdistrict()
     community = grid.community
-    return Location(lon=wlon, lat=wlat, grid=grid, community=community,
-                    subdistrict=community.subdistrict)
+    return Location(
+        lon=wlon, lat=wlat, grid=grid, community=community, subdistrict=community.subdistrict
+    )

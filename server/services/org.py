@@ -72,15 +72,21 @@ def list_grids(
     rows = rows[:limit]
     collectors = _collectors_by_grid([g.id for g, _ in rows], principal)
     views = [
-        GridView(grid=g, community_code=code, collectors=collectors.get(g.id, []),
-                 geometry=to_shape(g.geom))
+        GridView(
+            grid=g,
+            community_code=code,
+            collectors=collectors.get(g.id, []),
+            geometry=to_shape(g.geom),
+        )
         for g, code in rows
     ]
     next_cursor = encode_cursor(rows[-1][0].id) if more and rows else None
     return Page(items=views, next_cursor=next_cursor)
 
 
-def _collectors_by_grid(grid_ids: list[int], principal: Principal) -> dict[int, list[dict[str, Any]]]:
+def _collectors_by_grid(
+    grid_ids: list[int], principal: Principal
+) -> dict[int, list[dict[str, Any]]]:
     if not grid_ids:
         return {}
     rows = db.session.execute(
@@ -110,8 +116,10 @@ def list_units(principal: Principal) -> list[Unit]:
 
 
 def list_categories() -> list[Category]:
-    stmt = select(Category).where(Category.active.is_(True)).order_by(
-        Category.sort_order, Category.code
+    stmt = (
+        select(Category)
+        .where(Category.active.is_(True))
+        .order_by(Category.sort_order, Category.code)
     )
     return list(db.session.scalars(stmt))
 

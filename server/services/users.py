@@ -18,8 +18,9 @@ MIN_PASSWORD_LENGTH = 8
 
 
 def _invalid(field: str, message: str, message_zh: str) -> Invalid:
-    return Invalid("validation_error", f"{field}: {message}", f"字段 {field}：{message_zh}",
-                   field=field)
+    return Invalid(
+        "validation_error", f"{field}: {message}", f"字段 {field}：{message_zh}", field=field
+    )
 
 
 def create_user(
@@ -31,26 +32,40 @@ def create_user(
     phone: str | None = None,
     subdistrict_code: str | None = None,
     unit_code: str | None = None,
+    grid_codes: Iterable[str] = (),
 ) -> User:
-    """Create an account; all fields are checked before anything is written."""
+    """Create an account (and a collector's grids); everything is checked before anything
+    is written, in one transaction."""
     username = username.strip().lower()
     if not USERNAME.match(username):
-        raise _invalid("username", "3–64 of a-z 0-9 _ . -, starting with a letter or digit",
-                       "须为 3–64 位小写字母、数字或 _ . -")
+        raise _invalid(
+            "username",
+            "3–64 of a-z 0-9 _ . -, starting with a letter or digit",
+            "须为 3–64 位小写字母、数字或 _ . -",
+        )
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise _invalid("password", f"at least {MIN_PASSWORD_LENGTH} characters",
-                       f"至少 {MIN_PASSWORD_LENGTH} 个字符")
+        raise _invalid(
+            "password",
+            f"at least {MIN_PASSWORD_LENGTH} characters",
+            f"至少 {MIN_PASSWORD_LENGTH} 个字符",
+        )
     try:
         role_value = Role(role)
     except ValueError:
-        raise _invalid("role", f"one of {', '.join(r.value for r in Role)}",
-                       "角色无效") from None
+        raise _invalid("role", f"one of {', '.join(r.value for r in Role)}", "角色无效") from None
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise DomainError("username_taken", f"username {username!r} is taken",
-                          f"用户名 {username} 已被使用", field="username", status=409)
+        raise DomainError(
+            "username_taken",
+            f"username {username!r} is taken",
+            f"用户名 {username} 已被使用",
+            field="username",
+            status=409,
+        )
     subdistrict = None
     if subdistrict_code:
-        subdistrict = db.session.scalar(select(Subdistrict).where(Subdistrict.code == subdistrict_code))
+        subdistrict = db.session.scalar(
+            select(Subdistrict).where(Subdistrict.code == subdistrict_code)
+        )
         if subdistrict is None:
             raise NotFound("Subdistrict", "街道", field="subdistrict")
     elif role_value is not Role.ADMIN:
@@ -72,13 +87,30 @@ def create_user(
         unit_id=unit.id if unit else None,
     )
     db.session.add(user)
-    db.session.commit()
+    try:
+        db.session.flush()
+        if grid_codes:
+            _assign(user, grid_codes, replace=False)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
     return user
 
 
 def assign_grids(username: str, grid_codes: Iterable[str], *, replace: bool = False) -> list[str]:
     """Make a collector responsible for grids (of their own subdistrict only)."""
-    user = db.session.scalar(select(User).where(User.username == username))
+    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+    try:
+        codes = _assign(user, grid_codes, replace=replace)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return codes
+
+
+def _assign(user: User | None, grid_codes: Iterable[str], *, replace: bool) -> list[str]:
     if user is None or user.role != Role.COLLECTOR.value:
         raise NotFound("Collector", "民情收集员", field="collector")
     codes = sorted(set(grid_codes))
@@ -88,16 +120,20 @@ def assign_grids(username: str, grid_codes: Iterable[str], *, replace: bool = Fa
         raise NotFound(f"Grid {', '.join(missing)}", f"网格 {', '.join(missing)} ", field="grids")
     foreign = [g.code for g in grids if g.subdistrict_id != user.subdistrict_id]
     if foreign:
-        raise Invalid("grid_outside_subdistrict",
-                      f"grids {', '.join(foreign)} are in another subdistrict",
-                      f"网格 {', '.join(foreign)} 不属于该收集员所在街道", field="grids")
+        raise Invalid(
+            "grid_outside_subdistrict",
+            f"grids {', '.join(foreign)} are in another subdistrict",
+            f"网格 {', '.join(foreign)} 不属于该收集员所在街道",
+            field="grids",
+        )
     if replace:
         db.session.execute(delete(CollectorGrid).where(CollectorGrid.collector_id == user.id))
-    have = set(db.session.scalars(
-        select(CollectorGrid.grid_id).where(CollectorGrid.collector_id == user.id)
-    ))
+    have = set(
+        db.session.scalars(
+            select(CollectorGrid.grid_id).where(CollectorGrid.collector_id == user.id)
+        )
+    )
     for grid in grids:
         if grid.id not in have:
             db.session.add(CollectorGrid(collector_id=user.id, grid_id=grid.id))
-    db.session.commit()
     return [g.code for g in grids]

@@ -7,6 +7,6 @@ from celery import shared_task
 from server.services import health
 
 
-@shared_task(name="minqing.health.ping")
+@shared_task(name="minqing.health.ping", ignore_result=False)
 def ping() -> dict[str, object]:
     return health.database_summary()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import TEST_PASSWORD, World, bearer, login
 from flask import Flask
 from flask.testing import FlaskClient
-
-from conftest import TEST_PASSWORD, World, bearer, login
 
 
 def assert_error(response, status: int, code: str, field: str | None = None) -> dict:  # type: ignore[no-untyped-def]
@@ -21,8 +20,9 @@ def assert_error(response, status: int, code: str, field: str | None = None) -> 
 
 
 def test_login_returns_a_bearer_token(client: FlaskClient, world: World) -> None:
-    response = client.post("/api/v1/auth/token",
-                           json={"username": "dispatcher", "password": TEST_PASSWORD})
+    response = client.post(
+        "/api/v1/auth/token", json={"username": "dispatcher", "password": TEST_PASSWORD}
+    )
     assert response.status_code == 200
     body = response.get_json()
     assert body["token_type"] == "Bearer"
@@ -38,8 +38,9 @@ def test_login_returns_a_bearer_token(client: FlaskClient, world: World) -> None
     ("username", "password"),
     [("dispatcher", "wrong-password"), ("nobody", TEST_PASSWORD), ("DISPATCHER ", "nope")],
 )
-def test_wrong_credentials_are_401(client: FlaskClient, world: World, username: str,
-                                   password: str) -> None:
+def test_wrong_credentials_are_401(
+    client: FlaskClient, world: World, username: str, password: str
+) -> None:
     response = client.post("/api/v1/auth/token", json={"username": username, "password": password})
     assert_error(response, 401, "invalid_credentials")
 
@@ -50,25 +51,33 @@ def test_username_is_case_insensitive(client: FlaskClient, world: World) -> None
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"password": "x"}, "username"), ({"username": "a"}, "password"),
-     ({"username": "", "password": "x"}, "username"), ({"username": 5, "password": "x"}, "username")],
+    [
+        ({"password": "x"}, "username"),
+        ({"username": "a"}, "password"),
+        ({"username": "", "password": "x"}, "username"),
+        ({"username": 5, "password": "x"}, "username"),
+    ],
 )
-def test_login_validation_names_the_field(client: FlaskClient, world: World, body: dict,  # type: ignore[type-arg]
-                                          field: str) -> None:
+def test_login_validation_names_the_field(
+    client: FlaskClient,
+    world: World,
+    body: dict,  # type: ignore[type-arg]
+    field: str,
+) -> None:
     response = client.post("/api/v1/auth/token", json=body)
     assert_error(response, 422, "validation_error", field)
 
 
 def test_malformed_json_is_a_clear_400(client: FlaskClient, world: World) -> None:
-    response = client.post("/api/v1/auth/token", data="{not json",
-                           content_type="application/json")
+    response = client.post("/api/v1/auth/token", data="{not json", content_type="application/json")
     assert response.status_code in (400, 422)
     assert response.get_json()["message_zh"]
 
 
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer nonsense", "Basic abc", "Bearer mqd_x"])
-def test_me_without_a_valid_token_is_401(client: FlaskClient, world: World,
-                                         header: str | None) -> None:
+def test_me_without_a_valid_token_is_401(
+    client: FlaskClient, world: World, header: str | None
+) -> None:
     headers = {"Authorization": header} if header else {}
     response = client.get("/api/v1/me", headers=headers)
     assert response.status_code == 401
@@ -87,8 +96,9 @@ def test_staff_me_names_their_unit(client: FlaskClient, world: World) -> None:
     assert body["unit"] == {"id": world.unit_id, "name": "城管中队"}
 
 
-def test_token_dies_with_password_change_and_deactivation(app: Flask, client: FlaskClient,
-                                                          world: World) -> None:
+def test_token_dies_with_password_change_and_deactivation(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
     from server.extensions import db
     from server.models import User
 
@@ -107,8 +117,9 @@ def test_token_dies_with_password_change_and_deactivation(app: Flask, client: Fl
         user.active = False
         db.session.commit()
     assert client.get("/api/v1/me", headers=bearer(token)).status_code == 401
-    response = client.post("/api/v1/auth/token",
-                           json={"username": "dispatcher", "password": TEST_PASSWORD})
+    response = client.post(
+        "/api/v1/auth/token", json={"username": "dispatcher", "password": TEST_PASSWORD}
+    )
     assert_error(response, 401, "account_disabled")
 
 

@@ -10,21 +10,25 @@ import os
 
 import pytest
 import schemathesis
+from conftest import World, bearer, login
 from flask import Flask
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
-    not_a_server_error,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
 
-from conftest import World, bearer, login
-
 MAX_EXAMPLES = int(os.environ.get("MINQING_FUZZ_EXAMPLES", "25"))
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance, response_headers_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 
 
 @pytest.fixture
@@ -41,15 +45,13 @@ def dispatcher_headers(app: Flask, world: World) -> dict[str, str]:
 
 
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_anonymous(case) -> None:  # type: ignore[no-untyped-def]
     case.call_and_validate(checks=CHECKS)
 
 
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_as_dispatcher(case, dispatcher_headers: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     case.call_and_validate(headers=dispatcher_headers, checks=CHECKS)
 
@@ -58,8 +60,15 @@ def test_openapi_document(app: Flask) -> None:
     spec = app.test_client().get("/api/v1/openapi.json").get_json()
     assert spec["info"]["title"].startswith("Minqing")
     paths = set(spec["paths"])
-    for path in ("/api/v1/auth/token", "/api/v1/me", "/api/v1/communities", "/api/v1/grids",
-                 "/api/v1/locate", "/api/v1/units", "/api/v1/categories"):
+    for path in (
+        "/api/v1/auth/token",
+        "/api/v1/me",
+        "/api/v1/communities",
+        "/api/v1/grids",
+        "/api/v1/locate",
+        "/api/v1/units",
+        "/api/v1/categories",
+    ):
         assert path in paths
     assert "bearerAuth" in spec["components"]["securitySchemes"]
     docs = app.test_client().get("/api/v1/docs")

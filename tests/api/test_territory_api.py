@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from flask.testing import FlaskClient
-
 from conftest import World, bearer
 from factories import LAT0, LON0, STEP
+from flask.testing import FlaskClient
 from test_auth_api import assert_error
 
 
@@ -15,11 +14,15 @@ def center(col: int) -> tuple[float, float]:
     return LON0 + (col + 0.5) * STEP, LAT0 + 0.5 * STEP
 
 
-def test_communities_are_public_and_scoped_when_logged_in(client: FlaskClient, world: World,
-                                                          tokens: dict[str, str]) -> None:
+def test_communities_are_public_and_scoped_when_logged_in(
+    client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
     public = client.get("/api/v1/communities").get_json()
     assert {f["properties"]["code"] for f in public["features"]} == {
-        "321002901001", "321002901002", "321002902001"}
+        "321002901001",
+        "321002901002",
+        "321002902001",
+    }
     mine = client.get("/api/v1/communities", headers=bearer(tokens["dispatcher"])).get_json()
     assert {f["properties"]["code"] for f in mine["features"]} == {"321002901001", "321002901002"}
     village = next(f for f in mine["features"] if f["properties"]["code"] == "321002901002")
@@ -45,8 +48,9 @@ def codes_of(body: dict) -> set[str]:  # type: ignore[type-arg]
         ("cityadmin", {"A1", "A2", "B1", "C1"}),
     ],
 )
-def test_grids_are_scoped_by_role(client: FlaskClient, world: World, tokens: dict[str, str],
-                                  user: str, expected: set[str]) -> None:
+def test_grids_are_scoped_by_role(
+    client: FlaskClient, world: World, tokens: dict[str, str], user: str, expected: set[str]
+) -> None:
     response = client.get("/api/v1/grids", headers=bearer(tokens[user]))
     assert response.status_code == 200
     assert codes_of(response.get_json()) == {world.grid_codes[k] for k in expected}
@@ -56,11 +60,14 @@ def test_grids_need_a_token(client: FlaskClient, world: World) -> None:
     assert_error(client.get("/api/v1/grids"), 401, "unauthorized")
 
 
-def test_grid_feature_shape_and_collector_masking(client: FlaskClient, world: World,
-                                                  tokens: dict[str, str]) -> None:
+def test_grid_feature_shape_and_collector_masking(
+    client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
     def grid_a1(user: str) -> dict:  # type: ignore[type-arg]
         body = client.get("/api/v1/grids", headers=bearer(tokens[user])).get_json()
-        return next(f for f in body["features"] if f["properties"]["code"] == world.grid_codes["A1"])
+        return next(
+            f for f in body["features"] if f["properties"]["code"] == world.grid_codes["A1"]
+        )
 
     seen_by_dispatcher = grid_a1("dispatcher")
     assert seen_by_dispatcher["type"] == "Feature"
@@ -68,8 +75,9 @@ def test_grid_feature_shape_and_collector_masking(client: FlaskClient, world: Wo
     props = seen_by_dispatcher["properties"]
     assert props["population"] == 1200 and props["households"] == 400
     assert 240_000 < props["area_m2"] < 280_000  # 0.005° x 0.005° at 32.39° N
-    assert props["collectors"] == [{"id": world.user_ids["collector"], "name": "测试collector",
-                                    "phone": "13800000005"}]
+    assert props["collectors"] == [
+        {"id": world.user_ids["collector"], "name": "测试collector", "phone": "13800000005"}
+    ]
     masked = grid_a1("staff")["properties"]["collectors"][0]
     assert masked["phone"] == "138****0005"
     assert masked["name"] == "测" + "*" * (len("测试collector") - 1)
@@ -77,8 +85,9 @@ def test_grid_feature_shape_and_collector_masking(client: FlaskClient, world: Wo
     assert own["phone"] == "13800000005"  # one's own data is not masked
 
 
-def test_grids_paginate_with_a_cursor(client: FlaskClient, world: World,
-                                      tokens: dict[str, str]) -> None:
+def test_grids_paginate_with_a_cursor(
+    client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
     headers = bearer(tokens["cityadmin"])
     seen: list[str] = []
     url = "/api/v1/grids?limit=1"
@@ -92,11 +101,13 @@ def test_grids_paginate_with_a_cursor(client: FlaskClient, world: World,
     assert len(seen) == len(set(seen)) == 4
 
 
-def test_grids_filter_by_community_and_bbox(client: FlaskClient, world: World,
-                                            tokens: dict[str, str]) -> None:
+def test_grids_filter_by_community_and_bbox(
+    client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
     headers = bearer(tokens["dispatcher"])
-    body = client.get(f"/api/v1/grids?community={world.community_ids['A']}",
-                      headers=headers).get_json()
+    body = client.get(
+        f"/api/v1/grids?community={world.community_ids['A']}", headers=headers
+    ).get_json()
     assert codes_of(body) == {world.grid_codes["A1"], world.grid_codes["A2"]}
     lon, lat = center(2)
     bbox = f"{lon - 0.001},{lat - 0.001},{lon + 0.001},{lat + 0.001}"
@@ -115,8 +126,15 @@ def test_grids_filter_by_community_and_bbox(client: FlaskClient, world: World,
         ("community=x", 422, "validation_error", "community"),
     ],
 )
-def test_grid_query_errors(client: FlaskClient, world: World, tokens: dict[str, str], query: str,
-                           status: int, code: str, field: str) -> None:
+def test_grid_query_errors(
+    client: FlaskClient,
+    world: World,
+    tokens: dict[str, str],
+    query: str,
+    status: int,
+    code: str,
+    field: str,
+) -> None:
     response = client.get(f"/api/v1/grids?{query}", headers=bearer(tokens["dispatcher"]))
     assert_error(response, status, code, field)
 
@@ -147,8 +165,10 @@ def test_locate_phone_coordinates(client: FlaskClient, world: World, crs: str) -
 
 def test_locate_on_a_shared_border_is_deterministic(client: FlaskClient, world: World) -> None:
     lon, lat = LON0 + STEP, LAT0 + 0.5 * STEP  # the A1|A2 border
-    answers = {client.get(f"/api/v1/locate?lon={lon}&lat={lat}").get_json()["grid"]["code"]
-               for _ in range(3)}
+    answers = {
+        client.get(f"/api/v1/locate?lon={lon}&lat={lat}").get_json()["grid"]["code"]
+        for _ in range(3)
+    }
     assert answers == {world.grid_codes["A1"]}  # lowest code wins
 
 
@@ -163,17 +183,20 @@ def test_locate_on_a_shared_border_is_deterministic(client: FlaskClient, world: 
         ("lon=nan&lat=32.39", 422, "validation_error", "lon"),
     ],
 )
-def test_locate_errors(client: FlaskClient, world: World, query: str, status: int, code: str,
-                       field: str | None) -> None:
+def test_locate_errors(
+    client: FlaskClient, world: World, query: str, status: int, code: str, field: str | None
+) -> None:
     assert_error(client.get(f"/api/v1/locate?{query}"), status, code, field)
 
 
-def test_locate_outside_the_callers_subdistrict(client: FlaskClient, world: World,
-                                                tokens: dict[str, str]) -> None:
+def test_locate_outside_the_callers_subdistrict(
+    client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
     lon, lat = LON0 + 0.03 + 0.5 * STEP, LAT0 + 0.5 * STEP  # grid C1, the other subdistrict
     assert client.get(f"/api/v1/locate?lon={lon}&lat={lat}").status_code == 200
-    response = client.get(f"/api/v1/locate?lon={lon}&lat={lat}",
-                          headers=bearer(tokens["dispatcher"]))
+    response = client.get(
+        f"/api/v1/locate?lon={lon}&lat={lat}", headers=bearer(tokens["dispatcher"])
+    )
     assert_error(response, 404, "outside_subdistrict")
 
 

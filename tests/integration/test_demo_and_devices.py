@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 
+from conftest import World, bearer
 from flask import Flask
 from sqlalchemy import func, select
-
-from conftest import World, bearer
 
 
 def table_counts(app: Flask) -> dict[str, int]:
     from server.extensions import db
 
     with app.app_context():
-        return {t.name: db.session.scalar(select(func.count()).select_from(t)) or 0
-                for t in db.metadata.sorted_tables}
+        return {
+            t.name: db.session.scalar(select(func.count()).select_from(t)) or 0
+            for t in db.metadata.sorted_tables
+        }
 
 
 def test_demo_seed_builds_qujiang_once(app: Flask) -> None:
@@ -28,8 +29,9 @@ def test_demo_seed_builds_qujiang_once(app: Flask) -> None:
     assert "collector01" in result.output and "dispatcher" in result.output
     first = table_counts(app)
     with app.app_context():
-        kinds = dict(db.session.execute(
-            select(Community.kind, func.count()).group_by(Community.kind)).all())
+        kinds = dict(
+            db.session.execute(select(Community.kind, func.count()).group_by(Community.kind)).all()
+        )
         assert kinds == {"village": 6, "community": 14}
         assert 200 <= first["grids"] <= 500
         collectors = db.session.scalar(select(func.count()).where(User.role == "collector"))
@@ -49,8 +51,10 @@ def test_demo_login_works(app: Flask) -> None:
     runner = app.test_cli_runner()
     assert runner.invoke(args=["demo", "seed"]).exit_code == 0
     client = app.test_client()
-    response = client.post("/api/v1/auth/token", json={
-        "username": "collector07", "password": app.config["DEMO_PASSWORD"]})
+    response = client.post(
+        "/api/v1/auth/token",
+        json={"username": "collector07", "password": app.config["DEMO_PASSWORD"]},
+    )
     assert response.status_code == 200
     me = client.get("/api/v1/me", headers=bearer(response.get_json()["access_token"])).get_json()
     assert len(me["grid_ids"]) >= 5
@@ -95,7 +99,8 @@ def test_device_qr_png(app: Flask, world: World, tmp_path) -> None:  # type: ign
 
     png = tmp_path / "device.png"
     result = app.test_cli_runner().invoke(
-        args=["devices", "issue", "--collector", "collector", "--png", str(png)])
+        args=["devices", "issue", "--collector", "collector", "--png", str(png)]
+    )
     assert result.exit_code == 0, result.output
     assert "mqd_" in result.output
     with Image.open(png) as image:
@@ -104,14 +109,43 @@ def test_device_qr_png(app: Flask, world: World, tmp_path) -> None:  # type: ign
 
 def test_users_create_cli_validates(app: Flask, world: World) -> None:
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "--username", "newbie", "--role", "collector",
-                                 "--name", "新人", "--password", "long-enough-pw",
-                                 "--subdistrict", "321002901", "--grids",
-                                 world.grid_codes["A2"]])
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--username",
+            "newbie",
+            "--role",
+            "collector",
+            "--name",
+            "新人",
+            "--password",
+            "long-enough-pw",
+            "--subdistrict",
+            "321002901",
+            "--grids",
+            world.grid_codes["A2"],
+        ]
+    )
     assert result.exit_code == 0, result.output
-    bad = runner.invoke(args=["users", "create", "--username", "other", "--role", "collector",
-                              "--name", "另一", "--password", "long-enough-pw",
-                              "--subdistrict", "321002901", "--grids", world.grid_codes["C1"]])
+    bad = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--username",
+            "other",
+            "--role",
+            "collector",
+            "--name",
+            "另一",
+            "--password",
+            "long-enough-pw",
+            "--subdistrict",
+            "321002901",
+            "--grids",
+            world.grid_codes["C1"],
+        ]
+    )
     assert bad.exit_code == 1
     assert "街道" in bad.output
     from server.extensions import db
@@ -119,7 +153,20 @@ def test_users_create_cli_validates(app: Flask, world: World) -> None:
 
     with app.app_context():  # nothing half-written: no user without their grids
         assert db.session.scalar(select(User).where(User.username == "other")) is None
-    short = runner.invoke(args=["users", "create", "--username", "x2z", "--role", "dispatcher",
-                                "--name", "短", "--password", "short",
-                                "--subdistrict", "321002901"])
+    short = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--username",
+            "x2z",
+            "--role",
+            "dispatcher",
+            "--name",
+            "短",
+            "--password",
+            "short",
+            "--subdistrict",
+            "321002901",
+        ]
+    )
     assert short.exit_code == 1 and "password" in short.output

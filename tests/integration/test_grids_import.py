@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from factories import LAT0, LON0, STEP, build_world_geojson, feature, square
 from flask import Flask
 from sqlalchemy import func, select
-
-from factories import LAT0, LON0, STEP, build_world_geojson, feature, square
 
 
 def counts(app: Flask) -> dict[str, int]:
@@ -18,8 +17,10 @@ def counts(app: Flask) -> dict[str, int]:
     from server.models import Community, Grid, Subdistrict
 
     with app.app_context():
-        return {m.__tablename__: db.session.scalar(select(func.count()).select_from(m)) or 0
-                for m in (Subdistrict, Community, Grid)}
+        return {
+            m.__tablename__: db.session.scalar(select(func.count()).select_from(m)) or 0
+            for m in (Subdistrict, Community, Grid)
+        }
 
 
 def run_import(app: Flask, fc: Any, **kwargs: Any) -> Any:
@@ -57,8 +58,10 @@ def test_reimport_by_code_updates(app: Flask) -> None:
 
 def bowtie() -> dict[str, Any]:
     x, y, s = LON0, LAT0, STEP
-    return {"type": "Polygon",
-            "coordinates": [[[x, y], [x + s, y + s], [x + s, y], [x, y + s], [x, y]]]}
+    return {
+        "type": "Polygon",
+        "coordinates": [[[x, y], [x + s, y + s], [x + s, y], [x, y + s], [x, y]]],
+    }
 
 
 def broken_world(fault: str) -> dict[str, Any]:
@@ -80,15 +83,26 @@ def broken_world(fault: str) -> dict[str, Any]:
     elif fault == "wrong_type":
         a2["geometry"] = {"type": "Point", "coordinates": [x, y]}
     elif fault == "swapped_lonlat":
-        a2["geometry"] = {"type": "Polygon", "coordinates": [[[p[1], p[0]] for p in
-                                                              a2["geometry"]["coordinates"][0]]]}
+        a2["geometry"] = {
+            "type": "Polygon",
+            "coordinates": [[[p[1], p[0]] for p in a2["geometry"]["coordinates"][0]]],
+        }
     elif fault == "bad_count":
         a2["properties"]["population"] = -5
     return fc
 
 
-FAULTS = ["self_intersection", "grids_overlap", "outside_community", "bad_code",
-          "duplicate_code", "unknown_community", "wrong_type", "swapped_lonlat", "bad_count"]
+FAULTS = [
+    "self_intersection",
+    "grids_overlap",
+    "outside_community",
+    "bad_code",
+    "duplicate_code",
+    "unknown_community",
+    "wrong_type",
+    "swapped_lonlat",
+    "bad_count",
+]
 
 
 @pytest.mark.parametrize("fault", FAULTS)
@@ -124,8 +138,12 @@ def test_overlap_with_a_grid_already_in_the_database(app: Flask) -> None:
     fc, codes = build_world_geojson()
     run_import(app, fc)
     x, y, s = LON0, LAT0, STEP
-    extra = {"type": "FeatureCollection", "features": [
-        feature(codes["A"] + "003", "新网格", square(x + 0.2 * s, y, x + 0.8 * s, y + 0.5 * s))]}
+    extra = {
+        "type": "FeatureCollection",
+        "features": [
+            feature(codes["A"] + "003", "新网格", square(x + 0.2 * s, y, x + 0.8 * s, y + 0.5 * s))
+        ],
+    }
     with pytest.raises(ImportRejected) as info:
         run_import(app, extra)
     assert [p.code for p in info.value.report.problems] == ["grids_overlap"]

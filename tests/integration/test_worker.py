@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 from celery import Celery
-from flask import Flask
-
 from conftest import World, redis_url
+from flask import Flask
 
 pytestmark = pytest.mark.worker
 
@@ -34,10 +33,26 @@ def worker(app: Flask, tmp_path: Path) -> Iterator[Celery]:
     }
     queue = f"test-{os.getpid()}-{time.monotonic_ns()}"  # no stray worker can take our tasks
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "server.celery_app", "worker", "--pool=solo",
-         "--concurrency=1", "-Q", queue, "--without-heartbeat", "--without-gossip",
-         "--without-mingle", "-l", "warning"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "server.celery_app",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "-Q",
+            queue,
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     sender = Celery("minqing-test-sender", broker=broker, backend=broker)
     sender.conf.task_default_queue = queue
@@ -55,8 +70,9 @@ def worker(app: Flask, tmp_path: Path) -> Iterator[Celery]:
             print(output.decode(errors="replace"))
 
 
-def test_ping_round_trip_reads_the_test_database(worker: Celery, world: World,
-                                                 backend: str) -> None:
+def test_ping_round_trip_reads_the_test_database(
+    worker: Celery, world: World, backend: str
+) -> None:
     result = worker.send_task("minqing.health.ping")
     summary = result.get(timeout=60)
     assert summary["grids"] == 4

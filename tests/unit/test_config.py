@@ -11,10 +11,12 @@ import pytest
 
 from server.config import (
     DEFAULT_SECRET_KEY,
-    PROJECT_ROOT as ROOT,
     ConfigError,
     load_config,
     normalise_database_url,
+)
+from server.config import (
+    PROJECT_ROOT as ROOT,
 )
 
 

@@ -47,8 +47,13 @@ def test_codes_nest() -> None:
 
 @pytest.mark.parametrize(
     ("role", "sees"),
-    [(Role.ADMIN, True), (Role.DISPATCHER, True), (Role.UNIT_STAFF, False),
-     (Role.COLLECTOR, False), (None, False)],
+    [
+        (Role.ADMIN, True),
+        (Role.DISPATCHER, True),
+        (Role.UNIT_STAFF, False),
+        (Role.COLLECTOR, False),
+        (None, False),
+    ],
 )
 def test_who_sees_personal_data(role: Role | None, sees: bool) -> None:
     assert sees_personal_data(role) is sees
