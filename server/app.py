@@ -23,6 +23,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.config.setdefault("PASSWORD_HASH_METHOD", "scrypt")
     logging.basicConfig(level=app.config["LOG_LEVEL"])
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # readable Chinese
+    app.json.sort_keys = False  # type: ignore[attr-defined]
 
     if is_sqlite(app.config["SQLALCHEMY_DATABASE_URI"]):
         # GeoAlchemy2 reads the module path from the process environment.

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
@@ -45,6 +46,26 @@ def _get(env: Mapping[str, str], name: str) -> str | None:
     if value is None or value.strip() == "":
         return VARIABLES[name][0]
     return value.strip()
+
+
+def _int(env: Mapping[str, str], name: str, minimum: int = 1) -> int:
+    raw = _get(env, name) or "0"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _timezone(env: Mapping[str, str]) -> str:
+    name = _get(env, "MINQING_TIMEZONE") or "Asia/Shanghai"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"MINQING_TIMEZONE: unknown time zone {name!r}") from None
+    return name
 
 
 def normalise_database_url(url: str) -> str:
@@ -109,8 +130,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         db_url = spatialite_url(db_url)
 
     broker = _get(env, "CELERY_BROKER_URL")
-    timezone = _get(env, "MINQING_TIMEZONE") or "Asia/Shanghai"
-    max_upload_mb = int(_get(env, "MINQING_MAX_UPLOAD_MB") or "10")
+    timezone = _timezone(env)
+    max_upload_mb = _int(env, "MINQING_MAX_UPLOAD_MB")
 
     return {
         "MINQING_ENV": env_name,
@@ -121,7 +142,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(db_url),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "MINQING_TIMEZONE": timezone,
-        "ACCESS_TOKEN_TTL": int(_get(env, "MINQING_ACCESS_TOKEN_TTL") or "28800"),
+        "ACCESS_TOKEN_TTL": _int(env, "MINQING_ACCESS_TOKEN_TTL", minimum=60),
         "DEMO_PASSWORD": _get(env, "MINQING_DEMO_PASSWORD"),
         "PUBLIC_URL": _get(env, "MINQING_PUBLIC_URL"),
         "SPATIALITE_LIBRARY_PATH": _get(env, "SPATIALITE_LIBRARY_PATH"),
@@ -146,5 +167,4 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "docs",
         "OPENAPI_SWAGGER_UI_URL": "/api/v1/docs/static/",
-        "JSON_SORT_KEYS": False,
     }

@@ -8,12 +8,13 @@ from marshmallow import Schema, fields, validate
 
 from server.api.blueprint import ApiBlueprint
 from server.api.errors import ErrorSchema
+from server.api.schemas import InputSchema
 from server.services import auth
 
 blp = ApiBlueprint("auth", __name__, url_prefix="/api/v1/auth", description="登录 Login")
 
 
-class TokenRequest(Schema):
+class TokenRequest(InputSchema):
     username = fields.String(required=True, validate=validate.Length(1, 64))
     password = fields.String(required=True, validate=validate.Length(1, 256))
 

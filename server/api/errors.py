@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify
 from marshmallow import Schema, fields
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from server.errors import DomainError
@@ -67,6 +68,7 @@ _ZH_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^Longer than maximum length (\d+)\.$"), r"长度不能超过 \1"),
     (re.compile(r"^String does not match expected pattern\.$"), "格式不符合要求"),
     (re.compile(r"^Invalid JSON body\.$"), "JSON 格式无效"),
+    (re.compile(r"^NUL characters are not allowed\.$"), "不允许包含 NUL 字符"),
 ]
 
 
@@ -145,9 +147,24 @@ def handle_unexpected(error: Exception) -> Response:
     )
 
 
+def handle_data_error(error: DataError) -> Response:
+    """A value the database refuses that the edge let through: a 422, logged as a gap."""
+    log.warning("database refused a value the API accepted: %s", error.orig)
+    return _json(
+        {
+            "code": "invalid_value",
+            "message": "A value is out of range or malformed",
+            "message_zh": "输入值超出范围或格式错误",
+        },
+        422,
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
-    """Registered after flask-smorest's own, so ours win."""
+    """Registered after flask-smorest's own, so ours win. Under tests, unexpected errors
+    propagate, so that schemathesis and the suite see every gap in validation."""
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     if not app.testing:
+        app.register_error_handler(DataError, handle_data_error)
         app.register_error_handler(Exception, handle_unexpected)

@@ -2,11 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from geo.crs import SUPPORTED
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+
+
+def _nul_path(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _nul_path(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _nul_path(item, f"{path}.{i}" if path else str(i))
+            if found:
+                return found
+    return None
+
+
+class InputSchema(Schema):
+    """Base of every request schema: refuses NUL characters, which no database stores."""
+
+    @pre_load
+    def _refuse_nul(self, data: Any, **_: Any) -> Any:
+        # webargs hands query strings over as a MultiDict proxy: look at it as a plain dict.
+        plain = {k: data.get(k) for k in data} if isinstance(data, Mapping) else data
+        found = _nul_path(plain, "")
+        if found:
+            field = found.split(".")[0]
+            raise ValidationError("NUL characters are not allowed.", field_name=field)
+        return data
+
+
+def id_field(**kwargs: Any) -> fields.Integer:
+    """A database id: a positive 32-bit integer."""
+    return fields.Integer(validate=validate.Range(1, MAX_ID), **kwargs)
 
 
 class Ref(Schema):
@@ -50,7 +88,7 @@ def lat_field(**kwargs: Any) -> fields.Float:
     return fields.Float(required=True, allow_nan=False, validate=validate.Range(-90, 90), **kwargs)
 
 
-class PageArgs(Schema):
+class PageArgs(InputSchema):
     cursor = fields.String(metadata={"description": "next_cursor from the previous page"})
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 

@@ -10,7 +10,17 @@ from marshmallow import Schema, fields, validate
 from geo.geojson import to_geojson
 from server.api.blueprint import ApiBlueprint, current_principal
 from server.api.errors import ErrorSchema
-from server.api.schemas import CRS_FIELD, BBox, GeoJSONGeometry, PageArgs, Ref, lat_field, lon_field
+from server.api.schemas import (
+    CRS_FIELD,
+    BBox,
+    GeoJSONGeometry,
+    InputSchema,
+    PageArgs,
+    Ref,
+    id_field,
+    lat_field,
+    lon_field,
+)
 from server.services import locate as locate_service
 from server.services import org
 
@@ -42,7 +52,7 @@ class CommunityCollection(Schema):
     features = fields.List(fields.Nested(CommunityFeature), required=True)
 
 
-class CommunityArgs(Schema):
+class CommunityArgs(InputSchema):
     geometry = fields.Boolean(
         load_default=True, metadata={"description": "include polygons (false: properties only)"}
     )
@@ -81,12 +91,12 @@ class GridCollection(Schema):
 
 
 class GridArgs(PageArgs):
-    community = fields.Integer(metadata={"description": "community id"})
+    community = id_field(metadata={"description": "community id"})
     bbox = BBox(metadata={"description": "minLon,minLat,maxLon,maxLat (WGS84)"})
     limit = fields.Integer(load_default=500, validate=validate.Range(1, 2000))
 
 
-class LocateArgs(Schema):
+class LocateArgs(InputSchema):
     lon = lon_field()
     lat = lat_field()
     crs = CRS_FIELD

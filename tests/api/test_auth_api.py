@@ -145,3 +145,10 @@ def test_oversized_body_is_413(app: Flask, client: FlaskClient, world: World) ->
     big = "x" * (app.config["MAX_CONTENT_LENGTH"] + 10)
     response = client.post("/api/v1/auth/token", data=big, content_type="application/json")
     assert_error(response, 413, "payload_too_large")
+
+
+@pytest.mark.parametrize("field", ["username", "password"])
+def test_nul_characters_are_refused_by_name(client: FlaskClient, world: World, field: str) -> None:
+    body = {"username": "dispatcher", "password": TEST_PASSWORD, field: "a\x00b"}
+    response = client.post("/api/v1/auth/token", json=body)
+    assert_error(response, 422, "validation_error", field)

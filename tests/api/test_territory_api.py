@@ -208,3 +208,13 @@ def test_units_and_categories(client: FlaskClient, world: World, tokens: dict[st
     categories = client.get("/api/v1/categories").get_json()
     assert categories[0]["code"] == "sanitation"
     assert categories[0]["deadline_hours"]["urgent"] == 4
+
+
+@pytest.mark.parametrize("community", ["2147483648", "0", "-1"])
+def test_ids_out_of_range_are_422(
+    client: FlaskClient, world: World, tokens: dict[str, str], community: str
+) -> None:
+    response = client.get(
+        f"/api/v1/grids?community={community}", headers=bearer(tokens["dispatcher"])
+    )
+    assert_error(response, 422, "validation_error", "community")

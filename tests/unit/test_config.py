@@ -81,3 +81,17 @@ def test_importing_the_packages_has_no_side_effects(tmp_path: Path) -> None:
     env = {**os.environ, "MINQING_INSTANCE_PATH": str(instance)}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=ROOT)
     assert not instance.exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"MINQING_TIMEZONE": "Mars/Olympus"}, "MINQING_TIMEZONE"),
+        ({"MINQING_ACCESS_TOKEN_TTL": "soon"}, "MINQING_ACCESS_TOKEN_TTL"),
+        ({"MINQING_ACCESS_TOKEN_TTL": "5"}, "MINQING_ACCESS_TOKEN_TTL"),
+        ({"MINQING_MAX_UPLOAD_MB": "0"}, "MINQING_MAX_UPLOAD_MB"),
+    ],
+)
+def test_bad_settings_name_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        load_config(env)
