@@ -23,8 +23,10 @@ class DomainError(Exception):
         field: str | None = None,
         status: int | None = None,
         details: Any = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
+        self.headers = headers or {}
         self.code = code
         self.message = message
         self.message_zh = message_zh

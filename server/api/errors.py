@@ -117,7 +117,7 @@ def _json(body: dict[str, Any], status: int, headers: Any = None) -> Response:
 
 
 def handle_domain_error(error: DomainError) -> Response:
-    return _json(error.to_dict(), error.status)
+    return _json(error.to_dict(), error.status, error.headers or None)
 
 
 def handle_http_exception(error: HTTPException) -> Response:

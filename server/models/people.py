@@ -38,6 +38,9 @@ class User(TimestampMixin, Base):
     # Bumped on password change or deactivation: every token issued before is void.
     token_version: Mapped[int] = mapped_column(Integer, default=0)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Brute-force protection: consecutive failed logins, and the lock they earned.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     subdistrict: Mapped[Subdistrict | None] = relationship()
     unit: Mapped[Unit | None] = relationship()

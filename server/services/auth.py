@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from server.domain.roles import Role
-from server.errors import Unauthorized
+from server.errors import DomainError, Unauthorized
 from server.extensions import db
 from server.models import CollectorGrid, Device, User
 from server.models.base import utcnow
@@ -18,6 +19,7 @@ from server.services.passwords import check_password
 from server.services.principal import Principal
 
 DEVICE_TOKEN_PREFIX = "mqd_"
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 _SALT = "minqing.access-token.v1"
 
 
@@ -40,15 +42,43 @@ def _bad_credentials() -> Unauthorized:
     return Unauthorized("invalid_credentials", "Wrong username or password", "用户名或密码错误")
 
 
+def _locked(until: datetime) -> DomainError:
+    seconds = max(1, int((until - utcnow()).total_seconds()))
+    minutes = -(-seconds // 60)
+    return DomainError(
+        "account_locked",
+        f"Too many failed logins; try again in {minutes} min",
+        f"登录失败次数过多，请 {minutes} 分钟后再试",
+        status=429,
+        headers={"Retry-After": str(seconds)},
+    )
+
+
 def login(username: str, password: str) -> IssuedToken:
-    """Exchange a username and password for an access token."""
+    """Exchange a username and password for an access token.
+
+    Consecutive failures lock the account for a while (the password is not even checked
+    while locked, so guessing on cannot succeed).
+    """
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+    now = utcnow()
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        raise _locked(user.locked_until)
     if not check_password(user.password_hash if user else None, password):
+        if user is not None:
+            user.failed_logins += 1
+            if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
+                minutes = current_app.config["LOGIN_LOCK_MINUTES"]
+                user.locked_until = now + timedelta(minutes=minutes)
+                user.failed_logins = 0
+            db.session.commit()
         raise _bad_credentials()
     assert user is not None
     if not user.active:
         raise Unauthorized("account_disabled", "This account is disabled", "该账号已停用")
-    user.last_login_at = utcnow()
+    user.last_login_at = now
+    user.failed_logins = 0
+    user.locked_until = None
     db.session.commit()
     ttl = current_app.config["ACCESS_TOKEN_TTL"]
     token = _serializer().dumps({"u": user.id, "v": user.token_version})
@@ -106,4 +136,8 @@ def _resolve_device(token: str) -> Principal:
     user = device.collector
     if not user.active:
         raise _invalid_token()
+    now = utcnow()
+    if device.last_seen_at is None or now - device.last_seen_at > LAST_SEEN_RESOLUTION:
+        device.last_seen_at = now  # at most one write a minute per device
+        db.session.commit()
     return _principal_for(user, device_id=device.id)

@@ -152,3 +152,37 @@ def test_nul_characters_are_refused_by_name(client: FlaskClient, world: World, f
     body = {"username": "dispatcher", "password": TEST_PASSWORD, field: "a\x00b"}
     response = client.post("/api/v1/auth/token", json=body)
     assert_error(response, 422, "validation_error", field)
+
+
+def test_repeated_failures_lock_the_account(app: Flask, client: FlaskClient, world: World) -> None:
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    wrong = {"username": "dispatcher", "password": "wrong-password"}
+    for _ in range(limit):
+        assert_error(client.post("/api/v1/auth/token", json=wrong), 401, "invalid_credentials")
+    right = {"username": "dispatcher", "password": TEST_PASSWORD}
+    locked = client.post("/api/v1/auth/token", json=right)
+    assert_error(locked, 429, "account_locked")
+    assert 0 < int(locked.headers["Retry-After"]) <= app.config["LOGIN_LOCK_MINUTES"] * 60
+    # another account is not affected
+    assert login(client, "collector")
+    from server.extensions import db
+    from server.models import User
+    from server.models.base import utcnow
+
+    with app.app_context():
+        user = db.session.get(User, world.user_ids["dispatcher"])
+        assert user is not None
+        user.locked_until = utcnow()  # the lock has run out
+        db.session.commit()
+    assert login(client, "dispatcher")
+
+
+def test_a_success_resets_the_failure_count(app: Flask, client: FlaskClient, world: World) -> None:
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    wrong = {"username": "dispatcher", "password": "wrong-password"}
+    for _ in range(limit - 1):
+        client.post("/api/v1/auth/token", json=wrong)
+    assert login(client, "dispatcher")
+    for _ in range(limit - 1):
+        client.post("/api/v1/auth/token", json=wrong)
+    assert login(client, "dispatcher")

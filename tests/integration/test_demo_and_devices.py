@@ -69,10 +69,14 @@ def test_device_token_issue_use_revoke(app: Flask, world: World) -> None:
     client = app.test_client()
     me = client.get("/api/v1/me", headers=bearer(issued["token"]))
     assert me.status_code == 200
-    assert me.get_json()["device_id"] == issued["device_id"]
-    assert me.get_json()["grid_ids"] == [world.grid_ids["A1"]]
     from server.extensions import db
     from server.models import Device
+
+    with app.app_context():
+        seen = db.session.get(Device, issued["device_id"])
+        assert seen is not None and seen.last_seen_at is not None
+    assert me.get_json()["device_id"] == issued["device_id"]
+    assert me.get_json()["grid_ids"] == [world.grid_ids["A1"]]
 
     with app.app_context():
         device = db.session.get(Device, issued["device_id"])
