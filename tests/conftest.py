@@ -8,6 +8,10 @@ tests fail loudly rather than skip.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,6 +231,96 @@ def world(app: Flask) -> World:
             other_unit_id=unit2.id,
             user_ids=user_ids,
         )
+
+
+@dataclass
+class Worker:
+    """A real Celery worker process on Redis, with the test app's database."""
+
+    process: subprocess.Popen[bytes]
+    queue: str
+    broker: str
+    log: Path
+
+
+@pytest.fixture(scope="session")
+def _worker_process(
+    _migrated_app: Flask, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Worker]:
+    broker = redis_url()
+    folder = tmp_path_factory.mktemp(f"worker-{backend}")
+    queue = f"minqing-test-{backend}-{os.getpid()}"  # no stray worker can take our tasks
+    env = {
+        **os.environ,
+        "MINQING_ENV": "testing",
+        "DATABASE_URL": _migrated_app.config["SQLALCHEMY_DATABASE_URI"],
+        "CELERY_BROKER_URL": broker,
+        "CELERY_RESULT_BACKEND": broker,
+        "MINQING_INSTANCE_PATH": _migrated_app.config["INSTANCE_PATH"],
+        "MINQING_MEDIA_PATH": _migrated_app.config["MEDIA_PATH"],
+        "MINQING_WEBHOOK_RETRY_BASE_SECONDS": "1",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
+    log = folder / "worker.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "server.celery_app",
+                "worker",
+                "--pool=solo",
+                "-Q",
+                queue,
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "info",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    worker = Worker(process=process, queue=queue, broker=broker, log=log)
+    yield worker
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture
+def worker(app: Flask, _worker_process: Worker) -> Iterator[Worker]:
+    """Tasks the app enqueues go to Redis and run on the real worker (not in-process)."""
+    celery = app.extensions["celery"]
+    keys = ("broker_url", "result_backend", "task_always_eager", "task_default_queue")
+    saved = {k: celery.conf[k] for k in keys}
+    celery.conf.update(
+        broker_url=_worker_process.broker,
+        result_backend=_worker_process.broker,
+        task_always_eager=False,
+        task_default_queue=_worker_process.queue,
+    )
+    try:
+        yield _worker_process
+    finally:
+        celery.conf.update(saved)
+
+
+def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.1) -> Any:
+    """Poll until `predicate()` is truthy; its value, or AssertionError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
 
 
 def login(client: FlaskClient, username: str, password: str = TEST_PASSWORD) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_smorest import Api
 
-from server.api import auth, catalog, me, territory
+from server.api import attachments, auth, catalog, inbox, me, territory, webhooks
 
 
 def register_api(api: Api) -> None:
@@ -12,5 +12,5 @@ def register_api(api: Api) -> None:
         "bearerAuth",
         {"type": "http", "scheme": "bearer", "description": "user access token or device token"},
     )
-    for module in (auth, me, territory, catalog):
+    for module in (auth, me, territory, catalog, attachments, inbox, webhooks):
         api.register_blueprint(module.blp)

@@ -1,18 +1,30 @@
 """Database models, one module per family. Importing this registers them all."""
 
+from server.models.attachments import Attachment, CaseAttachment
 from server.models.base import Base
+from server.models.cases import Case, CaseEvent, CaseNumberCounter, Rating
 from server.models.catalog import Category
+from server.models.notify import Notification, WebhookDelivery, WebhookSubscription
 from server.models.org import Community, Grid, Subdistrict, Unit
 from server.models.people import CollectorGrid, Device, User
 
 __all__ = [
+    "Attachment",
     "Base",
+    "Case",
+    "CaseAttachment",
+    "CaseEvent",
+    "CaseNumberCounter",
     "Category",
     "CollectorGrid",
     "Community",
     "Device",
     "Grid",
+    "Notification",
+    "Rating",
     "Subdistrict",
     "Unit",
     "User",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

@@ -22,6 +22,8 @@ class Subdistrict(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(9), unique=True)  # 6 admin + 3 street
     name: Mapped[str] = mapped_column(String(100))
+    # Prefix of public case numbers, e.g. QJ → QJ-20261126-0042.
+    case_prefix: Mapped[str] = mapped_column(String(8), default="MQ", server_default="MQ")
     geom: Mapped[Any] = mapped_column(
         Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=True
     )

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from celery import Celery, Task
 from flask import Flask
 
+# Every module that defines tasks; imported when the app is built, so that tasks are
+# registered both in the web process (to enqueue them) and in the worker.
+TASK_MODULES = ["server.tasks.health", "server.tasks.thumbnails", "server.tasks.webhooks"]
+
 
 def celery_init_app(app: Flask) -> Celery:
-    """Bind a Celery app to Flask: every task runs inside an app context."""
+    """Bind a Celery app to Flask: every task runs inside (its own) app context."""
 
     class FlaskTask(Task):  # type: ignore[misc]
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -18,7 +23,9 @@ def celery_init_app(app: Flask) -> Celery:
 
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.config_from_object(app.config["CELERY"])
-    celery.conf.update(include=["server.tasks.health"])
+    celery.conf.update(include=TASK_MODULES)
     celery.set_default()
+    for module in TASK_MODULES:
+        importlib.import_module(module)
     app.extensions["celery"] = celery
     return celery

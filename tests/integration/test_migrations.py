@@ -8,20 +8,15 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from conftest import make_app, postgis_url
+from conftest import drop_all_postgis_tables, make_app, postgis_url
 from flask import Flask
 from sqlalchemy import create_engine, inspect, text
 
-OUR_TABLES = {
-    "subdistricts",
-    "communities",
-    "grids",
-    "units",
-    "users",
-    "collector_grids",
-    "devices",
-    "categories",
-}
+
+def our_tables() -> set[str]:
+    from server.models import Base
+
+    return set(Base.metadata.tables)
 
 
 def test_one_head() -> None:
@@ -50,9 +45,8 @@ def migration_db_url(backend: str, tmp_path: Path) -> str:
     engine = create_engine(f"{base}/{target}")
     with engine.begin() as conn:
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-        for table in [*OUR_TABLES, "alembic_version"]:
-            conn.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
     engine.dispose()
+    drop_all_postgis_tables(f"{base}/{target}")
     return f"{base}/{target}"
 
 
@@ -78,11 +72,11 @@ def test_upgrade_from_empty_matches_models_and_downgrades(
     app = make_app(migration_db_url(backend_name, tmp_path), tmp_path / "instance")
     with app.app_context():
         upgrade(directory=app.config["MIGRATIONS_DIR"])
-        assert set(inspect(db.engine).get_table_names()) >= OUR_TABLES
+        assert set(inspect(db.engine).get_table_names()) >= our_tables()
     assert drift(app) == []
     with app.app_context():
         downgrade(directory=app.config["MIGRATIONS_DIR"], revision="base")
-        assert not OUR_TABLES & set(inspect(db.engine).get_table_names())
+        assert not our_tables() & set(inspect(db.engine).get_table_names())
         upgrade(directory=app.config["MIGRATIONS_DIR"])
-        assert set(inspect(db.engine).get_table_names()) >= OUR_TABLES
+        assert set(inspect(db.engine).get_table_names()) >= our_tables()
         db.engine.dispose()

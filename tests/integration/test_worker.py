@@ -2,79 +2,36 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from celery import Celery
-from conftest import World, redis_url
+from conftest import Worker, World
 from flask import Flask
 
 pytestmark = pytest.mark.worker
 
 
-@pytest.fixture
-def worker(app: Flask, tmp_path: Path) -> Iterator[Celery]:
-    """A worker process with the test app's database and Redis as broker and result store."""
-    broker = redis_url()
-    env = {
-        **os.environ,
-        "MINQING_ENV": "testing",
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "CELERY_BROKER_URL": broker,
-        "CELERY_RESULT_BACKEND": broker,
-        "MINQING_INSTANCE_PATH": str(tmp_path),
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-    }
-    queue = f"test-{os.getpid()}-{time.monotonic_ns()}"  # no stray worker can take our tasks
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "server.celery_app",
-            "worker",
-            "--pool=solo",
-            "--concurrency=1",
-            "-Q",
-            queue,
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "-l",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    sender = Celery("minqing-test-sender", broker=broker, backend=broker)
-    sender.conf.task_default_queue = queue
-    try:
-        yield sender
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            output, _ = process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
-        sender.close()
-        if process.returncode not in (0, -signal.SIGTERM):
-            print(output.decode(errors="replace"))
-
-
 def test_ping_round_trip_reads_the_test_database(
-    worker: Celery, world: World, backend: str
+    app: Flask, worker: Worker, world: World, backend: str
 ) -> None:
-    result = worker.send_task("minqing.health.ping")
+    celery = app.extensions["celery"]
+    result = celery.send_task("minqing.health.ping", queue=worker.queue)
     summary = result.get(timeout=60)
     assert summary["grids"] == 4
     assert summary["communities"] == 3
     assert summary["backend"] == ("sqlite" if backend == "spatialite" else "postgresql")
+
+
+def test_after_commit_enqueues_on_the_worker_only_after_commit(
+    app: Flask, worker: Worker, world: World
+) -> None:
+    """A task asked for inside a transaction that rolls back is never sent."""
+    from server.extensions import db
+    from server.services.outbox import after_commit
+
+    with app.app_context():
+        after_commit("minqing.health.ping")
+        db.session.rollback()
+        assert not db.session().info.get("minqing.after_commit")
+        after_commit("minqing.health.ping")
+        assert db.session().info.get("minqing.after_commit")
+        db.session.commit()
+        assert not db.session().info.get("minqing.after_commit")

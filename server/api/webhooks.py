@@ -1,0 +1,7 @@
+"""Webhooks API (being built)."""
+
+from __future__ import annotations
+
+from server.api.blueprint import ApiBlueprint
+
+blp = ApiBlueprint("webhooks", __name__, url_prefix="/api/v1", description="Webhooks Webhooks")

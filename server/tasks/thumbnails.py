@@ -1,0 +1,1 @@
+"""Thumbnail tasks (being built)."""
