@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from flask_smorest import Api
 
-from server.api import attachments, auth, catalog, inbox, me, territory, webhooks
+from server.api import (
+    attachments,
+    auth,
+    cases,
+    catalog,
+    inbox,
+    me,
+    public,
+    territory,
+    webhooks,
+)
 
 
 def register_api(api: Api) -> None:
@@ -12,5 +22,6 @@ def register_api(api: Api) -> None:
         "bearerAuth",
         {"type": "http", "scheme": "bearer", "description": "user access token or device token"},
     )
-    for module in (auth, me, territory, catalog, attachments, inbox, webhooks):
+    modules = (auth, me, territory, catalog, cases, public, attachments, inbox, webhooks)
+    for module in modules:
         api.register_blueprint(module.blp)

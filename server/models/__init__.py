@@ -7,6 +7,7 @@ from server.models.catalog import Category
 from server.models.notify import Notification, WebhookDelivery, WebhookSubscription
 from server.models.org import Community, Grid, Subdistrict, Unit
 from server.models.people import CollectorGrid, Device, User
+from server.models.ratelimit import RateLimitWindow
 
 __all__ = [
     "Attachment",
@@ -21,6 +22,7 @@ __all__ = [
     "Device",
     "Grid",
     "Notification",
+    "RateLimitWindow",
     "Rating",
     "Subdistrict",
     "Unit",

@@ -100,6 +100,10 @@ class Case(TimestampMixin, Base):
     rating: Mapped[str | None] = mapped_column(String(12), nullable=True)  # latest verdict
     version: Mapped[int] = mapped_column(Integer, default=1)
 
+    # SQLAlchemy adds "AND version = <old>" to every UPDATE and bumps it: a concurrent
+    # change makes the second writer fail instead of silently overwriting.
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
+
     grid: Mapped[Grid] = relationship()
     community: Mapped[Community] = relationship()
     category: Mapped[Category] = relationship()

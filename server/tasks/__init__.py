@@ -10,7 +10,18 @@ from flask import Flask
 
 # Every module that defines tasks; imported when the app is built, so that tasks are
 # registered both in the web process (to enqueue them) and in the worker.
-TASK_MODULES = ["server.tasks.health", "server.tasks.thumbnails", "server.tasks.webhooks"]
+TASK_MODULES = [
+    "server.tasks.health",
+    "server.tasks.sweeps",
+    "server.tasks.thumbnails",
+    "server.tasks.webhooks",
+]
+
+# Celery beat: what runs when (docker-compose starts `celery beat`).
+BEAT_SCHEDULE = {
+    "overdue-every-minute": {"task": "minqing.cases.sweep_overdue", "schedule": 60.0},
+    "rating-timeouts-hourly": {"task": "minqing.cases.sweep_rating_timeouts", "schedule": 3600.0},
+}
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -23,7 +34,7 @@ def celery_init_app(app: Flask) -> Celery:
 
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.config_from_object(app.config["CELERY"])
-    celery.conf.update(include=TASK_MODULES)
+    celery.conf.update(include=TASK_MODULES, beat_schedule=BEAT_SCHEDULE)
     celery.set_default()
     for module in TASK_MODULES:
         importlib.import_module(module)

@@ -1,0 +1,416 @@
+"""/api/v1/cases: report, the queue, a case with its history, actions, bulk dispatch, KPIs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import request
+from marshmallow import Schema, fields, validate
+
+from server.api.blueprint import ApiBlueprint, current_principal
+from server.api.errors import ErrorSchema
+from server.api.schemas import CRS_FIELD, MAX_ID, InputSchema, id_field, lat_field, lon_field
+from server.domain.cases import Action, Stage, Status
+from server.domain.kpis import LABELS
+from server.domain.roles import Role
+from server.models.cases import PRIORITIES, SOURCES
+from server.services import case_present, case_queries, cases, kpi, ratelimit
+from server.services.principal import Principal
+
+blp = ApiBlueprint("cases", __name__, url_prefix="/api/v1", description="民情事项 Cases")
+
+SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="Not a SHA-256 (64 lowercase hex).")
+PHONE = validate.Regexp(r"^\+?[0-9][0-9 -]{4,19}$", error="Not a phone number.")
+ACTIONS = [a.value for a in Action if a not in (Action.RATE, Action.RATING_TIMEOUT)]
+DISPATCHERS = (Role.DISPATCHER, Role.ADMIN)
+
+
+# ---------------------------------------------------------------------------------- schemas
+
+
+class ReportArgs(InputSchema):
+    category = fields.String(
+        required=True,
+        validate=validate.Length(1, 32),
+        metadata={"description": "category code, e.g. sanitation"},
+    )
+    description = fields.String(required=True, validate=validate.Length(1, 2000))
+    lon = lon_field()
+    lat = lat_field()
+    crs = CRS_FIELD
+    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    source = fields.String(
+        validate=validate.OneOf(SOURCES),
+        metadata={
+            "description": "dispatchers: hotline, visit, wechat, deliberation; ignored otherwise"
+        },
+    )
+    photos = fields.List(
+        fields.String(validate=SHA256), validate=validate.Length(max=9), load_default=list
+    )
+    reporter_name = fields.String(validate=validate.Length(1, 50))
+    reporter_phone = fields.String(validate=PHONE)
+    address = fields.String(validate=validate.Length(1, 200))
+    id = fields.String(
+        validate=validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$"),
+        metadata={"description": "client-generated id (offline phones): a retried report is no-op"},
+    )
+    reported_at = fields.AwareDateTime(metadata={"description": "devices: when it was seen"})
+
+
+class Named(Schema):
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class CategoryRef(Schema):
+    code = fields.String(required=True)
+    name_zh = fields.String(required=True)
+    name_en = fields.String(required=True)
+
+
+class ReporterSchema(Schema):
+    role = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+
+
+class CaseUnit(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+
+
+class ExtensionSchema(Schema):
+    until = fields.DateTime(required=True)
+    reason = fields.String(allow_none=True)
+
+
+class PhotoSchema(Schema):
+    sha256 = fields.String(required=True)
+    role = fields.String(required=True)
+    url = fields.String(required=True)
+    thumbnail_url = fields.String(required=True)
+
+
+class EventSchema(Schema):
+    seq = fields.Integer(required=True)
+    action = fields.String(required=True)
+    action_zh = fields.String(required=True)
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String(required=True)
+    actor_role = fields.String(required=True)
+    actor_name = fields.String(allow_none=True)
+    payload = fields.Dict(required=True)
+    at = fields.DateTime(required=True)
+
+
+class CaseSchema(Schema):
+    id = fields.String(required=True)
+    number = fields.String(required=True)
+    status = fields.String(required=True)
+    status_zh = fields.String(required=True)
+    stage = fields.String(required=True)
+    stage_zh = fields.String(required=True)
+    source = fields.String(required=True)
+    priority = fields.String(required=True)
+    category = fields.Nested(CategoryRef, required=True)
+    description = fields.String(required=True)
+    address = fields.String(allow_none=True)
+    lon = fields.Float(required=True)
+    lat = fields.Float(required=True)
+    grid = fields.Nested(Named, required=True)
+    community = fields.Nested(Named, required=True)
+    reporter = fields.Nested(ReporterSchema, required=True)
+    unit = fields.Nested(CaseUnit, allow_none=True)
+    deadline_at = fields.DateTime(allow_none=True)
+    overdue = fields.Boolean(required=True)
+    overdue_at = fields.DateTime(allow_none=True)
+    escalated_at = fields.DateTime(allow_none=True)
+    rework_count = fields.Integer(required=True)
+    send_back_count = fields.Integer(required=True)
+    extension_count = fields.Integer(required=True)
+    extension_request = fields.Nested(ExtensionSchema, allow_none=True)
+    result = fields.String(allow_none=True)
+    rating = fields.String(allow_none=True)
+    merged_into = fields.String(allow_none=True)
+    version = fields.Integer(required=True)
+    reported_at = fields.DateTime(required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    accepted_at = fields.DateTime(allow_none=True)
+    dispatched_at = fields.DateTime(allow_none=True)
+    handled_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    allowed_actions = fields.List(fields.String(), required=True)
+    public_token = fields.String(metadata={"description": "dispatchers and the reporter only"})
+    photos = fields.List(fields.Nested(PhotoSchema))
+    events = fields.List(fields.Nested(EventSchema))
+
+
+class DuplicateSchema(Schema):
+    id = fields.String(required=True)
+    number = fields.String(required=True)
+    status = fields.String(required=True)
+    description = fields.String(required=True)
+    distance_m = fields.Float(required=True)
+    reported_at = fields.DateTime(required=True)
+
+
+class ReportResponse(Schema):
+    case = fields.Nested(CaseSchema, required=True)
+    public_token = fields.String(required=True)
+    public_url = fields.String(required=True)
+    duplicates = fields.List(fields.Nested(DuplicateSchema), required=True)
+
+
+class ListArgs(InputSchema):
+    status = fields.List(fields.String(validate=validate.OneOf([s.value for s in Status])))
+    stage = fields.String(validate=validate.OneOf([s.value for s in Stage]))
+    community = id_field()
+    grid = id_field()
+    category = fields.String(validate=validate.Length(1, 32))
+    unit = id_field()
+    source = fields.String(validate=validate.OneOf(SOURCES))
+    overdue = fields.Boolean()
+    date_from = fields.AwareDateTime(data_key="from")
+    date_to = fields.AwareDateTime(data_key="to")
+    q = fields.String(validate=validate.Length(1, 100))
+    sort = fields.String(
+        load_default="-created_at", validate=validate.OneOf(list(case_queries.SORTS))
+    )
+    cursor = fields.String(validate=validate.Length(1, 500))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+
+
+class CasePageSchema(Schema):
+    items = fields.List(fields.Nested(CaseSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class CountsSchema(Schema):
+    by_stage = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    overdue = fields.Integer(required=True)
+    due_within_24h = fields.Integer(required=True)
+
+
+class ActionArgs(InputSchema):
+    version = fields.Integer(required=True, validate=validate.Range(1, MAX_ID))
+    reason = fields.String(
+        validate=validate.Length(1, 2000),
+        metadata={
+            "description": "reject, send_back, deny_extension, verify_fail, request_extension; "
+            "close (the explanation); verify_ok (an optional note)"
+        },
+    )
+    unit_id = id_field(metadata={"description": "dispatch"})
+    deadline = fields.AwareDateTime(
+        metadata={"description": "dispatch (override), request_extension (the new deadline)"}
+    )
+    result = fields.String(
+        validate=validate.Length(1, 4000), metadata={"description": "report_done"}
+    )
+    photos = fields.List(
+        fields.String(validate=SHA256), validate=validate.Length(max=9), load_default=list
+    )
+    into = fields.String(validate=validate.Length(1, 64), metadata={"description": "merge"})
+
+
+class BulkItemSchema(Schema):
+    id = fields.String(required=True, validate=validate.Length(1, 64))
+    version = fields.Integer(required=True, validate=validate.Range(1, MAX_ID))
+
+
+class BulkDispatchArgs(InputSchema):
+    cases = fields.List(
+        fields.Nested(BulkItemSchema), required=True, validate=validate.Length(1, 200)
+    )
+    unit_id = id_field(required=True)
+    deadline = fields.AwareDateTime()
+
+
+class BulkResult(Schema):
+    dispatched = fields.List(fields.Nested(CaseSchema), required=True)
+
+
+class KpiEntry(Schema):
+    label_zh = fields.String(required=True)
+    label_en = fields.String(required=True)
+    value = fields.Float(allow_none=True)
+    numerator = fields.Integer()
+    denominator = fields.Integer()
+    percent = fields.Float(allow_none=True)
+
+
+KpiSchema = Schema.from_dict(
+    {
+        "from": fields.DateTime(required=True),
+        "to": fields.DateTime(required=True),
+        "as_of": fields.String(required=True),
+        **{name: fields.Nested(KpiEntry, required=True) for name in LABELS},
+    },
+    name="KpiSchema",
+)
+
+
+class KpiArgs(InputSchema):
+    date_from = fields.AwareDateTime(data_key="from")
+    date_to = fields.AwareDateTime(data_key="to")
+    community = id_field()
+    grid = id_field()
+    unit = id_field()
+    category = fields.String(validate=validate.Length(1, 32))
+
+
+# ---------------------------------------------------------------------------------- views
+
+
+def _principal() -> Principal:
+    principal = current_principal()
+    assert principal is not None
+    return principal
+
+
+def _public_url(token: str) -> str:
+    return f"{request.host_url.rstrip('/')}/r/{token}"
+
+
+@blp.route("/cases", methods=["POST"])
+@blp.auth(optional=True)
+@blp.arguments(ReportArgs)
+@blp.response(201, ReportResponse)
+@blp.alt_response(200, schema=ReportResponse, description="the same client id was retried")
+@blp.alt_response(409, schema=ErrorSchema, description="id_taken")
+@blp.alt_response(429, schema=ErrorSchema, description="too many reports from this address")
+def report(args: dict[str, Any]) -> Any:
+    """Report a case (上报). Without a token: an anonymous resident (rate-limited)."""
+    principal = current_principal()
+    if principal is None:
+        ratelimit.resident_report(request.remote_addr or "unknown")
+    result = cases.report_case(principal, cases.ReportInput(**args))
+    body = {
+        "case": case_present.present(result.case, principal),
+        "public_token": result.case.public_token,
+        "public_url": _public_url(result.case.public_token),
+        "duplicates": [
+            {
+                "id": d.case.id,
+                "number": d.case.number,
+                "status": d.case.status,
+                "description": d.case.description,
+                "distance_m": d.distance_m,
+                "reported_at": d.case.reported_at,
+            }
+            for d in result.duplicates
+        ],
+    }
+    return body, 201 if result.created else 200
+
+
+@blp.route("/cases", methods=["GET"])
+@blp.auth()
+@blp.arguments(ListArgs, location="query")
+@blp.response(200, CasePageSchema)
+def list_cases(args: dict[str, Any]) -> Any:
+    """The queue: filters, sort, cursor pagination, scoped by role."""
+    principal = _principal()
+    page = case_queries.list_cases(
+        principal, _filter(args), sort=args["sort"], cursor=args.get("cursor"), limit=args["limit"]
+    )
+    return {
+        "items": [case_present.present(c, principal) for c in page.items],
+        "next_cursor": page.next_cursor,
+    }
+
+
+def _filter(args: dict[str, Any]) -> case_queries.CaseFilter:
+    return case_queries.CaseFilter(
+        status=args.get("status"),
+        stage=args.get("stage"),
+        community=args.get("community"),
+        grid=args.get("grid"),
+        category=args.get("category"),
+        unit=args.get("unit"),
+        source=args.get("source"),
+        overdue=args.get("overdue"),
+        created_from=args.get("date_from"),
+        created_to=args.get("date_to"),
+        q=args.get("q"),
+    )
+
+
+@blp.route("/cases/counts", methods=["GET"])
+@blp.auth()
+@blp.arguments(ListArgs, location="query")
+@blp.response(200, CountsSchema)
+def counts(args: dict[str, Any]) -> Any:
+    """How many cases per stage and status (same filters as the queue), overdue, due soon."""
+    return case_queries.stage_counts(_principal(), _filter(args))
+
+
+@blp.route("/cases/<string:case_id>", methods=["GET"])
+@blp.auth()
+@blp.response(200, CaseSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="no such case in your scope")
+def get_case(case_id: str) -> Any:
+    """A case with its photos and full event history."""
+    principal = _principal()
+    case = cases.visible_case(principal, case_id)
+    photos = case_present.photos_of([case.id]).get(case.id, [])
+    return case_present.present(case, principal, events=cases.events_of(case), photos=photos)
+
+
+@blp.route("/cases/<string:case_id>/actions/<string:action>", methods=["POST"])
+@blp.auth()
+@blp.arguments(ActionArgs)
+@blp.response(200, CaseSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="no such case or action")
+@blp.alt_response(409, schema=ErrorSchema, description="stale_version, illegal_transition")
+def case_action(args: dict[str, Any], case_id: str, action: str) -> Any:
+    """Fire an action: accept, reject, merge, dispatch, acknowledge, send_back,
+    request_extension, approve_extension, deny_extension, report_done, verify_ok,
+    verify_fail, close. Carries the case `version` (stale → 409)."""
+    principal = _principal()
+    case = cases.act(principal, case_id, action, cases.ActionInput(**args))
+    photos = case_present.photos_of([case.id]).get(case.id, [])
+    return case_present.present(case, principal, events=cases.events_of(case), photos=photos)
+
+
+@blp.route("/cases/bulk/dispatch", methods=["POST"])
+@blp.auth(*DISPATCHERS)
+@blp.arguments(BulkDispatchArgs)
+@blp.response(200, BulkResult)
+@blp.alt_response(409, schema=ErrorSchema, description="bulk_refused: none was dispatched")
+def bulk_dispatch(args: dict[str, Any]) -> Any:
+    """Dispatch many cases to one unit, all or none."""
+    principal = _principal()
+    done = cases.bulk_dispatch(
+        principal,
+        [cases.BulkItem(**item) for item in args["cases"]],
+        args["unit_id"],
+        args.get("deadline"),
+    )
+    return {"dispatched": [case_present.present(c, principal) for c in done]}
+
+
+@blp.route("/stats/kpis", methods=["GET"])
+@blp.auth()
+@blp.arguments(KpiArgs, location="query")
+@blp.response(200, KpiSchema)
+def kpis(args: dict[str, Any]) -> Any:
+    """Key figures over cases reported in [from, to) (default: the last 30 days), each with
+    numerator and denominator."""
+    now = datetime.now(UTC)
+    date_to = args.get("date_to") or now
+    date_from = args.get("date_from") or date_to - timedelta(days=30)
+    return kpi.key_figures(
+        _principal(),
+        date_from=date_from,
+        date_to=date_to,
+        community=args.get("community"),
+        grid=args.get("grid"),
+        unit=args.get("unit"),
+        category=args.get("category"),
+    )
