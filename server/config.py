@@ -6,6 +6,7 @@ connects to anything; `create_app()` applies the result.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,6 +39,16 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "MINQING_RESIDENT_REPORTS_PER_HOUR": ("5", "reports one resident address may file an hour"),
     "MINQING_WEBHOOK_MAX_ATTEMPTS": ("8", "delivery attempts before a webhook is marked failed"),
     "MINQING_WEBHOOK_RETRY_BASE_SECONDS": ("30", "first retry delay; doubles each attempt"),
+    "MINQING_VERIFY_WITHIN_HOURS": (
+        "24",
+        "a verification (核查) is on time within this of handling",
+    ),
+    "MINQING_INDEX_TIME": ("06:00", "local time the daily index is computed (for the day before)"),
+    "MINQING_INDEX_WINDOW_DAYS": ("7", "trailing days of cases an index day looks at"),
+    "MINQING_INDEX_WEIGHTS": (
+        None,
+        'JSON weights of the index components, e.g. {"satisfaction": 0.3}',
+    ),
     "MINQING_DEMO_PASSWORD": ("minqing-demo", "password of the demo users made by `demo seed`"),
     "MINQING_MAX_UPLOAD_MB": ("10", "largest accepted request body, MiB"),
     "MINQING_PUBLIC_URL": (None, "external base URL, put in device QR codes"),
@@ -66,6 +77,32 @@ def _int(env: Mapping[str, str], name: str, minimum: int = 1) -> int:
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, not {value}")
     return value
+
+
+def _clock(env: Mapping[str, str], name: str) -> str:
+    raw = _get(env, name) or ""
+    parts = raw.split(":")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ConfigError(f"{name} must be HH:MM, not {raw!r}")
+    hour, minute = int(parts[0]), int(parts[1])
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise ConfigError(f"{name} must be HH:MM, not {raw!r}")
+    return f"{hour:02d}:{minute:02d}"
+
+
+def _json_object(env: Mapping[str, str], name: str) -> dict[str, float]:
+    raw = _get(env, name)
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a JSON object, not {raw!r}") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+    ):
+        raise ConfigError(f"{name} must be a JSON object of numbers")
+    return {str(k): float(v) for k, v in value.items()}
 
 
 def _timezone(env: Mapping[str, str]) -> str:
@@ -163,10 +200,16 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "WEBHOOK_RETRY_BASE_SECONDS": _int(env, "MINQING_WEBHOOK_RETRY_BASE_SECONDS"),
         "WEBHOOK_TIMEOUT_SECONDS": 10,
         "THUMBNAIL_SIZE": 320,
+        "VERIFY_WITHIN_HOURS": _int(env, "MINQING_VERIFY_WITHIN_HOURS"),
+        "INDEX_TIME": _clock(env, "MINQING_INDEX_TIME"),
+        "INDEX_WINDOW_DAYS": _int(env, "MINQING_INDEX_WINDOW_DAYS"),
+        "INDEX_WEIGHTS": _json_object(env, "MINQING_INDEX_WEIGHTS"),
         "DEMO_PASSWORD": _get(env, "MINQING_DEMO_PASSWORD"),
         "PUBLIC_URL": _get(env, "MINQING_PUBLIC_URL"),
         "SPATIALITE_LIBRARY_PATH": _get(env, "SPATIALITE_LIBRARY_PATH"),
         "LOG_LEVEL": _get(env, "MINQING_LOG_LEVEL"),
+        "MAX_UPLOAD_BYTES": max_upload_mb * 1024 * 1024,
+        # the body limit leaves room for multipart framing around a maximal photo
         "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024 + 64 * 1024,
         "MIGRATIONS_DIR": str(PROJECT_ROOT / "migrations"),
         "CELERY": {

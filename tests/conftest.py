@@ -295,20 +295,31 @@ def _worker_process(
 
 @pytest.fixture
 def worker(app: Flask, _worker_process: Worker) -> Iterator[Worker]:
-    """Tasks the app enqueues go to Redis and run on the real worker (not in-process)."""
-    celery = app.extensions["celery"]
-    keys = ("broker_url", "result_backend", "task_always_eager", "task_default_queue")
-    saved = {k: celery.conf[k] for k in keys}
-    celery.conf.update(
-        broker_url=_worker_process.broker,
-        result_backend=_worker_process.broker,
-        task_always_eager=False,
-        task_default_queue=_worker_process.queue,
-    )
+    """Tasks the app enqueues go to Redis and run on the real worker (not in-process).
+
+    The app gets a fresh Celery app configured for the broker (Celery caches its broker
+    connection and result backend at first use, so reconfiguring the eager one is not
+    enough); the eager one is put back afterwards.
+    """
+    from server.tasks import celery_init_app
+
+    eager = app.extensions["celery"]
+    saved = app.config["CELERY"]
+    app.config["CELERY"] = {
+        **saved,
+        "broker_url": _worker_process.broker,
+        "result_backend": _worker_process.broker,
+        "task_always_eager": False,
+        "task_default_queue": _worker_process.queue,
+    }
+    on_redis = celery_init_app(app)
     try:
         yield _worker_process
     finally:
-        celery.conf.update(saved)
+        app.config["CELERY"] = saved
+        app.extensions["celery"] = eager
+        eager.set_default()
+        on_redis.close()
 
 
 def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.1) -> Any:

@@ -1,7 +1,80 @@
-"""Inbox API (being built)."""
+"""The inbox: each user's own notifications about cases, and marking them read."""
 
 from __future__ import annotations
 
-from server.api.blueprint import ApiBlueprint
+from typing import Any
+
+from marshmallow import Schema, fields
+
+from server.api.blueprint import ApiBlueprint, current_principal
+from server.api.errors import ErrorSchema
+from server.api.schemas import PageArgs
+from server.services import notify
+from server.services.principal import Principal
 
 blp = ApiBlueprint("inbox", __name__, url_prefix="/api/v1", description="消息 Inbox")
+
+
+class NotificationSchema(Schema):
+    id = fields.Integer(required=True)
+    event = fields.String(required=True, metadata={"example": "case.dispatched"})
+    case_id = fields.String(allow_none=True, required=True)
+    title = fields.String(required=True, metadata={"description": "Chinese title"})
+    title_en = fields.String(required=True)
+    body = fields.String(allow_none=True, required=True)
+    read = fields.Function(
+        lambda n: n.read_at is not None, required=True, metadata={"type": "boolean"}
+    )
+    read_at = fields.DateTime(allow_none=True, required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class InboxSchema(Schema):
+    items = fields.List(fields.Nested(NotificationSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+    unread_count = fields.Integer(required=True, metadata={"description": "all unread, any page"})
+
+
+class InboxArgs(PageArgs):
+    unread = fields.Boolean(
+        metadata={"description": "true: only unread; false: only read; absent: all"}
+    )
+
+
+class ReadAllSchema(Schema):
+    updated = fields.Integer(required=True, metadata={"description": "notifications marked read"})
+
+
+def _principal() -> Principal:
+    principal = current_principal()
+    assert principal is not None
+    return principal
+
+
+@blp.route("/inbox", methods=["GET"])
+@blp.auth()
+@blp.arguments(InboxArgs, location="query")
+@blp.response(200, InboxSchema)
+@blp.alt_response(400, schema=ErrorSchema, description="invalid_cursor")
+def inbox(args: dict[str, Any]) -> Any:
+    """Your notifications, newest first, with the number still unread."""
+    return notify.list_inbox(
+        _principal(), unread=args.get("unread"), cursor=args.get("cursor"), limit=args["limit"]
+    )
+
+
+@blp.route("/inbox/<int:notification_id>/read", methods=["POST"])
+@blp.auth()
+@blp.response(200, NotificationSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="not yours or no such notification")
+def read_one(notification_id: int) -> Any:
+    """Mark one of your notifications read (again is harmless)."""
+    return notify.mark_read(_principal(), notification_id)
+
+
+@blp.route("/inbox/read-all", methods=["POST"])
+@blp.auth()
+@blp.response(200, ReadAllSchema)
+def read_all() -> Any:
+    """Mark all your unread notifications read."""
+    return {"updated": notify.mark_all_read(_principal())}

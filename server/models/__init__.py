@@ -4,14 +4,17 @@ from server.models.attachments import Attachment, CaseAttachment
 from server.models.base import Base
 from server.models.cases import Case, CaseEvent, CaseNumberCounter, Rating
 from server.models.catalog import Category
+from server.models.index import Bulletin, SentimentIndex
 from server.models.notify import Notification, WebhookDelivery, WebhookSubscription
 from server.models.org import Community, Grid, Subdistrict, Unit
+from server.models.patrols import Patrol, PatrolLog, PatrolSchedule, PatrolSlot
 from server.models.people import CollectorGrid, Device, User
 from server.models.ratelimit import RateLimitWindow
 
 __all__ = [
     "Attachment",
     "Base",
+    "Bulletin",
     "Case",
     "CaseAttachment",
     "CaseEvent",
@@ -22,8 +25,13 @@ __all__ = [
     "Device",
     "Grid",
     "Notification",
+    "Patrol",
+    "PatrolLog",
+    "PatrolSchedule",
+    "PatrolSlot",
     "RateLimitWindow",
     "Rating",
+    "SentimentIndex",
     "Subdistrict",
     "Unit",
     "User",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,10 +11,10 @@ from sqlalchemy.orm import selectinload
 
 from server.domain.cases import Stage, Status, stage_of, statuses_in
 from server.domain.roles import Role
-from server.errors import DomainError
 from server.extensions import db
 from server.models import Case, Category, Community, Grid
 from server.models.base import utcnow
+from server.services.pagination import decode_keyset, encode_keyset
 from server.services.principal import Principal
 
 NEAR_DEADLINE = timedelta(hours=24)
@@ -114,36 +112,6 @@ def _filtered(stmt: Select[Any], f: CaseFilter) -> Select[Any]:
     return stmt
 
 
-def _encode(sort: str, value: Any, case_id: str) -> str:
-    if isinstance(value, datetime):
-        value = value.isoformat()
-    raw = json.dumps({"s": sort, "v": value, "id": case_id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _bad_cursor() -> DomainError:
-    return DomainError(
-        "invalid_cursor",
-        "cursor: not a cursor this API returned",
-        "字段 cursor：不是本接口返回的分页游标",
-        field="cursor",
-        status=400,
-    )
-
-
-def _decode(cursor: str, sort: str) -> tuple[Any, str]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if data["s"] != sort or not isinstance(data["id"], str):
-            raise ValueError(data)
-        value = data["v"]
-        if value is not None:
-            value = datetime.fromisoformat(value)
-        return value, data["id"]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise _bad_cursor() from exc
-
-
 def list_cases(
     principal: Principal,
     f: CaseFilter,
@@ -159,20 +127,20 @@ def list_cases(
     if sort == "deadline_at":
         stmt = stmt.where(Case.deadline_at.is_not(None))  # only cases on the clock have one
     if cursor:
-        value, last_id = _decode(cursor, sort)
+        value, last_id = decode_keyset(cursor, sort)
         # A row-value comparison, so that the (…, created_at, id) index gives a range scan.
-        key, after = tuple_(column, Case.id), tuple_(literal(value, column.type),
-                                                     literal(last_id))
+        key, after = tuple_(column, Case.id), tuple_(literal(value, column.type), literal(last_id))
         stmt = stmt.where(key < after if desc else key > after)
     order = (column.desc(), Case.id.desc()) if desc else (column.asc(), Case.id.asc())
-    rows = list(db.session.scalars(
-        stmt.options(*PRESENT_OPTIONS).order_by(*order).limit(limit + 1)))
+    rows = list(
+        db.session.scalars(stmt.options(*PRESENT_OPTIONS).order_by(*order).limit(limit + 1))
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = None
     if more and rows:
         last = rows[-1]
-        next_cursor = _encode(sort, getattr(last, column.key), last.id)
+        next_cursor = encode_keyset(sort, getattr(last, column.key), last.id)
     return CasePage(items=rows, next_cursor=next_cursor)
 
 

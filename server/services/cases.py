@@ -93,6 +93,13 @@ def report_case(principal: Principal | None, data: ReportInput) -> ReportResult:
     """Report a case: by a collector on patrol, a dispatcher on behalf of a caller, or an
     anonymous resident. The point is located to a grid; nothing is written if any check
     fails."""
+    result = create_case(principal, data)
+    commit_change()
+    return result
+
+
+def create_case(principal: Principal | None, data: ReportInput) -> ReportResult:
+    """The work of `report_case`, inside the caller's transaction (no commit)."""
     if principal is not None and principal.role is Role.UNIT_STAFF:
         raise Forbidden("Handling units do not report cases", "办理单位不能上报事项")
     if data.id is not None:
@@ -170,7 +177,6 @@ def report_case(principal: Principal | None, data: ReportInput) -> ReportResult:
         recipients=notify.dispatcher_ids(case.subdistrict_id),
     )
     duplicates = find_duplicates(case)
-    commit_change()
     return ReportResult(case=case, duplicates=duplicates, created=True)
 
 

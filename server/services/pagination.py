@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from datetime import datetime
+from typing import Any, Generic, TypeVar
 
 from server.errors import DomainError
 
@@ -45,3 +46,36 @@ def decode_cursor(cursor: str | None) -> int | None:
             field="cursor",
             status=400,
         ) from exc
+
+
+def encode_keyset(sort: str, value: Any, row_id: str) -> str:
+    """A cursor for keyset pages ordered by (value, id), e.g. (created_at, id)."""
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = json.dumps({"s": sort, "v": value, "id": row_id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_keyset(cursor: str, sort: str) -> tuple[Any, str]:
+    """(value, id) after which the page starts; 400 `invalid_cursor` if it is not ours or
+    was made for another sort order."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if data["s"] != sort or not isinstance(data["id"], str):
+            raise ValueError(data)
+        value = data["v"]
+        if value is not None:
+            value = datetime.fromisoformat(value)
+        return value, data["id"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise _invalid_cursor() from exc
+
+
+def _invalid_cursor() -> DomainError:
+    return DomainError(
+        "invalid_cursor",
+        "cursor: not a cursor this API returned",
+        "字段 cursor：不是本接口返回的分页游标",
+        field="cursor",
+        status=400,
+    )
