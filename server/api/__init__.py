@@ -10,7 +10,9 @@ from server.api import (
     cases,
     catalog,
     inbox,
+    index,
     me,
+    patrols,
     public,
     territory,
     webhooks,
@@ -22,6 +24,18 @@ def register_api(api: Api) -> None:
         "bearerAuth",
         {"type": "http", "scheme": "bearer", "description": "user access token or device token"},
     )
-    modules = (auth, me, territory, catalog, cases, public, attachments, inbox, webhooks)
+    modules = (
+        auth,
+        me,
+        territory,
+        catalog,
+        cases,
+        public,
+        attachments,
+        inbox,
+        webhooks,
+        patrols,
+        index,
+    )
     for module in modules:
         api.register_blueprint(module.blp)

@@ -323,8 +323,30 @@ def _apply(principal: Principal, case: Case, action: str, data: ActionInput) -> 
         role = "result" if edge.action is Action.REPORT_DONE else "verify"
         attachments.link_to_case(case.id, data.photos, role, event.id)
     if event_name:
-        notify.publish(event_name, case, actor_id=principal.user_id, recipients=recipients)
+        notify.publish(
+            event_name,
+            case,
+            actor_id=principal.user_id,
+            recipients=recipients,
+            extra=_public_extra(payload),
+        )
     return case
+
+
+def _public_extra(payload: dict[str, Any]) -> dict[str, Any]:
+    """What of an event's payload may leave the system (reasons, decisions, deadlines)."""
+    keep = (
+        "reason",
+        "approved",
+        "deadline",
+        "requested_until",
+        "unit",
+        "into_number",
+        "on_time",
+        "rework_count",
+        "explanation",
+    )
+    return {k: v for k, v in payload.items() if k in keep and v is not None}
 
 
 def _check_actor_scope(principal: Principal, case: Case, action: Action) -> None:

@@ -426,6 +426,58 @@ def publish(
         after_commit(DELIVER_TASK, delivery.id)
 
 
+# Events that are not about one case: the daily bulletin and missed patrols.
+OTHER_EVENTS: tuple[str, ...] = ("index.bulletin", "patrol.missed")
+
+
+def notify_users(
+    user_ids: Iterable[int],
+    *,
+    event: str,
+    title: str,
+    title_en: str,
+    body: str | None = None,
+    subdistrict_id: int | None = None,
+    payload: Mapping[str, Any] | None = None,
+) -> None:
+    """An inbox entry for each active user, and (with `subdistrict_id`) the webhooks that
+    asked for `event` — for events not about a case. No commit here."""
+    if event not in OTHER_EVENTS:
+        raise ValueError(f"unknown event {event!r}")
+    wanted = list(dict.fromkeys(u for u in user_ids if u is not None))
+    for user_id in _active_user_ids(User.id.in_(wanted)) if wanted else []:
+        db.session.add(
+            Notification(
+                user_id=user_id,
+                event=event,
+                case_id=None,
+                title=title,
+                title_en=title_en,
+                body=body,
+            )
+        )
+    if subdistrict_id is None:
+        return
+    subs = subscribers(event, subdistrict_id)
+    deliveries = [new_delivery(sub, event, jsonable(dict(payload or {}))) for sub in subs]
+    if deliveries:
+        db.session.flush()
+        for delivery in deliveries:
+            after_commit(DELIVER_TASK, delivery.id)
+
+
+def publish_bulletin(subdistrict_id: int, day: Any, bulletins: list[dict[str, Any]]) -> None:
+    """Deliver a day's 播报 (one text per community) to the subscribed outside systems
+    (SMS, WeChat groups) — no personal data in it."""
+    subs = subscribers("index.bulletin", subdistrict_id)
+    body = {"day": day.isoformat(), "subdistrict_id": subdistrict_id, "bulletins": bulletins}
+    deliveries = [new_delivery(sub, "index.bulletin", jsonable(body)) for sub in subs]
+    if deliveries:
+        db.session.flush()
+        for delivery in deliveries:
+            after_commit(DELIVER_TASK, delivery.id)
+
+
 # --------------------------------------------------------------------------- the inbox
 
 

@@ -54,7 +54,14 @@ from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.extensions import db
 from server.models import Subdistrict, WebhookDelivery, WebhookSubscription
 from server.models.base import utcnow
-from server.services.notify import DELIVER_TASK, EVENTS, MAX_ID, WILDCARD, new_delivery
+from server.services.notify import (
+    DELIVER_TASK,
+    EVENTS,
+    MAX_ID,
+    OTHER_EVENTS,
+    WILDCARD,
+    new_delivery,
+)
 from server.services.outbox import after_commit
 from server.services.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor
 from server.services.principal import Principal
@@ -66,7 +73,7 @@ MAX_RETRY_DELAY_S = 3600
 MIN_SECRET_LENGTH = 16
 MAX_SECRET_LENGTH = 128
 ERROR_MAX = 500
-SUBSCRIBABLE: tuple[str, ...] = (WILDCARD, *EVENTS)
+SUBSCRIBABLE: tuple[str, ...] = (WILDCARD, *EVENTS, *OTHER_EVENTS)
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
@@ -164,8 +171,8 @@ def check_events(events: Iterable[str]) -> list[str]:
         if event not in SUBSCRIBABLE:
             raise _invalid(
                 "events",
-                f"unknown event {event!r}; use '*' or one of {', '.join(EVENTS)}",
-                f"未知事件 {event}；可用 * 或：{'、'.join(EVENTS)}",
+                f"unknown event {event!r}; use '*' or one of {', '.join(SUBSCRIBABLE[1:])}",
+                f"未知事件 {event}；可用 * 或：{'、'.join(SUBSCRIBABLE[1:])}",
             )
         if event not in out:
             out.append(event)

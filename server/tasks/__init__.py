@@ -6,22 +6,38 @@ import importlib
 from typing import Any
 
 from celery import Celery, Task
+from celery.schedules import crontab
 from flask import Flask
 
 # Every module that defines tasks; imported when the app is built, so that tasks are
 # registered both in the web process (to enqueue them) and in the worker.
 TASK_MODULES = [
     "server.tasks.health",
+    "server.tasks.patrols",
     "server.tasks.sweeps",
     "server.tasks.thumbnails",
     "server.tasks.webhooks",
 ]
 
-# Celery beat: what runs when (docker-compose starts `celery beat`).
-BEAT_SCHEDULE = {
-    "overdue-every-minute": {"task": "minqing.cases.sweep_overdue", "schedule": 60.0},
-    "rating-timeouts-hourly": {"task": "minqing.cases.sweep_rating_timeouts", "schedule": 3600.0},
-}
+
+def beat_schedule(index_time: str) -> dict[str, dict[str, Any]]:
+    """What beat runs when (docker-compose starts `celery beat`); times in local time."""
+    hour, minute = (int(part) for part in index_time.split(":"))
+    return {
+        "overdue-every-minute": {"task": "minqing.cases.sweep_overdue", "schedule": 60.0},
+        "rating-timeouts-hourly": {
+            "task": "minqing.cases.sweep_rating_timeouts",
+            "schedule": 3600.0,
+        },
+        "patrol-slots-every-5-minutes": {
+            "task": "minqing.patrols.judge_slots",
+            "schedule": 300.0,
+        },
+        "index-daily": {
+            "task": "minqing.index.compute_day",
+            "schedule": crontab(hour=hour, minute=minute),
+        },
+    }
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -34,7 +50,10 @@ def celery_init_app(app: Flask) -> Celery:
 
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.config_from_object(app.config["CELERY"])
-    celery.conf.update(include=TASK_MODULES, beat_schedule=BEAT_SCHEDULE)
+    celery.conf.update(
+        include=TASK_MODULES,
+        beat_schedule=beat_schedule(app.config.get("INDEX_TIME", "06:00")),
+    )
     celery.set_default()
     for module in TASK_MODULES:
         importlib.import_module(module)

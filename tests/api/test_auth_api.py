@@ -6,17 +6,7 @@ import pytest
 from conftest import TEST_PASSWORD, World, bearer, login
 from flask import Flask
 from flask.testing import FlaskClient
-
-
-def assert_error(response, status: int, code: str, field: str | None = None) -> dict:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert body["code"] == code
-    assert body["message"] and body["message_zh"]
-    assert any("\u4e00" <= ch <= "\u9fff" for ch in body["message_zh"]), body["message_zh"]
-    if field is not None:
-        assert body.get("field") == field
-    return body
+from helpers import assert_error
 
 
 def test_login_returns_a_bearer_token(client: FlaskClient, world: World) -> None:

@@ -8,40 +8,10 @@ from typing import Any
 
 import pytest
 from conftest import World, bearer
-from factories import LAT0, LON0, STEP
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import A1, B1, act, assert_error, dispatched, new_case, ok, report
 from sqlalchemy import func, select
-from test_auth_api import assert_error
-
-A1 = (LON0 + 0.5 * STEP, LAT0 + 0.5 * STEP)  # centre of grid A1 (collector's)
-B1 = (LON0 + 2.5 * STEP, LAT0 + 0.5 * STEP)  # centre of grid B1 (collector2's)
-
-
-def report(
-    client: FlaskClient, token: str | None, at: tuple[float, float] = A1, **extra: Any
-) -> Any:
-    body = {
-        "category": "sanitation",
-        "description": "垃圾桶满溢",
-        "lon": at[0],
-        "lat": at[1],
-        **extra,
-    }
-    headers = bearer(token) if token else {}
-    return client.post("/api/v1/cases", json=body, headers=headers)
-
-
-def act(client: FlaskClient, token: str, case: dict[str, Any], action: str, **body: Any) -> Any:
-    body.setdefault("version", case["version"])
-    return client.post(
-        f"/api/v1/cases/{case['id']}/actions/{action}", json=body, headers=bearer(token)
-    )
-
-
-def ok(response: Any, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    return response.get_json()  # type: ignore[no-any-return]
 
 
 def counts(app: Flask) -> dict[str, int]:
@@ -53,16 +23,6 @@ def counts(app: Flask) -> dict[str, int]:
             m.__tablename__: db.session.scalar(select(func.count()).select_from(m)) or 0
             for m in (Case, CaseEvent, Rating)
         }
-
-
-def new_case(client: FlaskClient, tokens: dict[str, str], **extra: Any) -> dict[str, Any]:
-    return ok(report(client, tokens["collector"], **extra), 201)["case"]
-
-
-def dispatched(client: FlaskClient, tokens: dict[str, str], world: World) -> dict[str, Any]:
-    case = new_case(client, tokens)
-    case = ok(act(client, tokens["dispatcher"], case, "accept"))
-    return ok(act(client, tokens["dispatcher"], case, "dispatch", unit_id=world.unit_id))
 
 
 # ---------------------------------------------------------------------------------- report

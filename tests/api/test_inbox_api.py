@@ -10,8 +10,8 @@ import pytest
 from conftest import World, bearer
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import assert_error
 from sqlalchemy import func, select
-from test_auth_api import assert_error
 
 REPORTER_NAME = "王小明"
 REPORTER_PHONE = "13912345678"

@@ -6,7 +6,7 @@ import pytest
 from conftest import World, bearer
 from factories import LAT0, LON0, STEP
 from flask.testing import FlaskClient
-from test_auth_api import assert_error
+from helpers import assert_error
 
 
 def center(col: int) -> tuple[float, float]:

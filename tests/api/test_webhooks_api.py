@@ -15,8 +15,8 @@ import pytest
 from conftest import World, bearer
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import assert_error
 from sqlalchemy import func, select
-from test_auth_api import assert_error
 from test_inbox_api import REPORTER_NAME, REPORTER_PHONE, insert_case, publish
 
 

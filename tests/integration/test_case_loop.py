@@ -10,10 +10,9 @@ import pytest
 from conftest import Worker, World, bearer, wait_for
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import A1, act, assert_error, dispatched, new_case, ok, report
 from PIL import Image
 from sqlalchemy import select
-from test_auth_api import assert_error
-from test_cases_api import A1, act, dispatched, new_case, ok, report
 
 
 def upload_photo(client: FlaskClient, token: str, colour: str = "red") -> str:

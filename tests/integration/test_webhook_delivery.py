@@ -83,25 +83,6 @@ def receiver() -> Iterator[Receiver]:
         server.server_close()
 
 
-def _forget_broker_connections(app: Flask) -> None:
-    """Celery caches its broker pool and result backend on first use, and an eager task
-    uses them too (memory://): drop the caches so the `worker` fixture's settings apply.
-    (The same belongs in conftest's `worker` fixture; see the report.)"""
-    celery = app.extensions["celery"]
-    celery._pool = None
-    celery.amqp._producer_pool = None
-    celery._backend_cache = None
-    celery._local = threading.local()
-
-
-@pytest.fixture
-def live_worker(app: Flask, worker: Worker) -> Iterator[Worker]:
-    """`worker`, also when an earlier test in this process ran tasks eagerly."""
-    _forget_broker_connections(app)
-    yield worker
-    _forget_broker_connections(app)
-
-
 def closed_port_url() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -214,7 +195,7 @@ def assert_signed(request: Received, secret: str) -> dict[str, Any]:
 
 @pytest.mark.worker
 def test_an_event_is_delivered_once_signed_and_without_personal_data(
-    app: Flask, live_worker: Worker, world: World, receiver: Receiver
+    app: Flask, worker: Worker, world: World, receiver: Receiver
 ) -> None:
     sub_id, secret = subscribe(app, world, receiver.url)
     case_id = report_case(app, world)
@@ -237,7 +218,7 @@ def test_an_event_is_delivered_once_signed_and_without_personal_data(
 
 @pytest.mark.worker
 def test_failures_are_retried_with_backoff_until_delivered(
-    app: Flask, live_worker: Worker, world: World, receiver: Receiver
+    app: Flask, worker: Worker, world: World, receiver: Receiver
 ) -> None:
     receiver.script = [500, 500]
     sub_id, secret = subscribe(app, world, receiver.url, ["case.reported"])
@@ -256,7 +237,7 @@ def test_failures_are_retried_with_backoff_until_delivered(
 
 @pytest.mark.worker
 def test_an_unreachable_receiver_is_retried_and_recovers(
-    app: Flask, live_worker: Worker, world: World, receiver: Receiver
+    app: Flask, worker: Worker, world: World, receiver: Receiver
 ) -> None:
     """A closed port: attempts grow, the error is kept; once the URL answers, delivered."""
     from server.extensions import db

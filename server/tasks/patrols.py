@@ -1,0 +1,36 @@
+"""Beat tasks for patrols and the index; thin and idempotent."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from celery import shared_task
+from sqlalchemy.exc import OperationalError
+
+from server.services import index, schedules
+
+RETRY = {
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "max_retries": 5,
+    "ignore_result": False,
+}
+
+
+@shared_task(name="minqing.patrols.judge_slots", **RETRY)
+def judge_slots() -> dict[str, int]:
+    """Mark scheduled patrol slots done or missed, once each."""
+    return schedules.judge_slots()
+
+
+@shared_task(name="minqing.index.compute_day", **RETRY)
+def compute_day(day: str | None = None) -> dict[str, object]:
+    """The index of `day` (ISO date; default yesterday, local time) and its bulletins."""
+    target = date.fromisoformat(day) if day else index.yesterday()
+    result = index.compute_day(target)
+    return {
+        "day": result.day.isoformat(),
+        "grids": result.grids,
+        "communities": result.communities,
+        "bulletins": result.bulletins,
+    }
