@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, TypeAlias
@@ -47,16 +47,17 @@ _Floats: TypeAlias = npt.NDArray[np.float64]
 MAX_ACCURACY_M: Final = 50.0
 """Fixes reporting a worse accuracy than this are dropped."""
 SPIKE_SPEED_MPS: Final = 30.0
-"""Arriving at and leaving a fix faster than this (108 km/h) is impossible on a patrol."""
+"""A step between fixes faster than this (108 km/h) is impossible: it marks a GPS spike."""
 MAX_SPIKE_RUN: Final = 3
 """At most this many consecutive fixes are dropped as one spike."""
-_IMPOSSIBLE_STEP_COST: Final = 2  # in dropped fixes, when choosing which fixes are spikes
 MOVING_SPEED_MPS: Final = 0.5
 """Slower segments are standing still (GPS drift), not moving time."""
 FAST_SHARE: Final = 0.3
 """``too_fast`` when more than this share of the moving time is above cycling pace."""
 BORDER_TOLERANCE_M: Final = 0.01
 """A position this close to the grid border is on it, and on the border counts as inside."""
+BORDER_SLACK_M: Final = 10.0
+"""For ``mostly_outside`` only: time this close to the grid counts as in it (GPS error)."""
 _QUAD_SEGS: Final = 16  # a buffer disc is a 64-gon: its area is 0.16 % short of πr²
 _PIECE: Final = 32  # segments per piece of the coverage swath
 
@@ -143,14 +144,13 @@ def clean(
     """The fixes a patrol's figures are computed from, in time order.
 
     Dropped: fixes that are not a longitude/latitude; fixes with ``accuracy_m`` worse than
-    ``max_accuracy_m`` (unknown accuracy is kept); of several fixes with the same time, all but
-    the most accurate (the first on a tie — this drops exact duplicates); and GPS spikes. A step
-    between consecutive fixes faster than ``spike_speed_mps`` is impossible; the spikes are the
-    fewest fixes whose removal leaves the fewest impossible steps, an impossible step weighing
-    as much as two dropped fixes and never more than three fixes in a row dropped. So a run of
-    up to three fixes reached and left impossibly fast, whose neighbours agree, goes; so does a
-    lone first or last fix an impossible step away from the rest; a jump the track does not come
-    back from stays (a ``teleport`` for :func:`plausibility`).
+    ``max_accuracy_m`` (unknown accuracy is kept, and loses to any known one); of several fixes
+    with the same time, all but the most accurate (the first on a tie — this drops exact
+    duplicates); and GPS spikes. A step between consecutive fixes faster than
+    ``spike_speed_mps`` is impossible and cuts the track. A run of at most three fixes cut off
+    on both sides goes when the fixes either side of it agree (at either end of the track: when
+    the rest follows), keeping as many fixes as possible; a jump the track does not come back
+    from stays: it is a ``teleport``.
     """
     return _clean(points, max_accuracy_m, spike_speed_mps).points
 
@@ -197,46 +197,78 @@ def _project(points: list[TrackPoint]) -> _Track:
 
 
 def _drop_spikes(x: list[float], y: list[float], t: list[float], limit: float) -> list[int]:
-    """Indices of the fixes kept: the fewest dropped, counting an impossible step as two drops.
+    """Indices of the fixes that are not spikes (times strictly increasing).
 
-    Dynamic programming over chains of fixes that skip at most ``MAX_SPIKE_RUN`` fixes at a time
-    (times strictly increasing). An isolated spike costs two impossible steps (4) against one
-    drop; a jump the track never comes back from can only be dodged by dropping everything on
-    one side of it, so it stays, except a lone fix at either end (1 drop < 2).
+    The track is cut at every impossible step into pieces of mutually consistent fixes. Pieces
+    of more than ``MAX_SPIKE_RUN`` fixes are trusted. Between two trusted pieces (or before the
+    first, after the last) the short pieces are kept or dropped whole: the most fixes are kept
+    such that no impossible step remains and no more than ``MAX_SPIKE_RUN`` fixes in a row go.
+    If no choice achieves that (the track jumps and never comes back), all are kept.
     """
     n = len(t)
-    reach = MAX_SPIKE_RUN + 1
 
-    def too_fast(a: int, b: int) -> bool:
-        return math.hypot(x[b] - x[a], y[b] - y[a]) > limit * (t[b] - t[a])
+    def possible(a: int, b: int) -> bool:
+        return math.hypot(x[b] - x[a], y[b] - y[a]) <= limit * (t[b] - t[a])
 
-    # best[j] = (cost, dropped) of the cheapest chain ending at fix j; a chain may start by
-    # dropping up to MAX_SPIKE_RUN fixes.
-    best: list[tuple[int, int] | None] = [(j, j) if j < reach else None for j in range(n)]
-    previous = [-1] * n
-    for j in range(1, n):
-        for i in range(max(0, j - reach), j):
-            at_i = best[i]
-            if at_i is None:
+    cuts = [i for i in range(1, n) if not possible(i - 1, i)]
+    pieces = list(zip([0, *cuts], [*cuts, n], strict=True))  # half-open index ranges
+    trusted = [end - start > MAX_SPIKE_RUN for start, end in pieces]
+    if not any(trusted):
+        return list(range(n))
+    keep: list[int] = []
+    k = 0
+    while k < len(pieces):
+        if trusted[k]:
+            keep.extend(range(*pieces[k]))
+            k += 1
+            continue
+        j = k
+        while j < len(pieces) and not trusted[j]:
+            j += 1
+        left = pieces[k - 1][1] - 1 if k > 0 else None
+        right = pieces[j][0] if j < len(pieces) else None
+        keep.extend(_keep_in_stretch(pieces[k:j], left, right, possible))
+        k = j
+    return keep
+
+
+def _keep_in_stretch(
+    pieces: list[tuple[int, int]],
+    left: int | None,
+    right: int | None,
+    possible: Callable[[int, int], bool],
+) -> list[int]:
+    """The fixes kept among short pieces between trusted fixes ``left`` and ``right``."""
+    # Nodes: 0 = the left anchor, 1..m = the pieces, m + 1 = the right anchor. A missing anchor
+    # is virtual (every step from or to it is possible) and sits just outside the stretch.
+    m = len(pieces)
+    first, last = pieces[0][0], pieces[-1][1] - 1
+    exits: list[int | None] = [left, *(end - 1 for _, end in pieces)]
+    entries: list[int | None] = [*(start for start, _ in pieces), right]
+    exit_at = [first - 1 if left is None else left, *(end - 1 for _, end in pieces)]
+    entry_at = [start for start, _ in pieces] + [last + 1 if right is None else right]
+    sizes = [end - start for start, end in pieces] + [0]
+    best: list[int | None] = [0] + [None] * (m + 1)  # most fixes kept on a path to the node
+    came_from = [-1] * (m + 2)
+    for v in range(1, m + 2):
+        for u in range(v - 1, -1, -1):
+            if entry_at[v - 1] - exit_at[u] - 1 > MAX_SPIKE_RUN:
+                break  # too many fixes dropped in a row; earlier nodes drop even more
+            kept, a, b = best[u], exits[u], entries[v - 1]
+            if kept is None or (a is not None and b is not None and not possible(a, b)):
                 continue
-            skipped = j - i - 1
-            step = _IMPOSSIBLE_STEP_COST if too_fast(i, j) else 0
-            candidate = (at_i[0] + skipped + step, at_i[1] + skipped)
-            at_j = best[j]
-            if at_j is None or candidate < at_j:
-                best[j] = candidate
-                previous[j] = i
-    ends = [
-        (cost + n - 1 - e, dropped + n - 1 - e, -e)
-        for e in range(max(0, n - reach), n)
-        if (found := best[e]) is not None
-        for cost, dropped in [found]
-    ]
-    last = -min(ends)[2]
-    keep = [last]
-    while previous[keep[-1]] >= 0:
-        keep.append(previous[keep[-1]])
-    return keep[::-1]
+            so_far = best[v]
+            if so_far is None or kept + sizes[v - 1] > so_far:
+                best[v] = kept + sizes[v - 1]
+                came_from[v] = u
+    if best[m + 1] is None:
+        return list(range(first, last + 1))
+    chosen: list[int] = []
+    v = came_from[m + 1]
+    while v > 0:
+        chosen.extend(range(pieces[v - 1][1] - 1, pieces[v - 1][0] - 1, -1))
+        v = came_from[v]
+    return chosen[::-1]
 
 
 # --------------------------------------------------------------------------- figures
@@ -322,6 +354,7 @@ def plausibility(
     stationary_s: float = 1800.0,
     stationary_radius_m: float = 25.0,
     min_inside_share: float = 0.5,
+    border_slack_m: float = BORDER_SLACK_M,
 ) -> list[Flag]:
     """Reasons to doubt that the track is a collector patrolling this grid; none for a real walk.
 
@@ -334,29 +367,31 @@ def plausibility(
       than ``max_cycle_speed_mps`` — this includes a time-weighted median above it;
     - ``stationary``: a stretch longer than ``stationary_s`` whose fixes all lie within
       ``stationary_radius_m`` of the centre of their bounding box;
-    - ``mostly_outside``: time inside the grid below ``min_inside_share`` of the duration.
+    - ``mostly_outside``: time inside the grid, or within ``border_slack_m`` of it, below
+      ``min_inside_share`` of the duration (the slack keeps a walk along a border street, whose
+      fixes wander a few metres either side, from being half outside).
 
     ``max_walk_speed_mps`` only sets the walking share reported with ``too_fast``.
     """
     track = _clean(points, MAX_ACCURACY_M, SPIKE_SPEED_MPS)
-    inside = _time_inside(track, track.project(polygon))
     return _flags(
         track,
         len(points),
-        inside,
+        track.project(polygon),
         max_walk_speed_mps=max_walk_speed_mps,
         max_cycle_speed_mps=max_cycle_speed_mps,
         teleport_m=teleport_m,
         stationary_s=stationary_s,
         stationary_radius_m=stationary_radius_m,
         min_inside_share=min_inside_share,
+        border_slack_m=border_slack_m,
     )
 
 
 def _flags(
     track: _Track,
     received: int,
-    inside_s: float,
+    grid: BaseGeometry,
     *,
     max_walk_speed_mps: float = 2.5,
     max_cycle_speed_mps: float = 7.0,
@@ -364,6 +399,7 @@ def _flags(
     stationary_s: float = 1800.0,
     stationary_radius_m: float = 25.0,
     min_inside_share: float = 0.5,
+    border_slack_m: float = BORDER_SLACK_M,
 ) -> list[Flag]:
     n = len(track)
     if n < 3:
@@ -444,15 +480,22 @@ def _flags(
         )
 
     duration = track.duration_s
-    inside_share = inside_s / duration if duration > 0 else 0.0
+    near = grid.buffer(max(border_slack_m, 0.0)) if not grid.is_empty else grid
+    inside_share = _time_inside(track, near) / duration if duration > 0 else 0.0
     if inside_share < min_inside_share:
         flags.append(
             Flag(
                 "mostly_outside",
-                f"Only {inside_share:.0%} of the patrol time was inside the grid "
-                f"(at least {min_inside_share:.0%} expected).",
-                f"巡逻时间仅有 {inside_share:.0%} 在本网格内（应不少于 {min_inside_share:.0%}）。",
-                {"inside_share": inside_share, "time_inside_s": inside_s, "duration_s": duration},
+                f"Only {inside_share:.0%} of the patrol time was in the grid or within "
+                f"{border_slack_m:g} m of it (at least {min_inside_share:.0%} expected).",
+                f"巡逻时间仅有 {inside_share:.0%} 在本网格内或距边界 {border_slack_m:g} 米以内"
+                f"（应不少于 {min_inside_share:.0%}）。",
+                {
+                    "inside_share": inside_share,
+                    "strict_inside_share": _time_inside(track, grid) / duration,
+                    "duration_s": duration,
+                    "border_slack_m": border_slack_m,
+                },
             )
         )
     return flags
@@ -516,7 +559,7 @@ def summarize(
         duration_s=track.duration_s,
         time_inside_s=inside,
         coverage=_coverage(track, grid, buffer_m),
-        flags=_flags(track, len(points), inside),
+        flags=_flags(track, len(points), grid),
     )
 
 

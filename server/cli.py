@@ -73,15 +73,29 @@ demo = AppGroup("demo", help="Demo data 演示数据.")
 
 
 @demo.command("seed")
-def demo_seed() -> None:
-    """Seed the demo sub-district (idempotent) and print the demo logins."""
+@click.option(
+    "--history-days",
+    default=60,
+    show_default=True,
+    help="days of generated history (patrols, logs, cases, index); 0 for none",
+)
+def demo_seed(history_days: int) -> None:
+    """Seed the demo sub-district with its history (idempotent); print the demo logins."""
     from server.services.demo import SUBDISTRICT_NAME, seed_demo
+    from server.services.demo_history import seed_history
 
     password = current_app.config["DEMO_PASSWORD"]
     report = seed_demo(password)
+    history = seed_history(days=history_days) if history_days > 0 else None
     if report.created:
         click.echo("created 新建: " + ", ".join(f"{k} {v}" for k, v in report.created.items()))
-    else:
+    if history is not None and not history.skipped:
+        click.echo(
+            f"history 历史 ({history.days} days): {history.patrols} patrols, "
+            f"{history.logs} logs, {history.cases} cases, {history.events} events, "
+            f"{history.ratings} ratings, index for {history.index_days} days"
+        )
+    if not report.created and (history is None or history.skipped):
         click.echo("demo data already present 演示数据已存在 — nothing changed")
     roles = {}
     for username, role in report.logins:

@@ -157,7 +157,9 @@ def grid_inputs(day: date, grid_ids: list[int]) -> dict[int, IndexInputs]:
         slots[gid][status] = n
     scheduled_today = set(
         db.session.scalars(
-            select(PatrolSlot.grid_id).distinct().where(
+            select(PatrolSlot.grid_id)
+            .distinct()
+            .where(
                 PatrolSlot.grid_id.in_(grid_ids),
                 PatrolSlot.due_at >= d_start,
                 PatrolSlot.due_at < d_end,

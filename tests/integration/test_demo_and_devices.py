@@ -21,12 +21,13 @@ def table_counts(app: Flask) -> dict[str, int]:
 
 def test_demo_seed_builds_qujiang_once(app: Flask) -> None:
     from server.extensions import db
-    from server.models import Community, Grid, User
+    from server.models import Community, Grid, Patrol, SentimentIndex, User
 
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["demo", "seed"])
+    result = runner.invoke(args=["demo", "seed", "--history-days", "4"])
     assert result.exit_code == 0, result.output
     assert "collector01" in result.output and "dispatcher" in result.output
+    assert "history 历史 (4 days)" in result.output
     first = table_counts(app)
     with app.app_context():
         kinds = dict(
@@ -41,7 +42,11 @@ def test_demo_seed_builds_qujiang_once(app: Flask) -> None:
         assert 11.0 < area_km2 < 14.0
         grid_area_km2 = db.session.scalar(select(func.sum(Grid.area_m2))) / 1e6
         assert abs(grid_area_km2 - area_km2) < 0.01 * area_km2
-    again = runner.invoke(args=["demo", "seed"])
+        # history: patrols on most days, and the index for every day of it
+        assert db.session.scalar(select(func.count()).select_from(Patrol)) > 100
+        days = db.session.scalars(select(SentimentIndex.day).distinct()).all()
+        assert len(days) == 4
+    again = runner.invoke(args=["demo", "seed", "--history-days", "4"])
     assert again.exit_code == 0
     assert "nothing changed" in again.output
     assert table_counts(app) == first
@@ -49,7 +54,7 @@ def test_demo_seed_builds_qujiang_once(app: Flask) -> None:
 
 def test_demo_login_works(app: Flask) -> None:
     runner = app.test_cli_runner()
-    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    assert runner.invoke(args=["demo", "seed", "--history-days", "0"]).exit_code == 0
     client = app.test_client()
     response = client.post(
         "/api/v1/auth/token",

@@ -225,13 +225,23 @@ def test_phone_left_still_for_40_minutes() -> None:
 
 
 def test_walking_the_neighbouring_grid_is_mostly_outside() -> None:
-    # Round the grid east of ours; its west edge is our east edge, and the border is inside.
+    # Round the grid east of ours; its west edge is our east edge, and the border is inside:
+    # 200 of the 800 m. With the flag's 10 m slack, also the first and last 10 m of its south
+    # and north edges: 220 of 800 m.
     s = np.arange(0.0, 4 * SIDE + 1, 10.0)
     points = track(perimeter(s, dx=SIDE), s / WALK)
+    # (The 1 cm border tolerance adds 2 cm of the other edges: 0.02 s.)
+    assert time_inside_s(points, grid()) == pytest.approx(4 * SIDE / WALK * 0.25, abs=0.05)
     flags = plausibility(points, grid())
     assert codes(flags) == ["mostly_outside"]
-    assert flag(flags, "mostly_outside").evidence["inside_share"] == pytest.approx(0.25, abs=0.01)
-    assert "25%" in flag(flags, "mostly_outside").message_zh
+    evidence = flag(flags, "mostly_outside").evidence
+    assert evidence["inside_share"] == pytest.approx(0.275, abs=1e-4)
+    assert evidence["strict_inside_share"] == pytest.approx(0.25, abs=1e-4)
+    assert "28%" in flag(flags, "mostly_outside").message_zh
+    # Without slack the share is the strict one; with d m of slack it is (200 + 2d) / 800.
+    no_slack = plausibility(points, grid(), border_slack_m=0.0)
+    assert flag(no_slack, "mostly_outside").evidence["inside_share"] == pytest.approx(0.25, 1e-3)
+    assert plausibility(points, grid(), border_slack_m=110.0) == []
     # Our grid is covered only along that shared edge: 200 × 30 = 6,000 of 40,000 m².
     assert coverage(points, grid()) == pytest.approx(0.15, rel=0.01)
     assert plausibility(points, grid(dx=SIDE)) == []
@@ -344,6 +354,18 @@ def test_a_run_of_spikes_is_dropped_but_a_car_is_not() -> None:
     rows[4:6, 1] += 400.0  # two fixes in a row 400 m north: 40 m/s there and back
     points = track(rows[:, :2], rows[:, 2])
     assert clean(points) == points[:4] + points[6:]
+    # Two spikes in a row, 350 m north then 350 m south: from fix 4, fix 6 is only 17.5 m/s
+    # away (350 m in 20 s), but it is 35 m/s from fix 7, so both go.
+    rows = straight((10.0, 100.0), 12, 0.0)
+    rows[5, 1] += 350.0
+    rows[6, 1] -= 350.0
+    points = track(rows[:, :2], rows[:, 2])
+    assert clean(points) == points[:5] + points[7:]
+    # Two spikes with two good fixes between them: the good ones stay.
+    rows = straight((10.0, 100.0), 12, 0.0)
+    rows[[3, 6], 0] += 350.0
+    points = track(rows[:, :2], rows[:, 2])
+    assert clean(points) == points[:3] + points[4:6] + points[7:]
     # Steady 35 m/s is fast but consistent: no fix is a spike (it is too_fast instead).
     k = np.arange(12.0)
     fast = track(np.column_stack((350 * k, np.zeros(12))), 10 * k)
