@@ -7,9 +7,10 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from server.api.blueprint import ApiBlueprint
+from server.api.blueprint import ApiBlueprint, current_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema, id_field
+from server.domain.roles import Role
 from server.services import index
 
 blp = ApiBlueprint("index", __name__, url_prefix="/api/v1", description="民情指数 Index")
@@ -104,6 +105,35 @@ def index_history(args: dict[str, Any]) -> Any:
     if first > last:
         raise Invalid("validation_error", "from: after to", "字段 from：晚于 to", field="from")
     return {"level": level, "area_id": area_id, "items": index.history(level, area_id, first, last)}
+
+
+class ComputeArgs(InputSchema):
+    date = fields.Date(required=True)
+
+
+class ComputeResult(Schema):
+    date = fields.Date(required=True)
+    grids = fields.Integer(required=True)
+    communities = fields.Integer(required=True)
+    bulletins = fields.Integer(required=True)
+
+
+@blp.route("/index/compute", methods=["POST"])
+@blp.auth(Role.DISPATCHER, Role.ADMIN)
+@blp.arguments(ComputeArgs)
+@blp.response(200, ComputeResult)
+def compute(args: dict[str, Any]) -> Any:
+    """Compute (or recompute) one day's index and bulletins now; the same numbers every time.
+    A dispatcher's subdistrict only; a city admin's: all."""
+    principal = current_principal()
+    assert principal is not None
+    result = index.compute_day(args["date"], subdistrict_id=principal.subdistrict_id, publish=False)
+    return {
+        "date": result.day,
+        "grids": result.grids,
+        "communities": result.communities,
+        "bulletins": result.bulletins,
+    }
 
 
 @blp.route("/bulletins", methods=["GET"])

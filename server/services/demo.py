@@ -92,7 +92,7 @@ def _feature_collection() -> dict[str, Any]:
         {
             "type": "Feature",
             "geometry": to_geojson(area.boundary),
-            "properties": {"code": SUBDISTRICT_CODE, "name": SUBDISTRICT_NAME},
+            "properties": {"code": SUBDISTRICT_CODE, "name": SUBDISTRICT_NAME, "case_prefix": "QJ"},
         }
     ]
     names = [(n, "village") for n in VILLAGES] + [(n, "community") for n in COMMUNITIES]

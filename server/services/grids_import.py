@@ -188,6 +188,27 @@ def _classify(parsed: Any, report: ImportReport) -> list[_Item]:
                 )
             )
             continue
+        prefix = props.get("case_prefix")
+        if (
+            level == "subdistrict"
+            and prefix is not None
+            and not (
+                isinstance(prefix, str)
+                and prefix.isascii()
+                and prefix.isalpha()
+                and len(prefix) <= 8
+            )
+        ):
+            report.problems.append(
+                _problem(
+                    feature.index,
+                    label,
+                    "bad_case_prefix",
+                    "properties.case_prefix must be 1–8 Latin letters (e.g. QJ)",
+                    "properties.case_prefix 必须是 1–8 个英文字母（如 QJ）",
+                )
+            )
+            continue
         if level == "community" and props.get("kind", "community") not in ("community", "village"):
             report.problems.append(
                 _problem(
@@ -389,6 +410,9 @@ def _upsert(item: _Item, report: ImportReport) -> None:
     if item.level == "subdistrict":
         row = db.session.scalar(select(Subdistrict).where(Subdistrict.code == item.code))
         values: dict[str, Any] = {"name": name}
+        prefix = str(props.get("case_prefix") or "").strip().upper()
+        if prefix:
+            values["case_prefix"] = prefix[:8]
         model: Any = Subdistrict
     elif item.level == "community":
         row = db.session.scalar(select(Community).where(Community.code == item.code))

@@ -194,3 +194,25 @@ def test_backfill_cli(app: Flask, world: World) -> None:
     with app.app_context():
         days = set(db.session.scalars(select(SentimentIndex.day)))
         assert days == {date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)}
+
+
+def test_compute_on_demand_over_the_api(
+    client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    from helpers import assert_error
+
+    body = {"date": DAY.isoformat()}
+    done = ok(client.post("/api/v1/index/compute", json=body, headers=bearer(tokens["dispatcher"])))
+    assert (done["grids"], done["communities"]) == (3, 2)  # the dispatcher's subdistrict
+    assert_error(
+        client.post("/api/v1/index/compute", json=body, headers=bearer(tokens["collector"])),
+        403,
+        "forbidden",
+    )
+    future = {"date": (date.today() + timedelta(days=3)).isoformat()}
+    assert_error(
+        client.post("/api/v1/index/compute", json=future, headers=bearer(tokens["dispatcher"])),
+        422,
+        "validation_error",
+        "date",
+    )
