@@ -23,7 +23,6 @@ from sqlalchemy import func, select
 from geo.measure import MetricProjection
 from geo.tracks import TrackPoint, simplify_for_display, summarize, to_linestring_wkt
 from server.domain.cases import Action, Status, decide, rating_target
-from server.domain.deadlines import deadline_for
 from server.extensions import db
 from server.models import (
     Case,
@@ -41,7 +40,7 @@ from server.models import (
     User,
 )
 from server.models.base import SRID, utcnow
-from server.services.case_deadlines import calendar, local_zone
+from server.services.case_deadlines import calendar, case_deadline, local_zone
 from server.services.case_numbers import next_number
 from server.services.index import backfill
 
@@ -492,14 +491,7 @@ def _live(
         case.unit_id = unit.id
         case.dispatched_at = t
         case.first_dispatched_at = case.first_dispatched_at or t
-        case.deadline_at = deadline_for(
-            case.category.deadline_hours,
-            case.category.deadline_unit,  # type: ignore[arg-type]
-            case.priority,
-            t,  # type: ignore[arg-type]
-            calendar=calendar(),
-            tz=local_zone(),
-        )
+        case.deadline_at = case_deadline(case, t)
         worker = staff[unit.id]
         if rng.random() < 0.05:  # the wrong unit: sent back, dispatched again (回退)
             if not step(
@@ -511,14 +503,7 @@ def _live(
             if not step(Action.DISPATCH, dispatcher, "dispatcher", {"unit_id": unit.id}, (0.1, 2)):
                 return seq, ratings
             case.unit_id, case.dispatched_at = unit.id, t
-            case.deadline_at = deadline_for(
-                case.category.deadline_hours,
-                case.category.deadline_unit,  # type: ignore[arg-type]
-                case.priority,
-                t,  # type: ignore[arg-type]
-                calendar=calendar(),
-                tz=local_zone(),
-            )
+            case.deadline_at = case_deadline(case, t)
             worker = staff[unit.id]
         if not step(Action.ACKNOWLEDGE, worker, "unit_staff", {}, (0.3, 5)):
             return seq, ratings
