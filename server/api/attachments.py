@@ -18,8 +18,9 @@ from server.api.blueprint import ApiBlueprint, current_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema
 from server.models import Attachment
-from server.services import attachments
+from server.services import attachments, photo_access
 from server.services.attachments import StoredFile
+from server.services.principal import Principal
 
 blp = ApiBlueprint("attachments", __name__, url_prefix="/api/v1", description="照片 Attachments")
 
@@ -61,6 +62,12 @@ class AttachmentOut(Schema):
     thumbnail_ready = fields.Boolean(required=True)
     url = fields.String(required=True, metadata={"description": "the public copy (no EXIF)"})
     thumbnail_url = fields.String(required=True)
+
+
+def _principal() -> Principal:
+    principal = current_principal()
+    assert principal is not None
+    return principal
 
 
 def _out(row: Attachment) -> dict[str, Any]:
@@ -140,7 +147,8 @@ class AttachmentByHash(MethodView):
     @blp.doc(responses={"200": {"description": "the photo without EXIF/GPS metadata"}})
     @blp.alt_response(404, description="not stored: upload it")
     def head(self, sha256: str) -> Any:
-        """Whether a photo is stored (200) or not (404), to skip uploading it again."""
+        """Whether a photo you may see is stored (200) or not (404), to skip re-uploading."""
+        photo_access.check_readable(_principal(), sha256)
         return _send(attachments.public_file(sha256))
 
     @blp.auth()
@@ -156,7 +164,8 @@ class AttachmentByHash(MethodView):
     )
     @blp.alt_response(404, schema=ErrorSchema, description="not_found")
     def get(self, sha256: str) -> Any:
-        """A photo (its public copy, without EXIF/GPS), cacheable for ever."""
+        """A photo (its public copy, without EXIF/GPS): yours, or of a case you may see."""
+        photo_access.check_readable(_principal(), sha256)
         return _send(attachments.public_file(sha256))
 
 
@@ -180,4 +189,5 @@ class AttachmentByHash(MethodView):
 )
 def thumbnail(sha256: str) -> Any:
     """A photo's thumbnail, made in the background after the upload."""
+    photo_access.check_readable(_principal(), sha256)
     return _send(attachments.thumbnail_file(sha256))

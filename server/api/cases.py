@@ -10,7 +10,15 @@ from marshmallow import Schema, fields, validate
 
 from server.api.blueprint import ApiBlueprint, current_principal
 from server.api.errors import ErrorSchema
-from server.api.schemas import CRS_FIELD, MAX_ID, InputSchema, id_field, lat_field, lon_field
+from server.api.schemas import (
+    CRS_FIELD,
+    MAX_ID,
+    InputSchema,
+    id_field,
+    lat_field,
+    lon_field,
+    moment_field,
+)
 from server.domain.cases import Action, Stage, Status
 from server.domain.kpis import LABELS
 from server.domain.roles import Role
@@ -56,7 +64,7 @@ class ReportArgs(InputSchema):
         validate=validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$"),
         metadata={"description": "client-generated id (offline phones): a retried report is no-op"},
     )
-    reported_at = fields.AwareDateTime(metadata={"description": "devices: when it was seen"})
+    reported_at = moment_field(metadata={"description": "devices: when it was seen"})
 
 
 class Named(Schema):
@@ -174,8 +182,8 @@ class ListArgs(InputSchema):
     unit = id_field()
     source = fields.String(validate=validate.OneOf(SOURCES))
     overdue = fields.Boolean()
-    date_from = fields.AwareDateTime(data_key="from")
-    date_to = fields.AwareDateTime(data_key="to")
+    date_from = moment_field(data_key="from")
+    date_to = moment_field(data_key="to")
     q = fields.String(validate=validate.Length(1, 100))
     sort = fields.String(
         load_default="-created_at", validate=validate.OneOf(list(case_queries.SORTS))
@@ -206,7 +214,7 @@ class ActionArgs(InputSchema):
         },
     )
     unit_id = id_field(metadata={"description": "dispatch"})
-    deadline = fields.AwareDateTime(
+    deadline = moment_field(
         metadata={"description": "dispatch (override), request_extension (the new deadline)"}
     )
     result = fields.String(
@@ -228,7 +236,7 @@ class BulkDispatchArgs(InputSchema):
         fields.Nested(BulkItemSchema), required=True, validate=validate.Length(1, 200)
     )
     unit_id = id_field(required=True)
-    deadline = fields.AwareDateTime()
+    deadline = moment_field()
 
 
 class BulkResult(Schema):
@@ -256,8 +264,8 @@ KpiSchema = Schema.from_dict(
 
 
 class KpiArgs(InputSchema):
-    date_from = fields.AwareDateTime(data_key="from")
-    date_to = fields.AwareDateTime(data_key="to")
+    date_from = moment_field(data_key="from")
+    date_to = moment_field(data_key="to")
     community = id_field()
     grid = id_field()
     unit = id_field()

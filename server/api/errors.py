@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from marshmallow import Schema, fields
 from sqlalchemy.exc import DataError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from server.errors import DomainError
@@ -160,11 +161,25 @@ def handle_data_error(error: DataError) -> Response:
     )
 
 
+def handle_stale(error: StaleDataError) -> Response:
+    """Two writers raced on one row and this one lost (optimistic locking)."""
+    log.info("stale write refused: %s", error)
+    return _json(
+        {
+            "code": "stale_version",
+            "message": "The record changed meanwhile; reload and retry",
+            "message_zh": "记录已被他人修改，请刷新后重试",
+        },
+        409,
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
     """Registered after flask-smorest's own, so ours win. Under tests, unexpected errors
     propagate, so that schemathesis and the suite see every gap in validation."""
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(StaleDataError, handle_stale)
     if not app.testing:
         app.register_error_handler(DataError, handle_data_error)
         app.register_error_handler(Exception, handle_unexpected)

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from server.api.blueprint import ApiBlueprint, current_principal
 from server.api.errors import ErrorSchema
-from server.api.schemas import InputSchema, id_field
+from server.api.schemas import InputSchema, day_field, id_field
 from server.domain.roles import Role
 from server.services import index
 
@@ -17,7 +17,7 @@ blp = ApiBlueprint("index", __name__, url_prefix="/api/v1", description="民情�
 
 
 class IndexArgs(InputSchema):
-    date = fields.Date(metadata={"description": "local day; default: the latest computed"})
+    date = day_field(metadata={"description": "local day; default: the latest computed"})
     level = fields.String(load_default="community", validate=validate.OneOf(["community", "grid"]))
     subdistrict = id_field()
 
@@ -41,8 +41,8 @@ class IndexDay(Schema):
 class HistoryArgs(InputSchema):
     community = id_field()
     grid = id_field()
-    date_from = fields.Date(data_key="from")
-    date_to = fields.Date(data_key="to")
+    date_from = day_field(data_key="from")
+    date_to = day_field(data_key="to")
 
 
 class HistoryPoint(Schema):
@@ -58,7 +58,7 @@ class History(Schema):
 
 
 class BulletinArgs(InputSchema):
-    date = fields.Date()
+    date = day_field()
     subdistrict = id_field()
 
 
@@ -108,7 +108,7 @@ def index_history(args: dict[str, Any]) -> Any:
 
 
 class ComputeArgs(InputSchema):
-    date = fields.Date(required=True)
+    date = day_field(required=True)
 
 
 class ComputeResult(Schema):

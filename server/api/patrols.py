@@ -9,7 +9,15 @@ from marshmallow import Schema, fields, validate
 
 from server.api.blueprint import ApiBlueprint, current_principal
 from server.api.errors import ErrorSchema
-from server.api.schemas import CRS_FIELD, InputSchema, id_field, lat_field, lon_field
+from server.api.schemas import (
+    CRS_FIELD,
+    InputSchema,
+    day_field,
+    id_field,
+    lat_field,
+    lon_field,
+    moment_field,
+)
 from server.domain.roles import Role
 from server.services import patrols, schedules
 from server.services.principal import Principal
@@ -34,7 +42,7 @@ def _principal() -> Principal:
 class StartArgs(InputSchema):
     grid_id = id_field(required=True)
     id = fields.String(validate=CLIENT_ID, metadata={"description": "client-generated id"})
-    started_at = fields.AwareDateTime()
+    started_at = moment_field()
     points = POINTS
     crs = CRS_FIELD
 
@@ -45,7 +53,7 @@ class PointsArgs(InputSchema):
 
 
 class EndArgs(PointsArgs):
-    ended_at = fields.AwareDateTime()
+    ended_at = moment_field()
 
 
 class FlagSchema(Schema):
@@ -86,8 +94,8 @@ class PatrolDetail(PatrolSchema):
 class ListArgs(InputSchema):
     collector = id_field()
     grid = id_field()
-    date_from = fields.AwareDateTime(data_key="from")
-    date_to = fields.AwareDateTime(data_key="to")
+    date_from = moment_field(data_key="from")
+    date_to = moment_field(data_key="to")
     cursor = fields.String(validate=validate.Length(1, 500))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
 
@@ -191,7 +199,7 @@ class LogArgs(InputSchema):
     )
     patrol_id = fields.String(validate=validate.Length(1, 64))
     id = fields.String(validate=CLIENT_ID)
-    logged_at = fields.AwareDateTime()
+    logged_at = moment_field()
 
 
 class LogSchema(Schema):
@@ -296,8 +304,8 @@ class ScheduleArgs(InputSchema):
     )
     tolerance_minutes = fields.Integer(load_default=60, validate=validate.Range(5, 720))
     skip_holidays = fields.Boolean(load_default=True)
-    valid_from = fields.Date()
-    valid_to = fields.Date()
+    valid_from = day_field()
+    valid_to = day_field()
 
 
 class ScheduleSchema(Schema):
@@ -346,8 +354,8 @@ def delete_schedule(schedule_id: int) -> Any:
 
 
 class FiguresArgs(InputSchema):
-    date_from = fields.AwareDateTime(data_key="from")
-    date_to = fields.AwareDateTime(data_key="to")
+    date_from = moment_field(data_key="from")
+    date_to = moment_field(data_key="to")
     collector = id_field()
 
 

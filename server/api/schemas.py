@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
@@ -96,3 +97,25 @@ class PageArgs(InputSchema):
 class GeoJSONGeometry(Schema):
     type = fields.String(required=True)
     coordinates = fields.Raw(required=True)
+
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def moment_field(**kwargs: Any) -> fields.AwareDateTime:
+    """An instant with its time zone, between 2000 and 2100 (anything else is a typo)."""
+    return fields.AwareDateTime(
+        validate=validate.Range(EARLIEST, LATEST, error="Must be between 2000 and 2100."),
+        **kwargs,
+    )
+
+
+def day_field(**kwargs: Any) -> fields.Date:
+    """A calendar day between 2000 and 2100."""
+    return fields.Date(
+        validate=validate.Range(
+            EARLIEST.date(), LATEST.date(), error="Must be between 2000 and 2100."
+        ),
+        **kwargs,
+    )

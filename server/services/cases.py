@@ -35,9 +35,10 @@ from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.extensions import db
 from server.models import Case, CaseEvent, Category, Grid, Subdistrict, Unit
 from server.models.base import SRID, utcnow
-from server.services import attachments, notify
+from server.services import attachments, notify, photo_access
 from server.services.case_deadlines import case_deadline, local_zone
 from server.services.case_numbers import next_number
+from server.services.case_scope import may_see
 from server.services.locate import locate
 from server.services.principal import Principal
 from server.services.spatial import intersects_bbox
@@ -127,6 +128,14 @@ def create_case(principal: Principal | None, data: ReportInput) -> ReportResult:
     grid = where.grid
     _check_report_scope(principal, grid)
     photos = attachments.require_attachments(data.photos) if data.photos else []
+    if principal is None and data.photos:
+        raise _invalid(
+            "photo_not_yours",
+            "photos",
+            "photos: residents report without photos",
+            "字段 photos：匿名上报不能附照片",
+        )
+    photo_access.check_attachable(principal, data.photos)
     now = utcnow()
     reported_at = now
     if data.reported_at is not None and principal is not None and principal.device_id:
@@ -176,7 +185,10 @@ def create_case(principal: Principal | None, data: ReportInput) -> ReportResult:
         actor_id=event.actor_id,
         recipients=notify.dispatcher_ids(case.subdistrict_id),
     )
-    duplicates = find_duplicates(case)
+    # Possible duplicates are other people's reports: shown only to whoever may see them.
+    duplicates = [
+        d for d in find_duplicates(case) if principal is not None and may_see(principal, d.case)
+    ]
     return ReportResult(case=case, duplicates=duplicates, created=True)
 
 
@@ -282,8 +294,12 @@ class ActionInput:
 def act(principal: Principal, case_id: str, action: str, data: ActionInput) -> Case:
     """Fire one action of the case loop on a case the principal may see."""
     case = visible_case(principal, case_id)
-    result = _apply(principal, case, action, data)
-    commit_change()
+    try:
+        result = _apply(principal, case, action, data)
+        commit_change()
+    except StaleDataError as exc:  # a concurrent action won the race (seen at a flush)
+        db.session.rollback()
+        raise _stale() from exc
     return result
 
 
@@ -313,6 +329,16 @@ def _apply(principal: Principal, case: Case, action: str, data: ActionInput) -> 
                 f"字段 {name}：执行该操作时必填",
             )
     _check_actor_scope(principal, case, edge.action)
+    if data.photos:
+        if edge.action not in PHOTO_ACTIONS:
+            raise _invalid(
+                "validation_error",
+                "photos",
+                f"photos: {action} takes no photos",
+                f"字段 photos：「{action}」操作不能附照片",
+            )
+        attachments.require_attachments(data.photos)
+        photo_access.check_attachable(principal, data.photos, case.id)
     handler = _HANDLERS[edge.action]
     before = case.status
     payload, event_name, recipients = handler(principal, case, data)
@@ -333,10 +359,13 @@ def _apply(principal: Principal, case: Case, action: str, data: ActionInput) -> 
     return case
 
 
+PHOTO_ACTIONS = frozenset({Action.REPORT_DONE, Action.VERIFY_OK, Action.VERIFY_FAIL})
+
+
 def _public_extra(payload: dict[str, Any]) -> dict[str, Any]:
-    """What of an event's payload may leave the system (reasons, decisions, deadlines)."""
+    """What of an event's payload may leave the system: decisions and deadlines, never free
+    text (reasons and explanations can name people; they stay in the case history)."""
     keep = (
-        "reason",
         "approved",
         "deadline",
         "requested_until",
@@ -344,7 +373,6 @@ def _public_extra(payload: dict[str, Any]) -> dict[str, Any]:
         "into_number",
         "on_time",
         "rework_count",
-        "explanation",
     )
     return {k: v for k, v in payload.items() if k in keep and v is not None}
 
@@ -352,6 +380,10 @@ def _public_extra(payload: dict[str, Any]) -> dict[str, Any]:
 def _check_actor_scope(principal: Principal, case: Case, action: Action) -> None:
     if principal.role is Role.UNIT_STAFF and case.unit_id != principal.unit_id:
         raise Forbidden("The case is not assigned to your unit", "该事项未派遣给您的单位")
+    if principal.role is Role.COLLECTOR and case.grid_id not in principal.grid_ids:
+        # a collector may still see cases they reported elsewhere, but verifies only in
+        # the grids they are responsible for now
+        raise Forbidden("You are not responsible for this grid", "您不负责该事项所在网格")
 
 
 Handler = Any
@@ -610,6 +642,8 @@ def bulk_dispatch(
             done.append(case)
         except DomainError as exc:
             problems.append({"id": item.id, **exc.to_dict()})
+        except StaleDataError:
+            problems.append({"id": item.id, **_stale().to_dict()})
     if problems:
         db.session.rollback()
         raise Conflict(
@@ -631,16 +665,6 @@ def visible_case(principal: Principal, case_id: str) -> Case:
     if case is None or not may_see(principal, case):
         raise NotFound("Case", "事项")
     return case
-
-
-def may_see(principal: Principal, case: Case) -> bool:
-    if not principal.may_see_subdistrict(case.subdistrict_id):
-        return False
-    if principal.role is Role.COLLECTOR:
-        return case.grid_id in principal.grid_ids or case.reporter_id == principal.user_id
-    if principal.role is Role.UNIT_STAFF:
-        return case.unit_id == principal.unit_id
-    return True
 
 
 def events_of(case: Case) -> list[CaseEvent]:
@@ -684,6 +708,15 @@ def record_system_event(
 ) -> CaseEvent:
     """An event fired by a sweep (overdue, escalation, rating timeout)."""
     return record_event(case, action, before, None, payload, actor_role="system")
+
+
+def _stale() -> Conflict:
+    return Conflict(
+        "stale_version",
+        "the case changed meanwhile; reload and retry",
+        "事项已被他人修改，请刷新后重试",
+        field="version",
+    )
 
 
 def commit_change() -> None:

@@ -31,7 +31,10 @@ from server.services.pagination import Page, decode_keyset, encode_keyset
 from server.services.principal import Principal
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-MAX_POINTS = 20_000  # one patrol: a day of walking at one point every 5 s
+MAX_POINTS = 20_000
+EARLIEST_FIX = datetime(
+    2000, 1, 1, tzinfo=UTC
+).timestamp()  # one patrol: a day of walking at one point every 5 s
 
 
 def _collector_only(principal: Principal) -> None:
@@ -93,6 +96,8 @@ def _normalise(track: TrackInput) -> list[list[Any]]:
                 if isinstance(t, int | float)
                 else datetime.fromisoformat(str(t)).timestamp()
             )
+            if not EARLIEST_FIX <= seconds <= utcnow().timestamp() + 86_400:
+                raise ValueError(t)  # a phone clock far off: the track cannot be trusted
             lon_f, lat_f = float(lon), float(lat)
             if not (-180 <= lon_f <= 180 and -90 <= lat_f <= 90):
                 raise ValueError(raw)

@@ -3,29 +3,51 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from flask import current_app
+from sqlalchemy import case, literal
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from server.errors import DomainError
 from server.extensions import db
-from server.models.base import utcnow
+from server.models.base import UTCDateTime, utcnow
 from server.models.ratelimit import RateLimitWindow
 
 HOUR = timedelta(hours=1)
 
 
 def hit(key: str, limit: int, window: timedelta) -> None:
-    """Count one hit of `key`; 429 `too_many_requests` past `limit` in the window."""
+    """Count one hit of `key`; 429 `too_many_requests` past `limit` in the window.
+
+    One atomic upsert (first hit inserts, later ones add or restart the window), so parallel
+    first requests from one address cannot collide.
+    """
     now = utcnow()
-    row = db.session.get(RateLimitWindow, key, with_for_update=True)
-    if row is None:
-        db.session.add(RateLimitWindow(key=key, window_start=now, hits=1))
-    elif now - row.window_start >= window:
-        row.window_start, row.hits = now, 1
-    elif row.hits >= limit:
-        retry = int((row.window_start + window - now).total_seconds()) + 1
-        db.session.rollback()
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    table = RateLimitWindow.__table__
+    expired = table.c.window_start <= literal(now - window, UTCDateTime())
+    stmt = (
+        insert(table)
+        .values(key=key, window_start=now, hits=1)
+        .on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "window_start": case(
+                    (expired, literal(now, UTCDateTime())), else_=table.c.window_start
+                ),
+                "hits": case((expired, 1), else_=table.c.hits + 1),
+            },
+        )
+        .returning(table.c.hits, table.c.window_start)
+    )
+    hits, started = db.session.execute(stmt).one()
+    db.session.commit()
+    if hits > limit:
+        if started.tzinfo is None:
+            started = started.replace(tzinfo=UTC)
+        retry = max(1, int((started + window - now).total_seconds()) + 1)
         raise DomainError(
             "too_many_requests",
             f"Too many reports from your address; try again in {retry // 60 + 1} min",
@@ -33,9 +55,6 @@ def hit(key: str, limit: int, window: timedelta) -> None:
             status=429,
             headers={"Retry-After": str(retry)},
         )
-    else:
-        row.hits += 1
-    db.session.commit()
 
 
 def resident_report(address: str) -> None:

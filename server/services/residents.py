@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from server.domain.cases import (
     STAGE_ZH,
@@ -126,6 +128,18 @@ def public_view(token: str) -> dict[str, Any]:
 
 
 def rate(token: str, verdict: str, comment: str | None) -> dict[str, Any]:
+    """The resident's one rating while the case awaits it (see `_rate`); a rating racing
+    another for the same round loses with 409 `already_rated`."""
+    try:
+        return _rate(token, verdict, comment)
+    except (StaleDataError, IntegrityError) as exc:
+        db.session.rollback()
+        raise Conflict(
+            "already_rated", "This result has already been rated", "您已评价过此次办理结果"
+        ) from exc
+
+
+def _rate(token: str, verdict: str, comment: str | None) -> dict[str, Any]:
     """The resident's one rating while the case awaits it. 不满意 reopens the case for the
     dispatcher; 满意 and 基本满意 close it."""
     case = _case_for(token)

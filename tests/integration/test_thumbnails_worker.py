@@ -57,7 +57,7 @@ def test_upload_gets_its_thumbnail_from_the_worker(
         assert image.size == (320, 240)
         assert ExifTags.IFD.GPSInfo not in image.getexif()
     served = client.get(
-        f"/api/v1/attachments/{sha256}/thumbnail", headers=bearer(login(client, "dispatcher"))
+        f"/api/v1/attachments/{sha256}/thumbnail", headers=bearer(login(client, "collector"))
     )
     assert served.status_code == 200
     assert served.data == thumb.read_bytes()

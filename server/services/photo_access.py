@@ -1,0 +1,61 @@
+"""Who may see a photo, and who may attach it to a case.
+
+Photos are content-addressed, so a hash alone proves nothing: a photo is readable by its
+uploader and by whoever may see a case it belongs to; it may be attached by its uploader, or
+while it belongs to no case yet, or to a case it already belongs to. Anonymous reporters
+cannot attach photos (they cannot upload).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from server.errors import Invalid, NotFound
+from server.extensions import db
+from server.models import Attachment, Case, CaseAttachment
+from server.services.case_scope import may_see
+from server.services.principal import Principal
+
+
+def check_readable(principal: Principal, sha256: str) -> None:
+    """404 unless the principal uploaded the photo or may see a case that holds it."""
+    row = db.session.get(Attachment, sha256)
+    if row is not None and row.uploaded_by_id == principal.user_id:
+        return
+    cases = db.session.scalars(
+        select(Case)
+        .join(CaseAttachment, CaseAttachment.case_id == Case.id)
+        .where(CaseAttachment.sha256 == sha256)
+    )
+    if not any(may_see(principal, case) for case in cases):
+        raise NotFound("Photo", "照片")
+
+
+def check_attachable(
+    principal: Principal | None, shas: Sequence[str], case_id: str | None = None
+) -> None:
+    """422 `photo_not_yours` naming `photos` for a photo the principal may not attach."""
+    if not shas:
+        return
+    refused = []
+    for sha in dict.fromkeys(shas):
+        row = db.session.get(Attachment, sha)
+        if row is None:
+            continue  # require_attachments reports unknown photos
+        if principal is not None and row.uploaded_by_id == principal.user_id:
+            continue
+        links = set(
+            db.session.scalars(select(CaseAttachment.case_id).where(CaseAttachment.sha256 == sha))
+        )
+        if principal is not None and (not links or links == {case_id}):
+            continue
+        refused.append(sha)
+    if refused:
+        raise Invalid(
+            "photo_not_yours",
+            f"photos: not yours to attach: {', '.join(refused)}",
+            "字段 photos：只能附上您自己上传的照片",
+            field="photos",
+        )
