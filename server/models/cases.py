@@ -51,6 +51,9 @@ class Case(TimestampMixin, Base):
         Index("ix_cases_grid_created", "grid_id", "created_at", "id"),
         Index("ix_cases_unit_status", "unit_id", "status"),
         Index("ix_cases_open_deadline", "status", "deadline_at"),
+        # the daily index and bulletins count what was reported or closed in a window
+        Index("ix_cases_scope_reported", "subdistrict_id", "reported_at"),
+        Index("ix_cases_scope_closed", "subdistrict_id", "closed_at"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -120,6 +123,7 @@ class CaseEvent(Base):
     __table_args__ = (
         UniqueConstraint("case_id", "seq", name="case_seq"),
         Index("ix_case_events_created", "created_at", "id"),
+        Index("ix_case_events_action_created", "action", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(
