@@ -43,6 +43,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -441,3 +442,28 @@ def deliver(delivery_id: int) -> DeliveryOutcome:
     )
     db.session.commit()
     return outcome
+
+
+STALLED_AFTER = timedelta(minutes=10)
+
+
+def requeue_stalled(now: datetime | None = None, *, limit: int = 500) -> int:
+    """Send again the deliveries that were never attempted (their enqueue was lost, e.g.
+    the broker was down at commit time), ten minutes after they were made."""
+    now = now or utcnow()
+    ids = list(
+        db.session.scalars(
+            select(WebhookDelivery.id)
+            .where(
+                WebhookDelivery.status == "pending",
+                WebhookDelivery.attempts == 0,
+                WebhookDelivery.created_at < now - STALLED_AFTER,
+            )
+            .order_by(WebhookDelivery.id)
+            .limit(limit)
+        )
+    )
+    for delivery_id in ids:
+        after_commit(DELIVER_TASK, delivery_id)
+    db.session.commit()
+    return len(ids)

@@ -33,6 +33,10 @@ def beat_schedule(index_time: str) -> dict[str, dict[str, Any]]:
             "task": "minqing.patrols.judge_slots",
             "schedule": 300.0,
         },
+        "webhooks-requeue-every-10-minutes": {
+            "task": "minqing.webhooks.requeue_stalled",
+            "schedule": 600.0,
+        },
         "index-daily": {
             "task": "minqing.index.compute_day",
             "schedule": crontab(hour=hour, minute=minute),

@@ -32,3 +32,9 @@ def deliver(self: Task, delivery_id: int) -> dict[str, Any]:
         "status": outcome.status,
         "attempts": outcome.attempts,
     }
+
+
+@shared_task(name="minqing.webhooks.requeue_stalled", ignore_result=False)
+def requeue_stalled() -> dict[str, int]:
+    """Beat: deliveries whose enqueue was lost are sent again (once they are 10 min old)."""
+    return {"requeued": webhooks.requeue_stalled()}

@@ -344,3 +344,52 @@ def test_retry_countdown_doubles_and_is_capped(app: Flask) -> None:
         base = app.config["WEBHOOK_RETRY_BASE_SECONDS"]
         assert [retry_countdown(n) for n in (1, 2, 3)] == [base, 2 * base, 4 * base]
         assert retry_countdown(40) == 3600
+
+
+def test_deliveries_whose_enqueue_was_lost_are_sent_again(app: Flask, world: World) -> None:
+    """A delivery never attempted (the broker was down at commit) is re-enqueued after ten
+    minutes, once: the eager task makes its attempt, so the next sweep leaves it alone."""
+    from datetime import timedelta
+
+    from server.extensions import db
+    from server.models import WebhookDelivery, WebhookSubscription
+    from server.models.base import utcnow
+    from server.services.webhooks import requeue_stalled
+
+    with app.app_context():
+        sub = WebhookSubscription(
+            subdistrict_id=world.subdistrict_id,
+            name="lost",
+            url="http://127.0.0.1:9/hook",
+            secret="s" * 32,
+            events=["*"],
+            active=True,
+        )
+        db.session.add(sub)
+        db.session.flush()
+        old = WebhookDelivery(
+            subscription_id=sub.id,
+            event="case.reported",
+            event_id="e" * 32,
+            payload={"event": "case.reported"},
+            status="pending",
+            attempts=0,
+            created_at=utcnow() - timedelta(minutes=11),
+        )
+        fresh = WebhookDelivery(
+            subscription_id=sub.id,
+            event="case.reported",
+            event_id="f" * 32,
+            payload={"event": "case.reported"},
+            status="pending",
+            attempts=0,
+            created_at=utcnow(),
+        )
+        db.session.add_all([old, fresh])
+        db.session.commit()
+        old_id, fresh_id = old.id, fresh.id
+        assert requeue_stalled() == 1
+        db.session.expire_all()
+        assert db.session.get(WebhookDelivery, old_id).attempts == 1
+        assert db.session.get(WebhookDelivery, fresh_id).attempts == 0
+        assert requeue_stalled() == 0
