@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from marshmallow import Schema, fields, validate
 
 from server.api.blueprint import ApiBlueprint
@@ -29,6 +30,7 @@ class TokenResponse(Schema):
 @blp.arguments(TokenRequest)
 @blp.response(200, TokenResponse)
 @blp.alt_response(401, schema=ErrorSchema, description="Wrong username or password")
+@blp.alt_response(429, schema=ErrorSchema, description="account_locked, too_many_requests")
 def issue_token(body: dict[str, Any]) -> Any:
     """Log in: exchange a username and password for a bearer token."""
-    return auth.login(body["username"], body["password"])
+    return auth.login(body["username"], body["password"], request.remote_addr or "unknown")

@@ -17,7 +17,7 @@ from server.domain.roles import Role
 from server.services import webhooks
 from server.services.principal import Principal
 
-blp = ApiBlueprint("webhooks", __name__, url_prefix="/api/v1", description="Webhooks Webhooks")
+blp = ApiBlueprint("webhooks", __name__, url_prefix="/api/v1", description="外部推送 Webhooks")
 
 
 class WebhookSchema(Schema):

@@ -15,6 +15,7 @@ from server.errors import DomainError, Unauthorized
 from server.extensions import db
 from server.models import CollectorGrid, Device, User
 from server.models.base import utcnow
+from server.services import ratelimit
 from server.services.passwords import check_password
 from server.services.principal import Principal
 
@@ -54,17 +55,19 @@ def _locked(until: datetime) -> DomainError:
     )
 
 
-def login(username: str, password: str) -> IssuedToken:
+def login(username: str, password: str, address: str = "unknown") -> IssuedToken:
     """Exchange a username and password for an access token.
 
     Consecutive failures lock the account for a while (the password is not even checked
     while locked, so guessing on cannot succeed).
     """
+    ratelimit.check_login_address(address)
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     now = utcnow()
     if user is not None and user.locked_until is not None and user.locked_until > now:
         raise _locked(user.locked_until)
     if not check_password(user.password_hash if user else None, password):
+        ratelimit.record_login_failure(address)
         if user is not None:
             user.failed_logins += 1
             if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from datetime import UTC, timedelta
 
@@ -61,3 +62,38 @@ def resident_report(address: str) -> None:
     """Anonymous residents may file MINQING_RESIDENT_REPORTS_PER_HOUR reports an hour."""
     digest = hashlib.sha256(address.encode()).hexdigest()[:32]  # no raw IPs stored
     hit(f"resident-report:{digest}", current_app.config["RESIDENT_REPORTS_PER_HOUR"], HOUR)
+
+
+LOGIN_WINDOW = timedelta(minutes=10)
+
+
+def _login_key(address: str) -> str:
+    return "login-failures:" + hashlib.sha256(address.encode()).hexdigest()[:32]
+
+
+def check_login_address(address: str) -> None:
+    """429 while an address has used up its failed logins (MINQING_LOGIN_FAILURES_PER_ADDRESS
+    in ten minutes): guessing across many usernames from one place is stopped too."""
+    row = db.session.get(RateLimitWindow, _login_key(address))
+    limit = current_app.config["LOGIN_FAILURES_PER_ADDRESS"]
+    if row is None or row.hits < limit:
+        return
+    started = row.window_start
+    now = utcnow()
+    if now - started >= LOGIN_WINDOW:
+        return
+    retry = max(1, int((started + LOGIN_WINDOW - now).total_seconds()) + 1)
+    raise DomainError(
+        "too_many_requests",
+        f"Too many failed logins from your address; try again in {retry // 60 + 1} min",
+        f"该地址登录失败次数过多，请 {retry // 60 + 1} 分钟后再试",
+        status=429,
+        headers={"Retry-After": str(retry)},
+    )
+
+
+def record_login_failure(address: str) -> None:
+    """Count a failed login against the address (the 401 is answered all the same)."""
+    # over the limit: the 401 stands, and the next attempt is refused by check_login_address
+    with contextlib.suppress(DomainError):
+        hit(_login_key(address), current_app.config["LOGIN_FAILURES_PER_ADDRESS"], LOGIN_WINDOW)

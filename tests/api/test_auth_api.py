@@ -176,3 +176,32 @@ def test_a_success_resets_the_failure_count(app: Flask, client: FlaskClient, wor
     for _ in range(limit - 1):
         client.post("/api/v1/auth/token", json=wrong)
     assert login(client, "dispatcher")
+
+
+def test_guessing_across_usernames_from_one_address_is_stopped(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    app.config["LOGIN_FAILURES_PER_ADDRESS"] = 3
+    try:
+        for name in ("nobody1", "nobody2", "dispatcher"):
+            response = client.post(
+                "/api/v1/auth/token",
+                json={"username": name, "password": "guess"},
+                environ_base={"REMOTE_ADDR": "10.9.9.9"},
+            )
+            assert_error(response, 401, "invalid_credentials")
+        blocked = client.post(
+            "/api/v1/auth/token",
+            json={"username": "collector", "password": TEST_PASSWORD},
+            environ_base={"REMOTE_ADDR": "10.9.9.9"},
+        )
+        assert_error(blocked, 429, "too_many_requests")
+        assert int(blocked.headers["Retry-After"]) > 0
+        other = client.post(
+            "/api/v1/auth/token",
+            json={"username": "collector", "password": TEST_PASSWORD},
+            environ_base={"REMOTE_ADDR": "10.9.9.8"},
+        )
+        assert other.status_code == 200
+    finally:
+        app.config["LOGIN_FAILURES_PER_ADDRESS"] = 30
