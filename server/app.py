@@ -32,6 +32,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         os.environ.setdefault("SPATIALITE_LIBRARY_PATH", app.config["SPATIALITE_LIBRARY_PATH"])
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
+    if app.config.get("PROXY_HOPS"):
+        # Behind nginx & co.: client addresses (rate limits) and URLs come from the headers
+        # of exactly that many trusted proxies, never from whatever a client sends.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     _init_extensions(app)
     _register_routes(app)
     from server.cli import register_commands

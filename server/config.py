@@ -55,6 +55,7 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "MINQING_PUBLIC_URL": (None, "external base URL, put in device QR codes"),
     "SPATIALITE_LIBRARY_PATH": ("mod_spatialite", "SpatiaLite module to load"),
     "MINQING_LOG_LEVEL": ("INFO", "log level"),
+    "MINQING_PROXY_HOPS": ("0", "reverse proxies in front (trust that many X-Forwarded-* hops)"),
 }
 
 
@@ -210,6 +211,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PUBLIC_URL": _get(env, "MINQING_PUBLIC_URL"),
         "SPATIALITE_LIBRARY_PATH": _get(env, "SPATIALITE_LIBRARY_PATH"),
         "LOG_LEVEL": _get(env, "MINQING_LOG_LEVEL"),
+        "PROXY_HOPS": _int(env, "MINQING_PROXY_HOPS", minimum=0),
         "MAX_UPLOAD_BYTES": max_upload_mb * 1024 * 1024,
         # the body limit leaves room for multipart framing around a maximal photo
         "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024 + 64 * 1024,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import TEST_PASSWORD, World, bearer, login
 from flask import Flask
@@ -205,3 +207,27 @@ def test_guessing_across_usernames_from_one_address_is_stopped(
         assert other.status_code == 200
     finally:
         app.config["LOGIN_FAILURES_PER_ADDRESS"] = 30
+
+
+def test_behind_a_proxy_the_forwarded_address_counts(app: Flask, world: World) -> None:
+    from conftest import make_app
+
+    proxied = make_app(
+        app.config["SQLALCHEMY_DATABASE_URI"],
+        Path(app.config["INSTANCE_PATH"]),
+        PROXY_HOPS=1,
+        LOGIN_FAILURES_PER_ADDRESS=1,
+    )
+    client = proxied.test_client()
+    wrong = {"username": "dispatcher", "password": "guess"}
+    hop = {"X-Forwarded-For": "203.0.113.7"}
+    assert_error(
+        client.post("/api/v1/auth/token", json=wrong, headers=hop), 401, "invalid_credentials"
+    )
+    assert_error(
+        client.post("/api/v1/auth/token", json=wrong, headers=hop), 429, "too_many_requests"
+    )
+    other = {"X-Forwarded-For": "203.0.113.8"}
+    assert_error(
+        client.post("/api/v1/auth/token", json=wrong, headers=other), 401, "invalid_credentials"
+    )
