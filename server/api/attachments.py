@@ -14,13 +14,12 @@ from flask.views import MethodView
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields
 
-from server.api.blueprint import ApiBlueprint, current_principal
+from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema
 from server.models import Attachment
 from server.services import attachments, photo_access
 from server.services.attachments import StoredFile
-from server.services.principal import Principal
 
 blp = ApiBlueprint("attachments", __name__, url_prefix="/api/v1", description="照片 Attachments")
 
@@ -64,12 +63,6 @@ class AttachmentOut(Schema):
     thumbnail_url = fields.String(required=True)
 
 
-def _principal() -> Principal:
-    principal = current_principal()
-    assert principal is not None
-    return principal
-
-
 def _out(row: Attachment) -> dict[str, Any]:
     return {
         "sha256": row.sha256,
@@ -84,11 +77,11 @@ def _out(row: Attachment) -> dict[str, Any]:
 
 
 def _stored(data: bytes, declared_sha256: str | None) -> tuple[dict[str, Any], int, Any]:
-    principal = current_principal()
+    principal = authenticated_principal()
     row, created = attachments.store_upload(
         data,
         declared_sha256=declared_sha256,
-        uploader_id=principal.user_id if principal else None,
+        uploader_id=principal.user_id,
     )
     body = _out(row)
     return body, (201 if created else 200), {"Location": body["url"]}
@@ -148,7 +141,7 @@ class AttachmentByHash(MethodView):
     @blp.alt_response(404, description="not stored: upload it")
     def head(self, sha256: str) -> Any:
         """Whether a photo you may see is stored (200) or not (404), to skip re-uploading."""
-        photo_access.check_readable(_principal(), sha256)
+        photo_access.check_readable(authenticated_principal(), sha256)
         return _send(attachments.public_file(sha256))
 
     @blp.auth()
@@ -165,7 +158,7 @@ class AttachmentByHash(MethodView):
     @blp.alt_response(404, schema=ErrorSchema, description="not_found")
     def get(self, sha256: str) -> Any:
         """A photo (its public copy, without EXIF/GPS): yours, or of a case you may see."""
-        photo_access.check_readable(_principal(), sha256)
+        photo_access.check_readable(authenticated_principal(), sha256)
         return _send(attachments.public_file(sha256))
 
 
@@ -189,5 +182,5 @@ class AttachmentByHash(MethodView):
 )
 def thumbnail(sha256: str) -> Any:
     """A photo's thumbnail, made in the background after the upload."""
-    photo_access.check_readable(_principal(), sha256)
+    photo_access.check_readable(authenticated_principal(), sha256)
     return _send(attachments.thumbnail_file(sha256))

@@ -33,6 +33,13 @@ def current_principal() -> Principal | None:
     return cast(Principal | None, g.get("principal"))
 
 
+def authenticated_principal() -> Principal:
+    """The principal of a view behind `auth()` (without `optional`): always there."""
+    principal = current_principal()
+    assert principal is not None, "view is not behind auth()"
+    return principal
+
+
 def _missing_token() -> Unauthorized:
     return Unauthorized(
         "unauthorized",

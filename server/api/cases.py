@@ -8,11 +8,13 @@ from typing import Any
 from flask import request
 from marshmallow import Schema, fields, validate
 
-from server.api.blueprint import ApiBlueprint, current_principal
+from server.api.blueprint import ApiBlueprint, authenticated_principal, current_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import (
+    CLIENT_ID,
     CRS_FIELD,
     MAX_ID,
+    SHA256,
     InputSchema,
     id_field,
     lat_field,
@@ -24,11 +26,9 @@ from server.domain.kpis import LABELS
 from server.domain.roles import Role
 from server.models.cases import PRIORITIES, SOURCES
 from server.services import case_present, case_queries, cases, kpi, ratelimit
-from server.services.principal import Principal
 
 blp = ApiBlueprint("cases", __name__, url_prefix="/api/v1", description="民情事项 Cases")
 
-SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="Not a SHA-256 (64 lowercase hex).")
 PHONE = validate.Regexp(r"^\+?[0-9][0-9 -]{4,19}$", error="Not a phone number.")
 ACTIONS = [a.value for a in Action if a not in (Action.RATE, Action.RATING_TIMEOUT)]
 DISPATCHERS = (Role.DISPATCHER, Role.ADMIN)
@@ -61,7 +61,7 @@ class ReportArgs(InputSchema):
     reporter_phone = fields.String(validate=PHONE)
     address = fields.String(validate=validate.Length(1, 200))
     id = fields.String(
-        validate=validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$"),
+        validate=CLIENT_ID,
         metadata={"description": "client-generated id (offline phones): a retried report is no-op"},
     )
     reported_at = moment_field(metadata={"description": "devices: when it was seen"})
@@ -275,12 +275,6 @@ class KpiArgs(InputSchema):
 # ---------------------------------------------------------------------------------- views
 
 
-def _principal() -> Principal:
-    principal = current_principal()
-    assert principal is not None
-    return principal
-
-
 def _public_url(token: str) -> str:
     return f"{request.host_url.rstrip('/')}/r/{token}"
 
@@ -323,7 +317,7 @@ def report(args: dict[str, Any]) -> Any:
 @blp.response(200, CasePageSchema)
 def list_cases(args: dict[str, Any]) -> Any:
     """The queue: filters, sort, cursor pagination, scoped by role."""
-    principal = _principal()
+    principal = authenticated_principal()
     page = case_queries.list_cases(
         principal, _filter(args), sort=args["sort"], cursor=args.get("cursor"), limit=args["limit"]
     )
@@ -355,7 +349,7 @@ def _filter(args: dict[str, Any]) -> case_queries.CaseFilter:
 @blp.response(200, CountsSchema)
 def counts(args: dict[str, Any]) -> Any:
     """How many cases per stage and status (same filters as the queue), overdue, due soon."""
-    return case_queries.stage_counts(_principal(), _filter(args))
+    return case_queries.stage_counts(authenticated_principal(), _filter(args))
 
 
 @blp.route("/cases/<string:case_id>", methods=["GET"])
@@ -364,7 +358,7 @@ def counts(args: dict[str, Any]) -> Any:
 @blp.alt_response(404, schema=ErrorSchema, description="no such case in your scope")
 def get_case(case_id: str) -> Any:
     """A case with its photos and full event history."""
-    principal = _principal()
+    principal = authenticated_principal()
     case = cases.visible_case(principal, case_id)
     photos = case_present.photos_of([case.id]).get(case.id, [])
     return case_present.present(case, principal, events=cases.events_of(case), photos=photos)
@@ -380,7 +374,7 @@ def case_action(args: dict[str, Any], case_id: str, action: str) -> Any:
     """Fire an action: accept, reject, merge, dispatch, acknowledge, send_back,
     request_extension, approve_extension, deny_extension, report_done, verify_ok,
     verify_fail, close. Carries the case `version` (stale → 409)."""
-    principal = _principal()
+    principal = authenticated_principal()
     case = cases.act(principal, case_id, action, cases.ActionInput(**args))
     photos = case_present.photos_of([case.id]).get(case.id, [])
     return case_present.present(case, principal, events=cases.events_of(case), photos=photos)
@@ -393,7 +387,7 @@ def case_action(args: dict[str, Any], case_id: str, action: str) -> Any:
 @blp.alt_response(409, schema=ErrorSchema, description="bulk_refused: none was dispatched")
 def bulk_dispatch(args: dict[str, Any]) -> Any:
     """Dispatch many cases to one unit, all or none."""
-    principal = _principal()
+    principal = authenticated_principal()
     done = cases.bulk_dispatch(
         principal,
         [cases.BulkItem(**item) for item in args["cases"]],
@@ -414,7 +408,7 @@ def kpis(args: dict[str, Any]) -> Any:
     date_to = args.get("date_to") or now
     date_from = args.get("date_from") or date_to - timedelta(days=30)
     return kpi.key_figures(
-        _principal(),
+        authenticated_principal(),
         date_from=date_from,
         date_to=date_to,
         community=args.get("community"),

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from server.api.blueprint import ApiBlueprint, current_principal
+from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.services import org
 
 blp = ApiBlueprint("catalog", __name__, url_prefix="/api/v1", description="单位与分类 Catalogue")
@@ -43,8 +43,7 @@ class CategorySchema(Schema):
 @blp.response(200, UnitSchema(many=True))
 def units() -> Any:
     """Handling units (办理单位) of your subdistrict."""
-    principal = current_principal()
-    assert principal is not None
+    principal = authenticated_principal()
     return org.list_units(principal)
 
 

@@ -6,11 +6,10 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from server.api.blueprint import ApiBlueprint, current_principal
+from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import PageArgs
 from server.services import notify
-from server.services.principal import Principal
 
 blp = ApiBlueprint("inbox", __name__, url_prefix="/api/v1", description="消息 Inbox")
 
@@ -45,12 +44,6 @@ class ReadAllSchema(Schema):
     updated = fields.Integer(required=True, metadata={"description": "notifications marked read"})
 
 
-def _principal() -> Principal:
-    principal = current_principal()
-    assert principal is not None
-    return principal
-
-
 @blp.route("/inbox", methods=["GET"])
 @blp.auth()
 @blp.arguments(InboxArgs, location="query")
@@ -59,7 +52,10 @@ def _principal() -> Principal:
 def inbox(args: dict[str, Any]) -> Any:
     """Your notifications, newest first, with the number still unread."""
     return notify.list_inbox(
-        _principal(), unread=args.get("unread"), cursor=args.get("cursor"), limit=args["limit"]
+        authenticated_principal(),
+        unread=args.get("unread"),
+        cursor=args.get("cursor"),
+        limit=args["limit"],
     )
 
 
@@ -69,7 +65,7 @@ def inbox(args: dict[str, Any]) -> Any:
 @blp.alt_response(404, schema=ErrorSchema, description="not yours or no such notification")
 def read_one(notification_id: int) -> Any:
     """Mark one of your notifications read (again is harmless)."""
-    return notify.mark_read(_principal(), notification_id)
+    return notify.mark_read(authenticated_principal(), notification_id)
 
 
 @blp.route("/inbox/read-all", methods=["POST"])
@@ -77,4 +73,4 @@ def read_one(notification_id: int) -> Any:
 @blp.response(200, ReadAllSchema)
 def read_all() -> Any:
     """Mark all your unread notifications read."""
-    return {"updated": notify.mark_all_read(_principal())}
+    return {"updated": notify.mark_all_read(authenticated_principal())}

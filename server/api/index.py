@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from server.api.blueprint import ApiBlueprint, current_principal
+from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema, day_field, id_field
 from server.domain.roles import Role
@@ -89,22 +88,10 @@ def index_of_day(args: dict[str, Any]) -> Any:
 @blp.alt_response(404, schema=ErrorSchema, description="no such community or grid")
 def index_history(args: dict[str, Any]) -> Any:
     """One community's (or grid's) index day by day over [from, to] (default: 30 days)."""
-    from server.errors import Invalid
-
-    if (args.get("community") is None) == (args.get("grid") is None):
-        raise Invalid(
-            "validation_error",
-            "give exactly one of community, grid",
-            "请指定 community 或 grid 之一",
-            field="community",
-        )
-    level = "community" if args.get("community") is not None else "grid"
-    area_id = args.get("community") or args["grid"]
-    last = args.get("date_to") or index.latest_day() or index.yesterday()
-    first = args.get("date_from") or last - timedelta(days=29)
-    if first > last:
-        raise Invalid("validation_error", "from: after to", "字段 from：晚于 to", field="from")
-    return {"level": level, "area_id": area_id, "items": index.history(level, area_id, first, last)}
+    level, area_id, items = index.history_of(
+        args.get("community"), args.get("grid"), args.get("date_from"), args.get("date_to")
+    )
+    return {"level": level, "area_id": area_id, "items": items}
 
 
 class ComputeArgs(InputSchema):
@@ -125,8 +112,7 @@ class ComputeResult(Schema):
 def compute(args: dict[str, Any]) -> Any:
     """Compute (or recompute) one day's index and bulletins now; the same numbers every time.
     A dispatcher's subdistrict only; a city admin's: all."""
-    principal = current_principal()
-    assert principal is not None
+    principal = authenticated_principal()
     result = index.compute_day(args["date"], subdistrict_id=principal.subdistrict_id, publish=False)
     return {
         "date": result.day,

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from server.api.blueprint import ApiBlueprint, current_principal
+from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.schemas import Ref
 from server.domain.roles import ROLE_NAMES_ZH
 from server.services import org
@@ -37,8 +37,7 @@ class MeSchema(Schema):
 @blp.response(200, MeSchema)
 def me() -> Any:
     """The authenticated user (or the collector a device belongs to)."""
-    principal = current_principal()
-    assert principal is not None
+    principal = authenticated_principal()
     user = org.get_user(principal.user_id)
     return {
         "id": user.id,

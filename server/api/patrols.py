@@ -7,10 +7,12 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from server.api.blueprint import ApiBlueprint, current_principal
+from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import (
+    CLIENT_ID,
     CRS_FIELD,
+    SHA256,
     InputSchema,
     day_field,
     id_field,
@@ -20,23 +22,14 @@ from server.api.schemas import (
 )
 from server.domain.roles import Role
 from server.services import patrols, schedules
-from server.services.principal import Principal
 
 blp = ApiBlueprint("patrols", __name__, url_prefix="/api/v1", description="巡逻 Patrols")
 
-CLIENT_ID = validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$")
-SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="Not a SHA-256 (64 lowercase hex).")
 POINTS = fields.List(
     fields.List(fields.Raw(), validate=validate.Length(3, 4)),
     validate=validate.Length(max=5000),
     metadata={"description": "[[lon, lat, time (unix seconds or ISO 8601), accuracy_m?], …]"},
 )
-
-
-def _principal() -> Principal:
-    principal = current_principal()
-    assert principal is not None
-    return principal
 
 
 class StartArgs(InputSchema):
@@ -128,7 +121,7 @@ def _track(args: dict[str, Any]) -> patrols.TrackInput | None:
 def start(args: dict[str, Any]) -> Any:
     """Start a patrol in one of your grids (or record one made offline, with its points)."""
     patrol, created = patrols.start_patrol(
-        _principal(),
+        authenticated_principal(),
         grid_id=args["grid_id"],
         patrol_id=args.get("id"),
         started_at=args.get("started_at"),
@@ -144,7 +137,7 @@ def start(args: dict[str, Any]) -> Any:
 def list_patrols(args: dict[str, Any]) -> Any:
     """Patrols, newest first: a collector's own; dispatchers see their subdistrict's."""
     page = patrols.list_patrols(
-        _principal(), _filter(args), cursor=args.get("cursor"), limit=args["limit"]
+        authenticated_principal(), _filter(args), cursor=args.get("cursor"), limit=args["limit"]
     )
     return {"items": page.items, "next_cursor": page.next_cursor}
 
@@ -155,7 +148,7 @@ def list_patrols(args: dict[str, Any]) -> Any:
 @blp.alt_response(404, schema=ErrorSchema, description="no such patrol in your scope")
 def get_patrol(patrol_id: str) -> Any:
     """A patrol with its figures, plausibility flags and simplified track."""
-    return patrols.own_patrol(_principal(), patrol_id)
+    return patrols.own_patrol(authenticated_principal(), patrol_id)
 
 
 @blp.route("/patrols/<string(maxlength=64):patrol_id>/points", methods=["POST"])
@@ -167,7 +160,7 @@ def get_patrol(patrol_id: str) -> Any:
 def add_points(args: dict[str, Any], patrol_id: str) -> Any:
     """Append a batch of track points while walking (a retried batch changes nothing)."""
     return patrols.add_points(
-        _principal(),
+        authenticated_principal(),
         patrol_id,
         patrols.TrackInput(points=args.get("points") or [], crs=args["crs"]),
     )
@@ -181,7 +174,7 @@ def add_points(args: dict[str, Any], patrol_id: str) -> Any:
 def end(args: dict[str, Any], patrol_id: str) -> Any:
     """End the patrol: distance, time in the grid, coverage and plausibility are computed."""
     return patrols.end_patrol(
-        _principal(), patrol_id, ended_at=args.get("ended_at"), track=_track(args)
+        authenticated_principal(), patrol_id, ended_at=args.get("ended_at"), track=_track(args)
     )
 
 
@@ -245,7 +238,7 @@ class RaisedSchema(Schema):
 @blp.alt_response(200, schema=LogSchema, description="the same id was retried")
 def create_log(args: dict[str, Any]) -> Any:
     """Log an observation (巡逻日志) in one of your grids."""
-    log, created = patrols.create_log(_principal(), patrols.LogInput(**args))
+    log, created = patrols.create_log(authenticated_principal(), patrols.LogInput(**args))
     return log, 201 if created else 200
 
 
@@ -256,7 +249,7 @@ def create_log(args: dict[str, Any]) -> Any:
 def list_logs(args: dict[str, Any]) -> Any:
     """Patrol logs, newest first, scoped like patrols."""
     page = patrols.list_logs(
-        _principal(),
+        authenticated_principal(),
         _filter(args),
         patrol_id=args.get("patrol"),
         cursor=args.get("cursor"),
@@ -273,7 +266,7 @@ def list_logs(args: dict[str, Any]) -> Any:
 def raise_case(args: dict[str, Any], log_id: str) -> Any:
     """Raise a case (source patrol) from a log, with its point and photos."""
     log, result = patrols.raise_case(
-        _principal(),
+        authenticated_principal(),
         log_id,
         category=args.get("category"),
         priority=args.get("priority"),
@@ -331,7 +324,9 @@ class ScheduleListArgs(InputSchema):
 @blp.response(201, ScheduleSchema)
 def create_schedule(args: dict[str, Any]) -> Any:
     """Schedule a collector's patrols of a grid (local times, weekdays, tolerance)."""
-    return schedules.create_schedule(_principal(), schedules.ScheduleInput(**args)), 201
+    return schedules.create_schedule(
+        authenticated_principal(), schedules.ScheduleInput(**args)
+    ), 201
 
 
 @blp.route("/patrol-schedules", methods=["GET"])
@@ -340,7 +335,7 @@ def create_schedule(args: dict[str, Any]) -> Any:
 @blp.response(200, ScheduleSchema(many=True))
 def list_schedules(args: dict[str, Any]) -> Any:
     """Active schedules: a collector's own, or the subdistrict's."""
-    return schedules.list_schedules(_principal(), args.get("collector"))
+    return schedules.list_schedules(authenticated_principal(), args.get("collector"))
 
 
 @blp.route("/patrol-schedules/<int(min=1, max=2147483647):schedule_id>", methods=["DELETE"])
@@ -349,7 +344,7 @@ def list_schedules(args: dict[str, Any]) -> Any:
 @blp.alt_response(404, schema=ErrorSchema, description="no such schedule")
 def delete_schedule(schedule_id: int) -> Any:
     """Stop a schedule (its history of done and missed slots is kept)."""
-    schedules.deactivate_schedule(_principal(), schedule_id)
+    schedules.deactivate_schedule(authenticated_principal(), schedule_id)
     return None
 
 
@@ -390,5 +385,8 @@ def collector_figures(args: dict[str, Any]) -> Any:
     date_to = args.get("date_to") or now
     date_from = args.get("date_from") or date_to - timedelta(days=30)
     return schedules.collector_figures(
-        _principal(), date_from=date_from, date_to=date_to, collector_id=args.get("collector")
+        authenticated_principal(),
+        date_from=date_from,
+        date_to=date_to,
+        collector_id=args.get("collector"),
     )

@@ -94,9 +94,5 @@ def rate(args: dict[str, Any], token: str) -> Any:
 @blp.alt_response(404, schema=ErrorSchema, description="no such photo on this case")
 def photo(token: str, sha256: str) -> Any:
     """A report or result photo of the case (the public copy: no EXIF GPS)."""
-    path = residents.public_photo(token, sha256)
-    if not path.exists():
-        from server.errors import NotFound
-
-        raise NotFound("Photo", "照片")
-    return send_file(path, max_age=31536000, etag=sha256)
+    stored = residents.public_photo(token, sha256)
+    return send_file(stored.path, mimetype=stored.mime, max_age=31536000, etag=stored.etag)

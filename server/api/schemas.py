@@ -9,8 +9,11 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from geo.crs import SUPPORTED
+from server.domain.codes import CLIENT_ID as CLIENT_ID_PATTERN
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="Not a SHA-256 (64 lowercase hex).")
+CLIENT_ID = validate.Regexp(CLIENT_ID_PATTERN.pattern)
 
 
 def _nul_path(value: Any, path: str) -> str | None:

@@ -8,7 +8,7 @@ from geoalchemy2.shape import to_shape
 from marshmallow import Schema, fields, validate
 
 from geo.geojson import to_geojson
-from server.api.blueprint import ApiBlueprint, current_principal
+from server.api.blueprint import ApiBlueprint, authenticated_principal, current_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import (
     CRS_FIELD,
@@ -137,8 +137,7 @@ def communities(args: dict[str, Any]) -> Any:
 @blp.response(200, GridCollection)
 def grids(args: dict[str, Any]) -> Any:
     """Grids (网格) as GeoJSON: a collector's own grids, other roles' whole subdistrict."""
-    principal = current_principal()
-    assert principal is not None
+    principal = authenticated_principal()
     page = org.list_grids(
         principal,
         community_id=args.get("community"),

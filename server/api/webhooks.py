@@ -10,12 +10,11 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from server.api.blueprint import ApiBlueprint, current_principal
+from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema, PageArgs, id_field
 from server.domain.roles import Role
 from server.services import webhooks
-from server.services.principal import Principal
 
 blp = ApiBlueprint("webhooks", __name__, url_prefix="/api/v1", description="外部推送 Webhooks")
 
@@ -82,18 +81,12 @@ class DeliveryPage(Schema):
     next_cursor = fields.String(allow_none=True, required=True)
 
 
-def _principal() -> Principal:
-    principal = current_principal()
-    assert principal is not None
-    return principal
-
-
 @blp.route("/webhooks", methods=["GET"])
 @blp.auth(Role.ADMIN)
 @blp.response(200, WebhookSchema(many=True))
 def list_webhooks() -> Any:
     """Webhook subscriptions you manage (secrets are never shown again)."""
-    return webhooks.list_subscriptions(_principal())
+    return webhooks.list_subscriptions(authenticated_principal())
 
 
 @blp.route("/webhooks", methods=["POST"])
@@ -104,7 +97,7 @@ def list_webhooks() -> Any:
 def create_webhook(args: dict[str, Any]) -> Any:
     """Subscribe a URL to case events; the answer holds the signing secret, once."""
     created = webhooks.create_subscription(
-        _principal(),
+        authenticated_principal(),
         name=args["name"],
         url=args["url"],
         events=args["events"],
@@ -124,7 +117,7 @@ def create_webhook(args: dict[str, Any]) -> Any:
 @blp.alt_response(404, schema=ErrorSchema, description="not found or not yours")
 def delete_webhook(subscription_id: int) -> Any:
     """Deactivate a subscription: nothing more is sent; its delivery history is kept."""
-    webhooks.deactivate_subscription(_principal(), subscription_id)
+    webhooks.deactivate_subscription(authenticated_principal(), subscription_id)
     return None
 
 
@@ -137,7 +130,7 @@ def delete_webhook(subscription_id: int) -> Any:
 def deliveries(args: dict[str, Any], subscription_id: int) -> Any:
     """A subscription's deliveries, newest first: status, attempts, last error."""
     return webhooks.list_deliveries(
-        _principal(), subscription_id, cursor=args.get("cursor"), limit=args["limit"]
+        authenticated_principal(), subscription_id, cursor=args.get("cursor"), limit=args["limit"]
     )
 
 
@@ -148,4 +141,4 @@ def deliveries(args: dict[str, Any], subscription_id: int) -> Any:
 @blp.alt_response(409, schema=ErrorSchema, description="subscription_inactive")
 def send_test(subscription_id: int) -> Any:
     """Send a `ping` event to the subscription's URL now (queued like any event)."""
-    return webhooks.send_test(_principal(), subscription_id)
+    return webhooks.send_test(authenticated_principal(), subscription_id)

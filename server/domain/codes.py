@@ -11,6 +11,8 @@ import re
 SUBDISTRICT_CODE = re.compile(r"^\d{9}$")
 COMMUNITY_CODE = re.compile(r"^\d{12}$")
 GRID_CODE = re.compile(r"^\d{15}$")
+# Ids a phone makes for records it creates offline (cases, patrols, logs).
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
 def is_subdistrict_code(code: str) -> bool:

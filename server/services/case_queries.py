@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, false, func, literal, or_, select, tuple_
+from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from server.domain.cases import Stage, Status, stage_of, statuses_in
@@ -14,7 +14,7 @@ from server.domain.roles import Role
 from server.extensions import db
 from server.models import Case, Category, Community, Grid
 from server.models.base import utcnow
-from server.services.pagination import decode_keyset, encode_keyset
+from server.services.pagination import keyset_page
 from server.services.principal import Principal
 
 NEAR_DEADLINE = timedelta(hours=24)
@@ -126,22 +126,16 @@ def list_cases(
     stmt = _filtered(scope(select(Case), principal), f)
     if sort == "deadline_at":
         stmt = stmt.where(Case.deadline_at.is_not(None))  # only cases on the clock have one
-    if cursor:
-        value, last_id = decode_keyset(cursor, sort)
-        # A row-value comparison, so that the (…, created_at, id) index gives a range scan.
-        key, after = tuple_(column, Case.id), tuple_(literal(value, column.type), literal(last_id))
-        stmt = stmt.where(key < after if desc else key > after)
-    order = (column.desc(), Case.id.desc()) if desc else (column.asc(), Case.id.asc())
-    rows = list(
-        db.session.scalars(stmt.options(*PRESENT_OPTIONS).order_by(*order).limit(limit + 1))
+    page = keyset_page(
+        stmt.options(*PRESENT_OPTIONS),
+        Case.id,
+        column,
+        sort=sort,
+        desc=desc,
+        cursor=cursor,
+        limit=limit,
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = None
-    if more and rows:
-        last = rows[-1]
-        next_cursor = encode_keyset(sort, getattr(last, column.key), last.id)
-    return CasePage(items=rows, next_cursor=next_cursor)
+    return CasePage(items=page.items, next_cursor=page.next_cursor)
 
 
 def stage_counts(principal: Principal, f: CaseFilter) -> dict[str, Any]:

@@ -8,7 +8,6 @@ grid, which unit, which subdistrict); the state machine itself lives in
 from __future__ import annotations
 
 import math
-import re
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
@@ -30,6 +29,7 @@ from server.domain.cases import (
     TransitionRefused,
     decide,
 )
+from server.domain.codes import CLIENT_ID
 from server.domain.roles import Role
 from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.extensions import db
@@ -43,7 +43,6 @@ from server.services.locate import locate
 from server.services.principal import Principal
 from server.services.spatial import intersects_bbox
 
-CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 DISPATCHER_SOURCES = ("hotline", "visit", "wechat", "deliberation", "patrol")
 DUPLICATE_WINDOW = timedelta(days=7)
 OPEN_STATUSES = [s.value for s in Status if s not in FINAL]
@@ -320,7 +319,7 @@ def _apply(principal: Principal, case: Case, action: str, data: ActionInput) -> 
             status = 404
         raise DomainError(exc.code, exc.message, exc.message_zh, status=status) from exc
     for name in edge.needs:
-        value = getattr(data, {"deadline": "deadline"}.get(name, name))
+        value = getattr(data, name)
         if value is None or (isinstance(value, str) and not value.strip()):
             raise _invalid(
                 "validation_error",

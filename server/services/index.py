@@ -420,6 +420,27 @@ def published(
     return day, rows
 
 
+def history_of(
+    community: int | None, grid: int | None, first: date | None, last: date | None
+) -> tuple[str, int, list[dict[str, Any]]]:
+    """Exactly one of a community or a grid, day by day over [first, last]; by default the
+    30 days up to the latest computed day."""
+    if (community is None) == (grid is None):
+        raise Invalid(
+            "validation_error",
+            "give exactly one of community, grid",
+            "请指定 community 或 grid 之一",
+            field="community",
+        )
+    level, area_id = ("community", community) if community is not None else ("grid", grid)
+    assert area_id is not None
+    last = last or latest_day() or yesterday()
+    first = first or last - timedelta(days=29)
+    if first > last:
+        raise Invalid("validation_error", "from: after to", "字段 from：晚于 to", field="from")
+    return level, area_id, history(level, area_id, first, last)
+
+
 def history(level: str, area_id: int, first: date, last: date) -> list[dict[str, Any]]:
     if (last - first).days > 731:
         raise Invalid(

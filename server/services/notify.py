@@ -416,14 +416,19 @@ def publish(
                     )
                 )
 
-    subs = subscribers(event, case.subdistrict_id)
-    if not subs:
-        return
-    body_fields = {"case": case_summary(facts), **jsonable(extra)}
-    deliveries = [new_delivery(sub, event, body_fields) for sub in subs]
-    db.session.flush()  # ids for the tasks
-    for delivery in deliveries:
-        after_commit(DELIVER_TASK, delivery.id)
+    if subscribers(event, case.subdistrict_id):
+        queue_deliveries(
+            event, case.subdistrict_id, {"case": case_summary(facts), **jsonable(extra)}
+        )
+
+
+def queue_deliveries(event: str, subdistrict_id: int, body: dict[str, Any]) -> None:
+    """A delivery per subscriber of `event`, each sent by the worker after commit."""
+    deliveries = [new_delivery(sub, event, body) for sub in subscribers(event, subdistrict_id)]
+    if deliveries:
+        db.session.flush()  # ids for the tasks
+        for delivery in deliveries:
+            after_commit(DELIVER_TASK, delivery.id)
 
 
 # Events that are not about one case: the daily bulletin and missed patrols.
@@ -456,26 +461,15 @@ def notify_users(
                 body=body,
             )
         )
-    if subdistrict_id is None:
-        return
-    subs = subscribers(event, subdistrict_id)
-    deliveries = [new_delivery(sub, event, jsonable(dict(payload or {}))) for sub in subs]
-    if deliveries:
-        db.session.flush()
-        for delivery in deliveries:
-            after_commit(DELIVER_TASK, delivery.id)
+    if subdistrict_id is not None:
+        queue_deliveries(event, subdistrict_id, jsonable(dict(payload or {})))
 
 
 def publish_bulletin(subdistrict_id: int, day: Any, bulletins: list[dict[str, Any]]) -> None:
     """Deliver a day's 播报 (one text per community) to the subscribed outside systems
     (SMS, WeChat groups) — no personal data in it."""
-    subs = subscribers("index.bulletin", subdistrict_id)
     body = {"day": day.isoformat(), "subdistrict_id": subdistrict_id, "bulletins": bulletins}
-    deliveries = [new_delivery(sub, "index.bulletin", jsonable(body)) for sub in subs]
-    if deliveries:
-        db.session.flush()
-        for delivery in deliveries:
-            after_commit(DELIVER_TASK, delivery.id)
+    queue_deliveries("index.bulletin", subdistrict_id, jsonable(body))
 
 
 # --------------------------------------------------------------------------- the inbox

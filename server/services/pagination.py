@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import Select, literal, tuple_
+
 from server.errors import DomainError
+from server.extensions import db
 
 T = TypeVar("T")
 
@@ -79,3 +82,31 @@ def _invalid_cursor() -> DomainError:
         field="cursor",
         status=400,
     )
+
+
+def keyset_page(
+    stmt: Select[Any],
+    id_col: Any,
+    column: Any,
+    *,
+    sort: str,
+    desc: bool,
+    cursor: str | None,
+    limit: int,
+) -> Page[Any]:
+    """One page of `stmt` ordered by (column, id), starting after the cursor's row. The
+    row-value comparison lets a (…, column, id) index give a range scan: a deep page costs
+    what the first does."""
+    if cursor:
+        value, last_id = decode_keyset(cursor, sort)
+        key = tuple_(column, id_col)
+        after = tuple_(literal(value, column.type), literal(last_id))
+        stmt = stmt.where(key < after if desc else key > after)
+    order = (column.desc(), id_col.desc()) if desc else (column.asc(), id_col.asc())
+    rows = list(db.session.scalars(stmt.order_by(*order).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = (
+        encode_keyset(sort, getattr(rows[-1], column.key), rows[-1].id) if more and rows else None
+    )
+    return Page(items=rows, next_cursor=next_cursor)

@@ -7,7 +7,6 @@ idempotent by id.
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,9 +15,10 @@ from typing import Any
 from geoalchemy2.shape import from_shape, to_shape
 from shapely import wkt
 from shapely.geometry import Point
-from sqlalchemy import Select, literal, select, tuple_
+from sqlalchemy import Select, select
 
 from geo.tracks import TrackPoint, simplify_for_display, summarize, to_linestring_wkt
+from server.domain.codes import CLIENT_ID
 from server.domain.roles import Role
 from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.extensions import db
@@ -27,10 +27,9 @@ from server.models.base import SRID, utcnow
 from server.services import attachments
 from server.services.cases import ReportInput, commit_change, create_case
 from server.services.locate import to_wgs84_checked
-from server.services.pagination import Page, decode_keyset, encode_keyset
+from server.services.pagination import Page, keyset_page
 from server.services.principal import Principal
 
-CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_POINTS = 20_000
 EARLIEST_FIX = datetime(
     2000, 1, 1, tzinfo=UTC
@@ -299,24 +298,9 @@ def list_patrols(
         stmt = stmt.where(Patrol.started_at >= f.since)
     if f.until is not None:
         stmt = stmt.where(Patrol.started_at < f.until)
-    return _page(stmt, Patrol, Patrol.started_at, cursor, limit)
-
-
-def _page(stmt: Select[Any], model: Any, column: Any, cursor: str | None, limit: int) -> Page[Any]:
-    if cursor:
-        value, last_id = decode_keyset(cursor, "-time")
-        stmt = stmt.where(
-            tuple_(column, model.id) < tuple_(literal(value, column.type), literal(last_id))
-        )
-    rows = list(db.session.scalars(stmt.order_by(column.desc(), model.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = (
-        encode_keyset("-time", getattr(rows[-1], column.key), rows[-1].id)
-        if more and rows
-        else None
+    return keyset_page(
+        stmt, Patrol.id, Patrol.started_at, sort="-time", desc=True, cursor=cursor, limit=limit
     )
-    return Page(items=rows, next_cursor=next_cursor)
 
 
 # ---------------------------------------------------------------------------------- logs
@@ -418,7 +402,9 @@ def list_logs(
         stmt = stmt.where(PatrolLog.logged_at >= f.since)
     if f.until is not None:
         stmt = stmt.where(PatrolLog.logged_at < f.until)
-    return _page(stmt, PatrolLog, PatrolLog.logged_at, cursor, limit)
+    return keyset_page(
+        stmt, PatrolLog.id, PatrolLog.logged_at, sort="-time", desc=True, cursor=cursor, limit=limit
+    )
 
 
 def raise_case(

@@ -19,6 +19,17 @@ from server.models.ratelimit import RateLimitWindow
 HOUR = timedelta(hours=1)
 
 
+def _too_many(retry: int, what: str, what_zh: str) -> DomainError:
+    minutes = retry // 60 + 1
+    return DomainError(
+        "too_many_requests",
+        f"Too many {what} from your address; try again in {minutes} min",
+        f"{what_zh}，请 {minutes} 分钟后再试",
+        status=429,
+        headers={"Retry-After": str(retry)},
+    )
+
+
 def hit(key: str, limit: int, window: timedelta) -> None:
     """Count one hit of `key`; 429 `too_many_requests` past `limit` in the window.
 
@@ -49,13 +60,7 @@ def hit(key: str, limit: int, window: timedelta) -> None:
         if started.tzinfo is None:
             started = started.replace(tzinfo=UTC)
         retry = max(1, int((started + window - now).total_seconds()) + 1)
-        raise DomainError(
-            "too_many_requests",
-            f"Too many reports from your address; try again in {retry // 60 + 1} min",
-            f"提交过于频繁，请 {retry // 60 + 1} 分钟后再试",
-            status=429,
-            headers={"Retry-After": str(retry)},
-        )
+        raise _too_many(retry, "reports", "提交过于频繁")
 
 
 def resident_report(address: str) -> None:
@@ -83,13 +88,7 @@ def check_login_address(address: str) -> None:
     if now - started >= LOGIN_WINDOW:
         return
     retry = max(1, int((started + LOGIN_WINDOW - now).total_seconds()) + 1)
-    raise DomainError(
-        "too_many_requests",
-        f"Too many failed logins from your address; try again in {retry // 60 + 1} min",
-        f"该地址登录失败次数过多，请 {retry // 60 + 1} 分钟后再试",
-        status=429,
-        headers={"Retry-After": str(retry)},
-    )
+    raise _too_many(retry, "failed logins", "该地址登录失败次数过多")
 
 
 def record_login_failure(address: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -190,7 +189,7 @@ def _rate(token: str, verdict: str, comment: str | None) -> dict[str, Any]:
     return public_view(token)
 
 
-def public_photo(token: str, sha256: str) -> Path:
+def public_photo(token: str, sha256: str) -> attachments.StoredFile:
     """A report or result photo of this case (the public copy, without EXIF GPS)."""
     case = _case_for(token)
     linked = db.session.scalar(
@@ -202,4 +201,4 @@ def public_photo(token: str, sha256: str) -> Path:
     )
     if linked is None:
         raise NotFound("Photo", "照片")
-    return attachments.path_for(sha256, "public")
+    return attachments.public_file(sha256)
