@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test: make sure SpatiaLite, the dev virtualenv, a PostgreSQL with PostGIS (database
-# minqing_test) and a Redis are there, then run pytest on both backends.
+# minqing_test), a Redis, Debian's Chromium (browser tests) and the Node packages of
+# package-lock.json (the WatermelonDB conformance client, ECharts, axe-core) are there, then run pytest on both backends.
 #
 # Arguments (and the words of PYTEST_ARGS) go to pytest:  make test ARGS='-k locate -x'
 # Exports for the suite:
@@ -16,8 +17,10 @@ cd "$MINQING_ROOT"
 VENV="${VENV:-.venv}"
 export VENV
 
-apt_ensure libsqlite3-mod-spatialite
+apt_ensure libsqlite3-mod-spatialite chromium
+command -v npm >/dev/null 2>&1 || apt_ensure nodejs npm
 bash scripts/ensure-venv.sh dev
+bash scripts/ensure-node.sh
 
 if [[ -n "${MINQING_TEST_DATABASE_URL:-}" ]]; then
   say "MINQING_TEST_DATABASE_URL set by the environment: using it as it is"

@@ -347,3 +347,21 @@ def tokens(client: FlaskClient, world: World) -> dict[str, str]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="session")
+def _live_server(_migrated_app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from live import LiveServer
+
+    server = LiveServer(dict(_migrated_app.config), tmp_path_factory.mktemp("live"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live_server(app: Flask, _live_server: Any) -> Iterator[Any]:
+    """A real server (gunicorn, child process) on this test's database; `.url`, `.restart()`."""
+    if _live_server.process is None:
+        _live_server.start()
+    yield _live_server
