@@ -1,0 +1,579 @@
+"""Chaos and load for offline sync: many phones, lossy network, a server crash mid-run.
+
+    make chaos                                          # 50 devices × 200 records, PostGIS
+    python scripts/sync_chaos.py --devices 8 --records 25 --backend spatialite
+
+Each device is a `sync.client.SyncClient` in its own thread, talking to a real server
+(gunicorn, `tests/live.py`) through an in-process proxy that forwards every request but
+drops the response with probability `--drop` (the server applied the request, the phone
+never hears back) and sends a request twice with probability `--dup` (a duplicate retry).
+Halfway through, the server is killed (SIGKILL) and started again.
+
+Every device first syncs its grids, then goes "offline" and writes `--records` patrol logs
+(some with a photo, some edited, some deleted again), syncing every few dozen writes. Each
+device keeps a ledger of what its user meant the server to hold. At the end:
+
+- the server holds exactly the union of the ledgers: 0 lost, 0 duplicated (every log's
+  text carries a unique tag, so a record stored twice under two ids is caught too), equal
+  contents;
+- every device converges: after a final sync its local store equals both the server's rows
+  for its grids and what a freshly installed phone of the same collector pulls.
+
+It prints the figures and exits 1 on any loss, duplicate, difference or divergence. The
+bounded CI version is `tests/sync/test_chaos.py`; both call `run_chaos`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+for folder in (ROOT, ROOT / "tests"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+from sync.client import RetryPolicy, SyncClient  # noqa: E402
+
+TABLE = "patrol_logs"
+PHOTO_SHARE = 0.05
+EDIT_SHARE = 0.10
+DELETE_SHARE = 0.05
+
+# ------------------------------------------------------------------------------ the proxy
+
+
+class LossyProxy:
+    """Forwards HTTP to `upstream`; drops responses and duplicates requests at random.
+
+    A dropped response means the request reached the server and was applied; the client's
+    socket is closed without an answer. Upstream down (the server restarting) gives 502.
+    """
+
+    def __init__(self, upstream: str, *, drop: float, dup: float, seed: int) -> None:
+        parsed = urllib.parse.urlsplit(upstream)
+        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
+        self.drop, self.dup = drop, dup
+        self.rng = random.Random(seed)
+        self.plan: list[tuple[bool, bool]] = []  # (drop, dup) for the next requests, then dice
+        self.lock = threading.Lock()
+        self.counts = {"forwarded": 0, "dropped": 0, "duplicated": 0, "upstream_down": 0}
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                drop, dup = proxy._dice()
+                answer = None
+                for _ in range(2 if dup else 1):
+                    answer = proxy._forward(self.command, self.path, self.headers, body)
+                if answer is None:
+                    self.send_response(502)
+                    self.send_header("Content-Length", "0")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.close_connection = True
+                    return
+                if dup:
+                    proxy._count("duplicated")
+                if drop:
+                    proxy._count("dropped")
+                    self.close_connection = True  # applied upstream, never answered
+                    return
+                status, headers, payload = answer
+                self.send_response(status)
+                for name, value in headers:
+                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+                self.close_connection = True
+
+            do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _dice(self) -> tuple[bool, bool]:
+        with self.lock:
+            if self.plan:
+                return self.plan.pop(0)
+            return self.rng.random() < self.drop, self.rng.random() < self.dup
+
+    def _count(self, name: str) -> None:
+        with self.lock:
+            self.counts[name] += 1
+
+    def _forward(
+        self, method: str, path: str, headers: Any, body: bytes | None
+    ) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        try:
+            keep = {k: v for k, v in headers.items() if k.lower() not in ("host", "connection")}
+            conn.request(method, path, body=body, headers=keep)
+            response = conn.getresponse()
+            payload = response.read()
+        except OSError:
+            self._count("upstream_down")
+            return None
+        finally:
+            conn.close()
+        self._count("forwarded")
+        return response.status, response.getheaders(), payload
+
+    def start(self) -> LossyProxy:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# ------------------------------------------------------------------------------ devices
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """A phone to play: its token, its collector and grid, and a second (observer) token of
+    the same collector, used for the fresh-install comparison."""
+
+    name: str
+    token: str
+    collector: str
+    collector_id: int
+    observer_token: str
+
+
+@dataclass
+class Ledger:
+    """What one device's user meant the server to hold: log id -> columns."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)
+
+
+@dataclass
+class ChaosResult:
+    devices: int
+    records_written: int
+    expected: int
+    on_server: int
+    lost: list[str]
+    duplicated: list[str]
+    different: list[str]
+    diverged: list[str]
+    errors: list[str]
+    retries: int
+    requests: int
+    conflicts: int
+    rejected: int
+    uploads: int
+    proxy: dict[str, int]
+    restarts: int
+    wall_s: float
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicated or self.different or self.diverged or self.errors)
+
+    def summary(self) -> str:
+        def few(items: list[str]) -> str:
+            return f"{len(items)}" + (f"  e.g. {items[:3]}" if items else "")
+
+        return "\n".join(
+            [
+                f"devices                 {self.devices}",
+                f"records written         {self.records_written}  "
+                f"(expected on server {self.expected}, found {self.on_server})",
+                f"lost                    {few(self.lost)}",
+                f"duplicated              {few(self.duplicated)}",
+                f"contents differ         {few(self.different)}",
+                f"devices not converged   {few(self.diverged)}",
+                f"device errors           {few(self.errors)}",
+                f"requests / retries      {self.requests} / {self.retries}",
+                f"409s / rejected         {self.conflicts} / {self.rejected}",
+                f"photos uploaded         {self.uploads}",
+                f"proxy                   {self.proxy}",
+                f"server restarts         {self.restarts}",
+                f"wall time               {self.wall_s:.1f} s",
+            ]
+        )
+
+
+def _grid_box(client: SyncClient) -> tuple[str, tuple[float, float, float, float]]:
+    """The device's grid (its collector has one) and the inner part of its bounding box."""
+    grids = client.all("grids")
+    if not grids:
+        raise RuntimeError("the first sync brought no grid")
+    grid = grids[0]
+    geometry = json.loads(grid["polygon"])
+    ring = geometry["coordinates"][0] if geometry["type"] == "Polygon" else []
+    if geometry["type"] == "MultiPolygon":
+        ring = geometry["coordinates"][0][0]
+    xs, ys = [p[0] for p in ring], [p[1] for p in ring]
+    dx, dy = (max(xs) - min(xs)) * 0.2, (max(ys) - min(ys)) * 0.2
+    return str(grid["id"]), (min(xs) + dx, min(ys) + dy, max(xs) - dx, max(ys) - dy)
+
+
+def play_device(
+    spec: DeviceSpec,
+    client: SyncClient,
+    records: int,
+    rng: random.Random,
+    progress: Callable[[], None],
+) -> Ledger:
+    """First sync, then `records` offline writes with a sync every 10–40 writes."""
+    ledger = Ledger()
+    client.sync()
+    grid_id, (x0, y0, x1, y1) = _grid_box(client)
+    next_sync = rng.randint(10, 40)
+    for n in range(records):
+        tag = f"[{spec.name}-{n:04d}]"
+        photos: list[str] = []
+        if rng.random() < PHOTO_SHARE:
+            photos.append(client.attach(f"photo {tag} {rng.random()}".encode()))
+        columns = {
+            "grid_id": grid_id,
+            "text": f"{tag} 巡查记录 {rng.randint(0, 10**6)}",
+            "lon": round(rng.uniform(x0, x1), 7),
+            "lat": round(rng.uniform(y0, y1), 7),
+            "crs": "wgs84",
+            "photos": json.dumps(photos),
+            "logged_at": int(time.time() * 1000) - rng.randint(0, 3_600_000),
+            "patrol_id": None,
+            "category_id": None,
+            "case_id": None,
+        }
+        record_id = client.create(TABLE, columns)
+        ledger.records[record_id] = columns
+        progress()
+        mine = list(ledger.records)
+        roll = rng.random()
+        if roll < EDIT_SHARE and len(mine) > 1:
+            victim = rng.choice(mine)
+            text = ledger.records[victim]["text"].split("]")[0] + f"] 已更正 {rng.random():.6f}"
+            client.update(TABLE, victim, {"text": text})
+            ledger.records[victim]["text"] = text
+        elif roll < EDIT_SHARE + DELETE_SHARE and len(mine) > 1:
+            victim = rng.choice(mine)
+            client.delete(TABLE, victim)
+            del ledger.records[victim]
+            ledger.deleted.add(victim)
+        next_sync -= 1
+        if next_sync <= 0:
+            client.sync()
+            next_sync = rng.randint(10, 40)
+    client.sync()
+    return ledger
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return a is not None and b is not None and abs(float(a) - float(b)) < 1e-7
+    return bool(a == b)
+
+
+def _local_view(client: SyncClient) -> dict[str, dict[str, dict[str, Any]]]:
+    return {t: {r["id"]: r for r in client.all(t)} for t in client.tables()}
+
+
+def run_chaos(
+    server_url: str,
+    devices: list[DeviceSpec],
+    *,
+    records: int,
+    drop: float,
+    dup: float,
+    seed: int,
+    restart: Callable[[], None] | None,
+    server_logs: Callable[[list[int]], dict[str, dict[str, Any]]],
+    retry: RetryPolicy | None = None,
+) -> ChaosResult:
+    """Play the devices concurrently, restart the server halfway, check truth and convergence.
+
+    `server_logs(collector_ids)` reads the server's database directly: log id -> columns
+    (`text, lon, lat, grid_id, photos, logged_at, collector_id`), not through the API.
+    """
+    started = time.perf_counter()
+    proxy = LossyProxy(server_url, drop=drop, dup=dup, seed=seed).start()
+    retry = retry or RetryPolicy(attempts=14, base_s=0.05, cap_s=2.0)
+    clients = {
+        d.name: SyncClient(proxy.url, d.token, retry=retry, rng=random.Random(f"{seed}{d.name}"))
+        for d in devices
+    }
+    ledgers: dict[str, Ledger] = {}
+    errors: list[str] = []
+    written = 0
+    lock = threading.Lock()
+    halfway = threading.Event()
+    total = len(devices) * records
+
+    def progress() -> None:
+        nonlocal written
+        with lock:
+            written += 1
+            if written >= total // 2:
+                halfway.set()
+
+    def worker(spec: DeviceSpec) -> None:
+        try:
+            ledgers[spec.name] = play_device(
+                spec, clients[spec.name], records, random.Random(f"{seed}/{spec.name}"), progress
+            )
+        except Exception as err:  # reported, and counted as a failure of the run
+            errors.append(f"{spec.name}: {type(err).__name__}: {err}")
+            halfway.set()
+
+    threads = [threading.Thread(target=worker, args=(d,), daemon=True) for d in devices]
+    for t in threads:
+        t.start()
+    restarts = 0
+    if restart is not None:
+        halfway.wait()
+        restart()
+        restarts += 1
+    for t in threads:
+        t.join()
+
+    # Convergence: one more sync each on a quiet network, then compare.
+    proxy.drop = proxy.dup = 0.0
+    for d in devices:
+        try:
+            clients[d.name].sync()
+        except Exception as err:
+            errors.append(f"{d.name} final sync: {type(err).__name__}: {err}")
+
+    expected: dict[str, dict[str, Any]] = {}
+    collector_of: dict[str, int] = {}
+    for d in devices:
+        for record_id, columns in ledgers.get(d.name, Ledger()).records.items():
+            expected[record_id] = columns
+            collector_of[record_id] = d.collector_id
+    actual = server_logs(sorted({d.collector_id for d in devices}))
+    lost = sorted(set(expected) - set(actual))
+    tags: dict[str, list[str]] = {}
+    for record_id, row in actual.items():
+        tags.setdefault(str(row["text"]).split("]")[0], []).append(record_id)
+    duplicated = sorted(i for i in actual if i not in expected)  # deleted, or stored twice
+    duplicated += sorted(t for t, ids in tags.items() if len(ids) > 1)
+    different = []
+    for record_id in sorted(set(expected) & set(actual)):
+        want, got = expected[record_id], actual[record_id]
+        for column in ("text", "lon", "lat", "grid_id", "logged_at"):
+            if not _same(_norm(column, want[column]), _norm(column, got[column])):
+                different.append(f"{record_id}.{column}: {want[column]!r} != {got[column]!r}")
+        if sorted(json.loads(want["photos"])) != sorted(got["photos"]):
+            different.append(f"{record_id}.photos: {want['photos']} != {got['photos']}")
+        if got["collector_id"] != collector_of[record_id]:
+            different.append(f"{record_id}.collector_id")
+
+    diverged = []
+    fresh: dict[int, dict[str, dict[str, dict[str, Any]]]] = {}
+    for d in devices:
+        if d.collector_id not in fresh:
+            observer = SyncClient(server_url, d.observer_token, retry=retry)
+            observer.sync()
+            fresh[d.collector_id] = _local_view(observer)
+            observer.close()
+        truth = fresh[d.collector_id]
+        mine = _local_view(clients[d.name])
+        if clients[d.name].has_local_changes():
+            diverged.append(f"{d.name}: local changes left unpushed")
+        for table in sorted(set(truth) | set(mine)):
+            want_rows, got_rows = truth.get(table, {}), mine.get(table, {})
+            if want_rows != got_rows:
+                missing = sorted(set(want_rows) - set(got_rows))[:3]
+                extra = sorted(set(got_rows) - set(want_rows))[:3]
+                changed = [i for i in want_rows if i in got_rows and want_rows[i] != got_rows[i]]
+                diverged.append(
+                    f"{d.name}.{table}: missing {missing} extra {extra} differ {changed[:3]}"
+                )
+        grid_logs = {i for i, row in actual.items() if str(row["grid_id"]) == _grid_of(mine)}
+        if grid_logs - set(mine.get(TABLE, {})):
+            diverged.append(f"{d.name}: server logs of its grid missing locally")
+
+    stats = [c.stats for c in clients.values()]
+    for c in clients.values():
+        c.close()
+    proxy.stop()
+    return ChaosResult(
+        devices=len(devices),
+        records_written=written,
+        expected=len(expected),
+        on_server=len(actual),
+        lost=lost,
+        duplicated=duplicated,
+        different=different,
+        diverged=diverged,
+        errors=errors,
+        retries=sum(s.retries for s in stats),
+        requests=sum(s.requests for s in stats),
+        conflicts=sum(s.conflicts for s in stats),
+        rejected=sum(s.rejected for s in stats),
+        uploads=sum(s.uploads for s in stats),
+        proxy=dict(proxy.counts),
+        restarts=restarts,
+        wall_s=time.perf_counter() - started,
+    )
+
+
+def _grid_of(view: dict[str, dict[str, dict[str, Any]]]) -> str:
+    return next(iter(view.get("grids", {})), "")
+
+
+def _norm(column: str, value: Any) -> Any:
+    if column == "grid_id":
+        return str(value)
+    if column == "logged_at" and isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    return value
+
+
+# ------------------------------------------------------------------------------ the server side
+
+
+def make_devices(
+    app: Any, n: int, grid_codes: list[str], subdistrict_code: str
+) -> list[DeviceSpec]:
+    """`n` collectors (chaos001…), one grid each, round-robin over `grid_codes`, each with a
+    device and an observer device."""
+    from server.services.devices import issue_device
+    from server.services.users import create_user
+
+    specs = []
+    with app.app_context():
+        for i in range(1, n + 1):
+            username = f"chaos{i:03d}"
+            user = create_user(
+                username=username,
+                password="chaos-password-1",
+                role="collector",
+                display_name=f"混沌收集员{i}",
+                subdistrict_code=subdistrict_code,
+                grid_codes=[grid_codes[(i - 1) % len(grid_codes)]],
+            )
+            phone = issue_device(username, "chaos phone")
+            observer = issue_device(username, "fresh install")
+            specs.append(
+                DeviceSpec(
+                    name=f"d{i:03d}",
+                    token=phone.token,
+                    collector=username,
+                    collector_id=user.id,
+                    observer_token=observer.token,
+                )
+            )
+    return specs
+
+
+def read_server_logs(app: Any) -> Callable[[list[int]], dict[str, dict[str, Any]]]:
+    """The server's patrol logs of these collectors, straight from its database."""
+
+    def read(collector_ids: list[int]) -> dict[str, dict[str, Any]]:
+        from sqlalchemy import select
+
+        from server.extensions import db
+        from server.models import PatrolLog
+
+        with app.app_context():
+            rows = db.session.scalars(
+                select(PatrolLog).where(PatrolLog.collector_id.in_(collector_ids))
+            ).all()
+            out = {
+                r.id: {
+                    "text": r.text,
+                    "lon": r.lon,
+                    "lat": r.lat,
+                    "grid_id": r.grid_id,
+                    "photos": list(r.photos or []),
+                    "logged_at": r.logged_at,
+                    "collector_id": r.collector_id,
+                }
+                for r in rows
+            }
+            db.session.remove()
+        return out
+
+    return read
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=50)
+    parser.add_argument("--records", type=int, default=200, help="offline records per device")
+    parser.add_argument("--drop", type=float, default=0.1, help="share of responses dropped")
+    parser.add_argument("--dup", type=float, default=0.05, help="share of requests sent twice")
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--backend", choices=("postgis", "spatialite"), default="postgis")
+    parser.add_argument("--no-restart", action="store_true")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from _common import fresh_app
+    from factories import build_world_geojson
+    from live import LiveServer
+
+    from server.services.grids_import import import_geojson
+
+    app = fresh_app(args.backend)
+    fc, codes = build_world_geojson()
+    with app.app_context():
+        import_geojson(fc)
+    devices = make_devices(app, args.devices, [codes["A1"], codes["A2"], codes["B1"]], codes["SD"])
+    log_dir = Path(app.config["INSTANCE_PATH"])
+    live = LiveServer(dict(app.config), log_dir, workers=4)
+    live.start()
+    print(
+        f"chaos: {args.devices} devices × {args.records} records on {args.backend}, "
+        f"drop {args.drop}, dup {args.dup}, server {live.url} (log {live.log})",
+        flush=True,
+    )
+    try:
+        result = run_chaos(
+            live.url,
+            devices,
+            records=args.records,
+            drop=args.drop,
+            dup=args.dup,
+            seed=args.seed,
+            restart=None if args.no_restart else lambda: live.restart(hard=True),
+            server_logs=read_server_logs(app),
+        )
+    finally:
+        live.stop()
+    print(result.summary())
+    if not result.ok:
+        for line in (result.lost + result.duplicated + result.different)[:10]:
+            print("  ", line)
+        for line in (result.diverged + result.errors)[:10]:
+            print("  ", line)
+    print("OK" if result.ok else "FAILED")
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
