@@ -88,6 +88,9 @@ def _register_routes(app: Flask) -> None:
     from swagger_ui_bundle import swagger_ui_path
 
     from server.extensions import db
+    from server.web import register_web
+
+    register_web(app)
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -56,6 +56,11 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "SPATIALITE_LIBRARY_PATH": ("mod_spatialite", "SpatiaLite module to load"),
     "MINQING_LOG_LEVEL": ("INFO", "log level"),
     "MINQING_PROXY_HOPS": ("0", "reverse proxies in front (trust that many X-Forwarded-* hops)"),
+    "MINQING_WEB_SESSION_MINUTES": ("120", "web console: idle minutes before a session expires"),
+    "MINQING_MAP_TILE_URL": (
+        None,
+        "console map: optional XYZ tile URL ({z}/{x}/{y}), e.g. 天地图; unset = no base map",
+    ),
 }
 
 
@@ -212,6 +217,13 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SPATIALITE_LIBRARY_PATH": _get(env, "SPATIALITE_LIBRARY_PATH"),
         "LOG_LEVEL": _get(env, "MINQING_LOG_LEVEL"),
         "PROXY_HOPS": _int(env, "MINQING_PROXY_HOPS", minimum=0),
+        "WEB_SESSION_MINUTES": _int(env, "MINQING_WEB_SESSION_MINUTES"),
+        "MAP_TILE_URL": _get(env, "MINQING_MAP_TILE_URL"),
+        # web pages: the session cookie is unreadable to scripts and not sent cross-site
+        "SESSION_COOKIE_NAME": "minqing_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env_name == "production",
         "MAX_UPLOAD_BYTES": max_upload_mb * 1024 * 1024,
         # the body limit leaves room for multipart framing around a maximal photo
         "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024 + 64 * 1024,

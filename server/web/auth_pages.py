@@ -1,0 +1,73 @@
+"""Sign in, sign out, and the language switch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import make_response, redirect, render_template, request, url_for
+
+from server.domain.roles import Role
+from server.errors import DomainError
+from server.web import i18n, web_blueprint
+from server.web.session import safe_next, sign_in, sign_out, web_principal
+
+bp = web_blueprint("web_auth", __name__)
+
+LANDING: dict[Role, str] = {
+    Role.ADMIN: "console.cases",
+    Role.DISPATCHER: "console.cases",
+    Role.UNIT_STAFF: "console.cases",
+    Role.COLLECTOR: "console.cases",
+}
+
+
+def landing(role: Role) -> str:
+    return url_for(LANDING[role])
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """The sign-in form; on success back to where the user was going."""
+    next_url = request.values.get("next")
+    error: DomainError | None = None
+    username = ""
+    if request.method == "POST":
+        username = request.form.get("username", "")[:64]
+        try:
+            principal = sign_in(username, request.form.get("password", "")[:200])
+        except DomainError as exc:
+            error = exc
+        else:
+            return redirect(safe_next(next_url, landing(principal.role)))
+    elif web_principal() is not None and not request.args.get("expired"):
+        principal = web_principal()
+        assert principal is not None
+        return redirect(safe_next(next_url, landing(principal.role)))
+    status = error.status if error else 200
+    headers = error.headers if error else {}
+    html = render_template(
+        "login.html",
+        error=error,
+        username=username,
+        next_url=next_url or "",
+        expired=bool(request.args.get("expired")),
+    )
+    return html, status, headers
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    sign_out()
+    return redirect(url_for("web_auth.login", signed_out=1))
+
+
+@bp.get("/lang/<code>")
+def switch_language(code: str) -> Any:
+    """Remember the chosen language for a year, then go back."""
+    target = safe_next(request.args.get("next"), "/")
+    response = make_response(redirect(target))
+    if code in i18n.LANGS:
+        response.set_cookie(
+            i18n.LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
+        )
+    return response

@@ -1,0 +1,350 @@
+"""The case queue (filters, counts, bulk dispatch) and the case page with its actions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+
+from server.domain.cases import ACTION_ZH, EDGES, STATUS_ZH, Action, Stage, Status
+from server.domain.roles import Role
+from server.errors import DomainError
+from server.models.base import utcnow
+from server.models.cases import SOURCES
+from server.services import attachments, case_present, case_queries, cases, org
+from server.web import forms, render_error
+from server.web.console import bp
+from server.web.i18n import pick, t
+from server.web.session import page, signed_in
+
+DISPATCHERS = (Role.DISPATCHER, Role.ADMIN)
+STAGE_TEXT: dict[str, tuple[str, str]] = {
+    Stage.COLLECT: ("搜集", "Collect"),
+    Stage.HANDLE: ("办理", "Handle"),
+    Stage.FEEDBACK: ("反馈", "Feedback"),
+    Stage.EVALUATE: ("评价", "Evaluate"),
+    Stage.DONE: ("已结束", "Done"),
+}
+STATUS_EN: dict[str, str] = {
+    "reported": "Reported",
+    "accepted": "Accepted",
+    "rejected": "Rejected",
+    "merged": "Merged",
+    "dispatched": "Dispatched",
+    "in_progress": "In progress",
+    "handled": "Handled, to verify",
+    "awaiting_rating": "Awaiting rating",
+    "reopened": "Reopened (unsatisfied)",
+    "closed": "Closed",
+}
+SOURCE_TEXT: dict[str, tuple[str, str]] = {
+    "patrol": ("巡查上报", "Patrol"),
+    "resident": ("居民上报", "Resident"),
+    "hotline": ("热线", "Hotline"),
+    "wechat": ("微信", "WeChat"),
+    "visit": ("来访", "Visit"),
+    "deliberation": ("议事会", "Deliberation"),
+}
+ACTION_EN: dict[str, str] = {
+    "accept": "Accept",
+    "reject": "Reject",
+    "merge": "Merge",
+    "dispatch": "Dispatch",
+    "acknowledge": "Acknowledge",
+    "send_back": "Send back",
+    "request_extension": "Request extension",
+    "approve_extension": "Approve extension",
+    "deny_extension": "Deny extension",
+    "report_done": "Report done",
+    "verify_ok": "Verified OK",
+    "verify_fail": "Verification failed (rework)",
+    "rate": "Resident rating",
+    "close": "Close",
+    "rating_timeout": "Closed without rating",
+    "report": "Reported",
+    "overdue": "Overdue",
+    "escalate": "Escalated",
+}
+SORT_TEXT = {
+    "-created_at": ("最新上报", "Newest first"),
+    "created_at": ("最早上报", "Oldest first"),
+    "deadline_at": ("期限最近", "Deadline soonest"),
+    "-updated_at": ("最近更新", "Recently updated"),
+}
+PAGE_SIZE = 50
+
+
+def status_text(status: str) -> str:
+    return t(STATUS_ZH[Status(status)], STATUS_EN.get(status, status))
+
+
+def action_text(action: str) -> str:
+    try:
+        zh = ACTION_ZH[Action(action)]
+    except ValueError:
+        zh = {"report": "上报", "overdue": "超期", "escalate": "超期升级"}.get(action, action)
+    return t(zh, ACTION_EN.get(action, action))
+
+
+@bp.app_template_global()
+def case_status(status: str) -> str:
+    return status_text(status)
+
+
+@bp.app_template_global()
+def case_action(action: str) -> str:
+    return action_text(action)
+
+
+@bp.app_template_filter("local")
+def local_filter(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return forms.local_time(value, fmt)
+
+
+# ------------------------------------------------------------------------------- the queue
+
+
+def _filter_from(args: Any) -> case_queries.CaseFilter:
+    first = forms.day(args, "from")
+    last = forms.day(args, "to")
+    status = forms.choice(args, "status", [s.value for s in Status])
+    return case_queries.CaseFilter(
+        status=[status] if status else None,
+        stage=forms.choice(args, "stage", [s.value for s in Stage]),
+        community=forms.integer(args, "community"),
+        grid=forms.integer(args, "grid"),
+        category=forms.text(args, "category", max_length=32),
+        unit=forms.integer(args, "unit"),
+        source=forms.choice(args, "source", SOURCES),
+        overdue=forms.boolean(args, "overdue"),
+        created_from=forms.day_start(first) if first else None,
+        created_to=forms.day_end(last) if last else None,
+        q=forms.text(args, "q", max_length=100),
+    )
+
+
+def _urgency(case: Any, now: Any) -> str:
+    if case.overdue and case.status in ("dispatched", "in_progress"):
+        return "overdue"
+    if (
+        case.status in ("dispatched", "in_progress")
+        and case.deadline_at is not None
+        and case.deadline_at < now + case_queries.NEAR_DEADLINE
+    ):
+        return "due-soon"
+    return ""
+
+
+@bp.get("/")
+@page()
+def home() -> Any:
+    return redirect(url_for("console.cases"))
+
+
+@bp.get("/cases", endpoint="cases")
+@page()
+def queue() -> Any:
+    """The queue: what the signed-in user may see, filtered, sorted, a page at a time."""
+    principal = signed_in()
+    args = request.args
+    f = _filter_from(args)
+    sort = forms.choice(args, "sort", list(case_queries.SORTS)) or "-created_at"
+    cursor = forms.text(args, "cursor", max_length=500)
+    result = case_queries.list_cases(principal, f, sort=sort, cursor=cursor, limit=PAGE_SIZE)
+    counts = case_queries.stage_counts(principal, _without(f, stage=True))
+    now = utcnow()
+    keep = {k: v for k, v in args.items() if k != "cursor" and v}
+    grids = (
+        org.list_grids(principal, limit=500).items if principal.role is not Role.COLLECTOR else []
+    )
+    return render_template(
+        "console/cases.html",
+        cases=[(c, _urgency(c, now)) for c in result.items],
+        next_url=url_for("console.cases", **keep, cursor=result.next_cursor)
+        if result.next_cursor
+        else None,
+        first_url=url_for("console.cases", **keep) if cursor else None,
+        counts=counts,
+        stage_text=STAGE_TEXT,
+        stage_links={
+            s.value: url_for("console.cases", **{**keep, "stage": s.value}) for s in Stage
+        },
+        all_stages_url=url_for("console.cases", **{k: v for k, v in keep.items() if k != "stage"}),
+        args=args,
+        sort=sort,
+        sorts=[(k, t(*v)) for k, v in SORT_TEXT.items()],
+        statuses=[(s.value, status_text(s.value)) for s in Status],
+        stages=[(s.value, t(*STAGE_TEXT[s])) for s in Stage],
+        sources=[(s, t(*SOURCE_TEXT[s])) for s in SOURCES],
+        communities=[(c.id, c.name) for c in org.list_communities(principal)],
+        grids=[(g.grid.id, f"{g.grid.name} ({g.grid.code})") for g in grids],
+        categories=[(c.code, pick(c.name_zh, c.name_en)) for c in org.list_categories()],
+        units=[(u.id, u.name) for u in org.list_units(principal)],
+        may_dispatch=principal.role in DISPATCHERS,
+        is_staff=principal.role is Role.UNIT_STAFF,
+    )
+
+
+def _without(f: case_queries.CaseFilter, *, stage: bool) -> case_queries.CaseFilter:
+    from dataclasses import replace
+
+    return replace(f, stage=None) if stage else f
+
+
+@bp.post("/cases/bulk-dispatch")
+@page(*DISPATCHERS)
+def bulk_dispatch() -> Any:
+    """Dispatch the ticked cases to one unit: all of them or none (each refusal named)."""
+    principal = signed_in()
+    picked = request.form.getlist("case")[:200]
+    if not picked:
+        flash(t("请先勾选要派遣的事项。", "Tick the cases to dispatch first."), "error")
+        return redirect(_back_to_queue())
+    items = []
+    for raw in picked:
+        case_id, _, version = raw.rpartition(":")
+        if not case_id or not version.isdigit():
+            raise DomainError(
+                "invalid_value",
+                "case: not a case of this page",
+                "字段 case：无效的事项",
+                field="case",
+            )
+        items.append(cases.BulkItem(id=case_id[:64], version=int(version)))
+    unit_id = forms.integer(request.form, "unit_id", required=True)
+    assert unit_id is not None
+    deadline = forms.local_moment(request.form, "deadline")
+    try:
+        done = cases.bulk_dispatch(principal, items, unit_id, deadline)
+    except DomainError as exc:
+        if exc.code != "bulk_refused":
+            raise
+        for problem in exc.details or []:
+            flash(f"{problem['id']}: {pick(problem['message_zh'], problem['message'])}", "error")
+        flash(t(exc.message_zh, exc.message), "error")
+        return redirect(_back_to_queue(), 303)
+    flash(
+        t(f"已派遣 {len(done)} 个事项。", f"Dispatched {len(done)} case(s)."),
+        "ok",
+    )
+    return redirect(_back_to_queue(), 303)
+
+
+def _back_to_queue() -> str:
+    back = request.form.get("back", "")
+    return back if back.startswith("/console/cases") else url_for("console.cases")
+
+
+# ------------------------------------------------------------------------------ the case
+
+
+# What each action's form asks for, beyond the version (besides the edge's `needs`).
+OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "dispatch": ("deadline",),
+    "verify_ok": ("reason", "photos"),
+    "verify_fail": ("photos",),
+    "report_done": ("photos",),
+}
+DANGER = {"reject", "send_back", "deny_extension", "verify_fail"}
+
+
+def action_forms(present: dict[str, Any]) -> list[dict[str, Any]]:
+    """The forms of the actions the user may take now (the service decides again on submit)."""
+    out = []
+    for name in present["allowed_actions"]:
+        edge = EDGES[Action(name)]
+        fields = list(edge.needs) + [
+            f for f in OPTIONAL_FIELDS.get(name, ()) if f not in edge.needs
+        ]
+        out.append(
+            {
+                "name": name,
+                "label": action_text(name),
+                "fields": fields,
+                "required": set(edge.needs),
+                "danger": name in DANGER,
+            }
+        )
+    return out
+
+
+@bp.get("/cases/<case_id>")
+@page()
+def case_page(case_id: str) -> Any:
+    """A case: details, photos, the full timeline, the actions the user may take."""
+    principal = signed_in()
+    case = cases.visible_case(principal, case_id[:64])
+    photos = case_present.photos_of([case.id]).get(case.id, [])
+    shown = case_present.present(case, principal, events=cases.events_of(case), photos=photos)
+    duplicates = []
+    if principal.role in DISPATCHERS and case.status in ("reported", "accepted"):
+        duplicates = cases.find_duplicates(case)
+    return render_template(
+        "console/case.html",
+        case=case,
+        c=shown,
+        actions=action_forms(shown),
+        duplicates=duplicates,
+        units=[(u.id, u.name) for u in org.list_units(principal)]
+        if principal.role in DISPATCHERS
+        else [],
+        urgency=_urgency(case, utcnow()),
+        source_text=t(*SOURCE_TEXT.get(case.source, (case.source, case.source))),
+        category_name=pick(case.category.name_zh, case.category.name_en),
+        suggested_extension=forms.local_time(
+            (case.deadline_at or utcnow()) + timedelta(days=3), "%Y-%m-%dT%H:%M"
+        ),
+    )
+
+
+@bp.post("/cases/<case_id>/actions/<action>")
+@page()
+def case_action_post(case_id: str, action: str) -> Any:
+    """Fire one action; a refusal (stale version, illegal now) is shown on an error page
+    with the case link, nothing is changed."""
+    principal = signed_in()
+    form = request.form
+    version = forms.integer(form, "version", required=True)
+    assert version is not None
+    photos = _uploaded_photos(principal.user_id) if action in OPTIONAL_FIELDS else []
+    data = cases.ActionInput(
+        version=version,
+        reason=forms.text(form, "reason", max_length=2000),
+        unit_id=forms.integer(form, "unit_id"),
+        deadline=forms.local_moment(form, "deadline"),
+        result=forms.text(form, "result", max_length=4000),
+        photos=photos,
+        into=forms.text(form, "into", max_length=64),
+    )
+    try:
+        case = cases.act(principal, case_id[:64], action[:32], data)
+    except DomainError as exc:
+        # Show the refusal with a way back to the case as it is now.
+        body, status = render_error(
+            exc.status,
+            exc.message_zh,
+            exc.message,
+            exc.code,
+            back_url=url_for("console.case_page", case_id=case_id[:64]),
+        )
+        return body, status, exc.headers
+    flash(
+        t(f"已完成：{action_text(action)}", f"Done: {action_text(action)}"),
+        "ok",
+    )
+    return redirect(url_for("console.case_page", case_id=case.id), 303)
+
+
+def _uploaded_photos(user_id: int) -> list[str]:
+    """Photos uploaded with the form, stored through the attachments service (up to 9)."""
+    shas = []
+    for upload in request.files.getlist("photos")[:9]:
+        if not upload or not upload.filename:
+            continue
+        data = upload.read()
+        if not data:
+            continue
+        row, _created = attachments.store_upload(data, declared_sha256=None, uploader_id=user_id)
+        shas.append(row.sha256)
+    return shas

@@ -1,0 +1,176 @@
+"""Signing in to the pages: a Flask session cookie carrying an access token, CSRF tokens,
+idle expiry, and the `@page(roles…)` decorator.
+
+The session holds the same signed access token the API hands out (services.auth.login), so
+lockouts, per-address limits, token_version revocation and the token lifetime all apply
+unchanged; the principal is resolved from it on every request, like an API bearer.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+
+from flask import current_app, g, redirect, request, session, url_for
+
+from server.domain.roles import Role
+from server.errors import DomainError, Forbidden
+from server.services import auth
+from server.services.principal import Principal
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+class CsrfRefused(DomainError):
+    """A POST without the session's CSRF token (a forged or stale form)."""
+
+    status = 400
+
+    def __init__(self) -> None:
+        super().__init__(
+            "csrf_failed",
+            "This form has expired or did not come from this site. Go back, reload the page "
+            "and try again.",
+            "表单已过期或并非来自本站，请返回并刷新页面后重试。",
+        )
+
+
+class SignInRequired(Exception):
+    """Raised by `@page` when nobody (or an expired session) is signed in."""
+
+    def __init__(self, expired: bool = False) -> None:
+        super().__init__("sign-in required")
+        self.expired = expired
+
+
+# ----------------------------------------------------------------------------------- CSRF
+
+
+def csrf_token() -> str:
+    """This session's CSRF token (made on first use); put it in every POST form."""
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+def check_csrf() -> None:
+    """Refuse a state-changing request that does not carry the session's token."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    expected = session.get("csrf")
+    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    if not isinstance(expected, str) or not hmac.compare_digest(expected, sent):
+        raise CsrfRefused()
+
+
+# ------------------------------------------------------------------------------- sessions
+
+
+def sign_in(username: str, password: str) -> Principal:
+    """Check the password (services.auth.login: lockouts, per-address limits) and start a
+    fresh session; DomainError on refusal."""
+    issued = auth.login(username, password, request.remote_addr or "unknown")
+    principal = auth.resolve_bearer(issued.access_token)
+    session.clear()  # a new session on sign-in: nothing from before survives (fixation)
+    session.permanent = True
+    session["token"] = issued.access_token
+    session["seen"] = int(time.time())
+    csrf_token()
+    g.web_principal = principal
+    return principal
+
+
+def sign_out() -> None:
+    session.clear()
+    g.web_principal = None
+
+
+def _idle_limit() -> int:
+    return int(current_app.config["WEB_SESSION_MINUTES"]) * 60
+
+
+def web_principal() -> Principal | None:
+    """Who is signed in on this request (None: nobody, or the session expired)."""
+    if "web_principal" in g:
+        return cast(Principal | None, g.web_principal)
+    g.web_principal = None
+    g.session_expired = False
+    token = session.get("token")
+    if not isinstance(token, str):
+        return None
+    seen = session.get("seen")
+    now = int(time.time())
+    if not isinstance(seen, int) or now - seen > _idle_limit():
+        _expire()
+        return None
+    try:
+        principal = auth.resolve_bearer(token)
+    except DomainError:  # token expired, password changed, account disabled
+        _expire()
+        return None
+    if now - seen > 30:
+        session["seen"] = now  # sliding expiry, without rewriting the cookie on every hit
+    g.web_principal = principal
+    return principal
+
+
+def _expire() -> None:
+    csrf = session.get("csrf")
+    session.clear()
+    if isinstance(csrf, str):
+        session["csrf"] = csrf  # an open login form keeps working
+    g.session_expired = True
+
+
+def signed_in() -> Principal:
+    """The principal of a view behind `@page`: always there."""
+    principal = web_principal()
+    assert principal is not None, "view is not behind @page"
+    return principal
+
+
+def page(*roles: Role) -> Callable[[F], F]:
+    """Require a signed-in user (of one of `roles`, when given): signed out → the login page
+    (coming back here afterwards), wrong role → a 403 page."""
+
+    def decorator(func: F) -> F:
+        @wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = web_principal()
+            if principal is None:
+                raise SignInRequired(expired=bool(g.get("session_expired")))
+            if roles and principal.role not in roles:
+                raise Forbidden("Your role may not open this page", "您的角色无权访问此页面")
+            return func(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorator
+
+
+def login_redirect(expired: bool = False) -> Any:
+    target = request.full_path if request.method == "GET" else request.path
+    args: dict[str, Any] = {"next": target.rstrip("?")}
+    if expired:
+        args["expired"] = 1
+    return redirect(url_for("web_auth.login", **args))
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site paths: never redirect to another host after signing in."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target

@@ -1,0 +1,207 @@
+"""Pages with the Flask test client: sign-in, CSRF, session expiry, roles, error pages."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from conftest import TEST_PASSWORD, World, login
+from flask import Flask
+from flask.testing import FlaskClient
+from helpers import act, new_case, ok
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, "no CSRF field in the form"
+    return match.group(1)
+
+
+def sign_in(client: FlaskClient, username: str, password: str = TEST_PASSWORD) -> Any:
+    client.delete_cookie("minqing_session")  # whoever was signed in before
+    page = client.get("/login")
+    assert page.status_code == 200
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf_of(page.text)},
+    )
+
+
+def test_signed_out_pages_redirect_to_login_and_back(client: FlaskClient, world: World) -> None:
+    response = client.get("/console/cases?stage=collect")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+    page = client.get(response.headers["Location"])
+    response = client.post(
+        "/login",
+        data={
+            "username": "dispatcher",
+            "password": TEST_PASSWORD,
+            "csrf_token": csrf_of(page.text),
+            "next": "/console/cases?stage=collect",
+        },
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/console/cases?stage=collect"
+    queue = client.get("/console/cases?stage=collect")
+    assert queue.status_code == 200
+    assert "事项队列" in queue.text
+
+
+def test_cookie_flags(client: FlaskClient, world: World) -> None:
+    response = sign_in(client, "dispatcher")
+    cookie = response.headers["Set-Cookie"]
+    assert "minqing_session=" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # only in production
+
+
+def test_wrong_password_is_a_clear_page(client: FlaskClient, world: World) -> None:
+    response = sign_in(client, "dispatcher", "wrong-password")
+    assert response.status_code == 401
+    assert "用户名或密码错误" in response.text
+    assert "Wrong username or password" in response.text
+    assert client.get("/console/cases").status_code == 302  # still signed out
+
+
+def test_lockout_applies_to_the_page_login(client: FlaskClient, world: World, app: Flask) -> None:
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        sign_in(client, "dispatcher", "wrong-password")
+    response = sign_in(client, "dispatcher")  # the right password, but locked
+    assert response.status_code == 429
+    assert "登录失败次数过多" in response.text
+    assert response.headers["Retry-After"]
+
+
+def test_post_without_csrf_is_refused(client: FlaskClient, world: World) -> None:
+    sign_in(client, "dispatcher")
+    response = client.post("/logout")
+    assert response.status_code == 400
+    assert "表单已过期或并非来自本站" in response.text
+    assert "did not come from this site" in response.text
+    assert client.get("/console/cases").status_code == 200  # not signed out
+    forged = client.post("/logout", data={"csrf_token": "forged"})
+    assert forged.status_code == 400
+
+
+def test_login_post_without_csrf_is_refused(client: FlaskClient, world: World) -> None:
+    response = client.post("/login", data={"username": "dispatcher", "password": TEST_PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/console/cases").status_code == 302
+
+
+def test_logout_ends_the_session(client: FlaskClient, world: World) -> None:
+    page = sign_in(client, "dispatcher")
+    queue = client.get("/console/cases")
+    response = client.post("/logout", data={"csrf_token": csrf_of(queue.text)})
+    assert response.status_code == 302
+    assert client.get("/console/cases").status_code == 302
+    assert page.status_code == 302
+
+
+def test_idle_session_expires(client: FlaskClient, world: World) -> None:
+    sign_in(client, "dispatcher")
+    with client.session_transaction() as session:
+        session["seen"] = int(time.time()) - 121 * 60  # default: 120 idle minutes
+    response = client.get("/console/cases")
+    assert response.status_code == 302
+    assert "expired=1" in response.headers["Location"]
+    assert "会话已过期" in client.get(response.headers["Location"]).text
+
+
+def test_password_change_voids_the_session(client: FlaskClient, world: World, app: Flask) -> None:
+    from server.extensions import db
+    from server.models import User
+
+    sign_in(client, "dispatcher")
+    with app.app_context():
+        user = db.session.get(User, world.user_ids["dispatcher"])
+        assert user is not None
+        user.token_version += 1
+        db.session.commit()
+    assert client.get("/console/cases").status_code == 302
+
+
+def test_wrong_role_is_a_403_page(client: FlaskClient, world: World) -> None:
+    sign_in(client, "staff")
+    response = client.get("/console/map")
+    assert response.status_code == 403
+    assert "您的角色无权访问此页面" in response.text
+    assert client.get("/console/admin").status_code == 403
+    sign_in(client, "dispatcher")
+    assert client.get("/console/admin").status_code == 403
+
+
+def test_collector_cannot_open_another_grids_case(
+    client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    case = new_case(client, tokens)  # in A1, collector's grid
+    sign_in(client, "collector2")
+    response = client.get(f"/console/cases/{case['id']}")
+    assert response.status_code == 404
+    assert "事项不存在" in response.text
+    sign_in(client, "collector")
+    assert client.get(f"/console/cases/{case['id']}").status_code == 200
+
+
+def test_open_redirect_is_refused(client: FlaskClient, world: World) -> None:
+    page = client.get("/login")
+    response = client.post(
+        "/login",
+        data={
+            "username": "dispatcher",
+            "password": TEST_PASSWORD,
+            "csrf_token": csrf_of(page.text),
+            "next": "//evil.example/x",
+        },
+    )
+    assert response.headers["Location"] == "/console/cases"
+
+
+def test_language_switch(client: FlaskClient, world: World) -> None:
+    page = client.get("/login")
+    assert '<html lang="zh-CN">' in page.text
+    response = client.get("/lang/en?next=/login")
+    assert response.headers["Location"] == "/login"
+    page = client.get("/login")
+    assert '<html lang="en">' in page.text
+    assert "Sign in to the console" in page.text
+
+
+def test_stale_action_is_a_409_page(
+    client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    case = new_case(client, tokens)
+    sign_in(client, "dispatcher")
+    page = client.get(f"/console/cases/{case['id']}")
+    token = csrf_of(page.text)
+    ok(act(client, tokens["dispatcher"], case, "accept"))  # someone else, meanwhile
+    response = client.post(
+        f"/console/cases/{case['id']}/actions/accept",
+        data={"csrf_token": token, "version": case["version"]},
+    )
+    assert response.status_code == 409
+    assert "事项已被他人修改" in response.text
+    assert f"/console/cases/{case['id']}" in response.text  # a way back to the case
+
+
+def test_bad_filter_names_the_field(client: FlaskClient, world: World) -> None:
+    sign_in(client, "dispatcher")
+    response = client.get("/console/cases?community=abc")
+    assert response.status_code == 422
+    assert "community" in response.text
+
+
+def test_echarts_served_by_the_app(client: FlaskClient) -> None:
+    response = client.get("/assets/vendor/echarts.min.js")
+    assert response.status_code == 200
+    assert b"echarts" in response.data[:2000]
+    assert client.get("/assets/web.css").status_code == 200
+
+
+def test_login_uses_the_real_login_service(client: FlaskClient, world: World) -> None:
+    login(client, "dispatcher")  # the API still works next to the pages
