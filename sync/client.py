@@ -26,14 +26,14 @@ load scripts use it to play many phones; it imports nothing from `server`.
 Rejected records (`experimentalRejectedIds`): WatermelonDB keeps them dirty and pushes them
 again forever. This client instead takes the server's truth: it drops its local version of
 each rejected record and pulls at once; the server sends its current version of the record
-(or nothing, if it never accepted the record) and a `sync_rejections` row saying why, which
+(or its deletion, if it never held the record) and a `sync_rejections` row saying why, which
 the app can show (`client.all("sync_rejections")`). A refused change thus never blocks later
 pushes, and the phone never shows what the server does not hold.
 
 Network errors, connection refused, dropped responses and 5xx are retried with exponential
-backoff and full jitter. A push retried after a lost response relies on the server's
-idempotency (a `created` for an existing id is an update; the server does not echo a
-device's own changes back as conflicts).
+backoff and full jitter (429 too, waiting at least its Retry-After). A push retried after a
+lost response relies on the server's idempotency: the same push again is answered from the
+server's record of it, and a device's own earlier writes never count as conflicts.
 """
 
 from __future__ import annotations
@@ -336,10 +336,12 @@ class SyncClient:
         if body is not None:
             headers["Content-Type"] = content_type
         last: str = ""
+        told_to_wait = 0.0  # a 429's Retry-After
         for attempt in range(self.retry.attempts):
             if attempt:
                 self.stats.retries += 1
-                self.sleep(self.retry.delay(attempt - 1, self.rng))
+                self.sleep(max(told_to_wait, self.retry.delay(attempt - 1, self.rng)))
+                told_to_wait = 0.0
             self.stats.requests += 1
             request = urllib.request.Request(url, data=body, method=method, headers=headers)
             try:
@@ -347,12 +349,13 @@ class SyncClient:
                     status, payload = answer.status, answer.read()
             except urllib.error.HTTPError as err:
                 status, payload = err.code, err.read()
+                told_to_wait = _retry_after(err.headers.get("Retry-After")) if status == 429 else 0
             except OSError as err:  # refused, reset, dropped response, timeout
                 self.stats.error(type(err).__name__)
                 last = f"{type(err).__name__}: {err}"
                 continue
             parsed = _parse(payload)
-            if status >= 500:
+            if status >= 500 or status == 429:
                 self.stats.error(f"http_{status}")
                 last = f"HTTP {status}: {payload[:300]!r}"
                 continue
@@ -533,6 +536,14 @@ class SyncClient:
                         (record_id,),
                     )
         return len(rejected)
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds from a Retry-After header (at most a minute); 0 if absent or a date."""
+    try:
+        return min(max(float(value or 0), 0.0), 60.0)
+    except ValueError:
+        return 0.0
 
 
 def _parse(payload: bytes) -> Any:
