@@ -1,0 +1,73 @@
+"""/board: the public board — the latest 民情指数 of every community with the day's bulletin,
+the 30-day trend, and closed-case statistics (阳光公开). No personal data anywhere."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import render_template, request
+
+from server.domain.index import COMPONENTS, LABELS
+from server.errors import Invalid
+from server.services import index, sunshine
+from server.web import web_blueprint
+from server.web.assets import echarts_available
+
+bp = web_blueprint("web_board", __name__, template_folder="templates")
+
+TREND_DAYS = 30
+MAX_ID = 2**31 - 1
+
+
+def _subdistrict() -> int | None:
+    raw = request.args.get("subdistrict", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+        raise Invalid(
+            "validation_error",
+            "subdistrict: a positive whole number",
+            "参数 subdistrict：必须是正整数",
+            field="subdistrict",
+        )
+    return int(raw)
+
+
+@bp.get("/board")
+def board() -> Any:
+    """The board as a resident or a journalist sees it."""
+    subdistrict_id = _subdistrict()
+    day, rows = index.published(None, "community", subdistrict_id)
+    _, bulletins = index.bulletins_of(day, subdistrict_id)
+    by_community = {b.community_id: b for b in bulletins}
+    trend: list[dict[str, Any]] = []
+    if day is not None:
+        first = day - timedelta(days=TREND_DAYS - 1)
+        for row in rows:
+            points = index.history("community", row["area_id"], first, day)
+            trend.append(
+                {
+                    "name": row["name"],
+                    "points": [[p["day"].isoformat(), p["score"]] for p in points],
+                }
+            )
+    stats = sunshine.closed_case_statistics(subdistrict_id)
+    return render_template(
+        "public/board.html",
+        day=day,
+        rows=rows,
+        bulletins=by_community,
+        trend=trend,
+        trend_days=[(day - timedelta(days=n)).isoformat() for n in range(TREND_DAYS - 1, -1, -1)]
+        if day
+        else [],
+        components=[(name, LABELS[name]) for name in COMPONENTS],
+        stats=stats,
+        charts=echarts_available(),
+        pct=_percent,
+    )
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:g}%"
