@@ -62,6 +62,9 @@ def _init_extensions(app: Flask) -> None:
     register_api(api)
     register_error_handlers(app)
     celery_init_app(app)
+    from server.services import sync
+
+    sync.install(app)
 
 
 def _tune_sqlite(app: Flask) -> None:

@@ -52,6 +52,10 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     ),
     "MINQING_DEMO_PASSWORD": ("minqing-demo", "password of the demo users made by `demo seed`"),
     "MINQING_MAX_UPLOAD_MB": ("10", "largest accepted request body, MiB"),
+    "MINQING_SYNC_HORIZON_DAYS": (
+        "30",
+        "a phone's first sync: open cases plus this many days of closed cases, logs, patrols",
+    ),
     "MINQING_PUBLIC_URL": (None, "external base URL, put in device QR codes"),
     "SPATIALITE_LIBRARY_PATH": ("mod_spatialite", "SpatiaLite module to load"),
     "MINQING_LOG_LEVEL": ("INFO", "log level"),
@@ -225,6 +229,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env_name == "production",
         "MAX_UPLOAD_BYTES": max_upload_mb * 1024 * 1024,
+        "SYNC_HORIZON_DAYS": _int(env, "MINQING_SYNC_HORIZON_DAYS", minimum=1),
         # the body limit leaves room for multipart framing around a maximal photo
         "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024 + 64 * 1024,
         "MIGRATIONS_DIR": str(PROJECT_ROOT / "migrations"),

@@ -23,6 +23,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, delete, text
 
+pytest_plugins = ["phones"]  # sync fixtures: phone, make_phone
+
 TEST_PASSWORD = "test-password-1"
 BACKENDS = ("spatialite", "postgis")
 

@@ -9,11 +9,13 @@ from server.api import (
     auth,
     cases,
     catalog,
+    devices,
     inbox,
     index,
     me,
     patrols,
     public,
+    sync,
     territory,
     webhooks,
 )
@@ -36,6 +38,8 @@ def register_api(api: Api) -> None:
         webhooks,
         patrols,
         index,
+        sync,
+        devices,
     )
     for module in modules:
         api.register_blueprint(module.blp)

@@ -2,7 +2,7 @@
 
 from server.models.attachments import Attachment, CaseAttachment
 from server.models.base import Base
-from server.models.cases import Case, CaseEvent, CaseNumberCounter, Rating
+from server.models.cases import Case, CaseAction, CaseEvent, CaseNumberCounter, Rating
 from server.models.catalog import Category
 from server.models.index import Bulletin, SentimentIndex
 from server.models.notify import Notification, WebhookDelivery, WebhookSubscription
@@ -10,12 +10,15 @@ from server.models.org import Community, Grid, Subdistrict, Unit
 from server.models.patrols import Patrol, PatrolLog, PatrolSchedule, PatrolSlot
 from server.models.people import CollectorGrid, Device, User
 from server.models.ratelimit import RateLimitWindow
+from server.models.sync import SYNC_TABLES
 
 __all__ = [
+    "SYNC_TABLES",
     "Attachment",
     "Base",
     "Bulletin",
     "Case",
+    "CaseAction",
     "CaseAttachment",
     "CaseEvent",
     "CaseNumberCounter",

@@ -101,6 +101,8 @@ class Case(TimestampMixin, Base):
     result: Mapped[str | None] = mapped_column(Text, nullable=True)  # the unit's report
     merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
     rating: Mapped[str | None] = mapped_column(String(12), nullable=True)  # latest verdict
+    # The collector's own remarks, editable offline on a phone (sync); not part of the loop.
+    collector_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     # SQLAlchemy adds "AND version = <old>" to every UPDATE and bumps it: a concurrent
@@ -167,3 +169,24 @@ class CaseNumberCounter(Base):
     subdistrict_id: Mapped[int] = mapped_column(ForeignKey("subdistricts.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CaseAction(Base):
+    """A collector's action on a case recorded offline (verify on site) and pushed by sync.
+
+    Kept as a record so a retried push is recognised by id and the device sees the outcome."""
+
+    __tablename__ = "case_actions"
+    __table_args__ = (Index("ix_case_actions_case", "case_id", "acted_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
+    collector_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.id"), nullable=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    photos: Mapped[list[str]] = mapped_column(JSON, default=list)
+    acted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(12), default="applied")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from server.domain.roles import Role
 from server.errors import DomainError, Invalid, NotFound
@@ -127,7 +127,12 @@ def _assign(user: User | None, grid_codes: Iterable[str], *, replace: bool) -> l
             field="grids",
         )
     if replace:
-        db.session.execute(delete(CollectorGrid).where(CollectorGrid.collector_id == user.id))
+        # One by one (not a bulk DELETE) so that sync sees each grid the collector loses.
+        for held in db.session.scalars(
+            select(CollectorGrid).where(CollectorGrid.collector_id == user.id)
+        ):
+            db.session.delete(held)
+        db.session.flush()
     have = set(
         db.session.scalars(
             select(CollectorGrid.grid_id).where(CollectorGrid.collector_id == user.id)

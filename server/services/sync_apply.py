@@ -1,0 +1,298 @@
+"""Applying a phone's pushed records through the same services as the API.
+
+Each function gets one raw record and either applies it (returning whether the stored
+record now differs from what the phone sent, so the phone gets it back) or raises
+`Refused` with the reason — never a half-applied record.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from server.errors import DomainError
+from server.extensions import db
+from server.models import Case, CaseAction, Category, Patrol, PatrolLog
+from server.services import cases as case_service
+from server.services import patrols as patrol_service
+from server.services.principal import Principal
+from server.services.sync_tables import (
+    _json_list,
+    _number,
+    _ref,
+    _text,
+    from_millis,
+    refused_from,
+)
+from sync.registry import DeviceContext, Operation, Raw, Refused
+
+MAX_TEXT = 2000
+
+
+def _principal(device: DeviceContext) -> Principal:
+    principal = device.principal
+    assert isinstance(principal, Principal)
+    return principal
+
+
+def _no_delete(table: str) -> Refused:
+    return Refused(
+        "sync_delete_refused",
+        f"{table} are kept on the server and cannot be deleted from a phone",
+        "该记录需在服务器保留，手机端不能删除",
+        field="id",
+    )
+
+
+def _crs(raw: Raw) -> str:
+    crs = raw.get("crs") or "wgs84"
+    if crs not in ("wgs84", "gcj02", "bd09"):
+        raise Refused(
+            "sync_bad_value",
+            "crs: wgs84, gcj02 or bd09",
+            "字段 crs 应为 wgs84、gcj02 或 bd09",
+            field="crs",
+        )
+    return str(crs)
+
+
+def _category_code(raw: Raw, *, required: bool) -> str | None:
+    category_id = _ref(raw, "category_id", required=required)
+    if category_id is None:
+        return None
+    category = db.session.get(Category, category_id)
+    if category is None:
+        raise Refused("unknown_category", "unknown category", "未知的事项分类", field="category_id")
+    return category.code
+
+
+def _photos(raw: Raw) -> list[str]:
+    photos = _json_list(raw, "photos")
+    if not all(isinstance(p, str) for p in photos):
+        raise Refused(
+            "sync_bad_value",
+            "photos: SHA-256 strings",
+            "字段 photos 应为 SHA-256 字符串",
+            field="photos",
+        )
+    return [str(p) for p in photos]
+
+
+def _read_only_changes(raw: Raw, changed: frozenset[str], writable: set[str]) -> None:
+    blocked = sorted(changed - writable - {"_status", "_changed"})
+    if blocked:
+        raise Refused(
+            "sync_column_read_only",
+            f"{blocked[0]} is set by the server and cannot be changed on a phone",
+            f"字段 {blocked[0]} 由服务器维护，手机端不能修改",
+            field=blocked[0],
+        )
+
+
+# --- patrols ---------------------------------------------------------------------------
+
+
+def _track(raw: Raw) -> patrol_service.TrackInput:
+    points = _json_list(raw, "track")
+    converted: list[list[Any]] = []
+    for point in points:
+        if not isinstance(point, list) or len(point) < 3:
+            raise Refused(
+                "sync_bad_value",
+                "track: [lon, lat, unix_ms, accuracy?] points",
+                "字段 track 应为 [经度, 纬度, 毫秒时间, 精度] 的数组",
+                field="track",
+            )
+        lon, lat, t = point[0], point[1], point[2]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lon, lat, t)):
+            raise Refused(
+                "sync_bad_value", "track: numbers expected", "字段 track 应为数字", field="track"
+            )
+        converted.append([lon, lat, t / 1000, point[3] if len(point) > 3 else None])
+    return patrol_service.TrackInput(points=converted, crs=_crs(raw))
+
+
+def apply_patrol(
+    session: Session, device: DeviceContext, op: Operation, raw: Raw, changed: frozenset[str]
+) -> bool:
+    principal = _principal(device)
+    if op == "deleted":
+        raise _no_delete("patrols")
+    try:
+        patrol = session.get(Patrol, raw["id"])
+        track = _track(raw)
+        if patrol is None:
+            grid_id = _ref(raw, "grid_id")
+            assert grid_id is not None
+            patrol, _ = patrol_service.start_patrol(
+                principal,
+                grid_id=grid_id,
+                patrol_id=raw["id"],
+                started_at=from_millis(raw.get("started_at"), "started_at"),
+            )
+        elif patrol.collector_id != principal.user_id:
+            raise Refused("id_taken", "a patrol with this id exists", "该编号的巡逻已存在", "id")
+        ended = raw.get("status") == "ended"
+        if ended and patrol.status == "active":
+            ended_at = raw.get("ended_at")
+            patrol_service.end_patrol(
+                principal,
+                patrol.id,
+                ended_at=from_millis(ended_at, "ended_at") if ended_at is not None else None,
+                track=track,
+            )
+        elif patrol.status == "active" and track.points:
+            patrol_service.add_points(principal, patrol.id, track)
+    except DomainError as error:
+        raise refused_from(error) from error
+    return True  # the server computes distance, coverage and flags
+
+
+# --- patrol logs -----------------------------------------------------------------------
+
+
+def apply_log(
+    session: Session, device: DeviceContext, op: Operation, raw: Raw, changed: frozenset[str]
+) -> bool:
+    principal = _principal(device)
+    if op == "deleted":
+        raise _no_delete("patrol_logs")
+    existing = session.get(PatrolLog, raw["id"])
+    if existing is not None:
+        if existing.collector_id != principal.user_id:
+            raise Refused("id_taken", "a log with this id exists", "该编号的日志已存在", "id")
+        if op == "updated":
+            _read_only_changes(raw, changed, {"text", "photos"})
+            text = _text(raw, "text")
+            assert text is not None
+            existing.text = text.strip()[:MAX_TEXT]
+            existing.photos = _photos(raw)
+            session.flush()
+        return False
+    text = _text(raw, "text")
+    assert text is not None
+    data = patrol_service.LogInput(
+        text=text[:MAX_TEXT],
+        lon=_number(raw, "lon"),
+        lat=_number(raw, "lat"),
+        crs=_crs(raw),
+        category=_category_code(raw, required=False),
+        photos=_photos(raw),
+        patrol_id=raw.get("patrol_id") or None,
+        id=raw["id"],
+        logged_at=from_millis(raw.get("logged_at"), "logged_at"),
+    )
+    try:
+        patrol_service.create_log(principal, data)
+    except DomainError as error:
+        raise refused_from(error) from error
+    return _crs(raw) != "wgs84"  # the phone gets WGS84 coordinates back
+
+
+# --- cases -------------------------------------------------------------------------------
+
+
+def apply_case(
+    session: Session, device: DeviceContext, op: Operation, raw: Raw, changed: frozenset[str]
+) -> bool:
+    principal = _principal(device)
+    if op == "deleted":
+        raise Refused(
+            "sync_delete_refused",
+            "cases are never deleted: they are closed, rejected or merged by a dispatcher",
+            "事项不能删除，只能由调度员结案、退回或合并",
+            field="id",
+        )
+    existing = session.get(Case, raw["id"])
+    if existing is not None:
+        if existing.reporter_id != principal.user_id and existing.grid_id not in principal.grid_ids:
+            raise Refused("not_found", "Case not found", "事项不存在", field="id")
+        if op == "updated" or changed:
+            _read_only_changes(raw, changed, {"collector_note"})
+            if "collector_note" in changed or op == "updated":
+                note = _text(raw, "collector_note", required=False)
+                if note != existing.collector_note:
+                    existing.collector_note = None if note is None else note[:MAX_TEXT]
+                    session.flush()
+        return False
+    description = _text(raw, "description")
+    category = _category_code(raw, required=True)
+    assert description is not None and category is not None
+    data = case_service.ReportInput(
+        category=category,
+        description=description,
+        lon=_number(raw, "lon"),
+        lat=_number(raw, "lat"),
+        crs=_crs(raw),
+        priority=raw.get("priority") or None,
+        photos=_photos(raw),
+        address=_text(raw, "address", required=False),
+        id=raw["id"],
+        reported_at=from_millis(raw.get("reported_at"), "reported_at"),
+    )
+    try:
+        result = case_service.report_case(principal, data)
+    except DomainError as error:
+        raise refused_from(error) from error
+    note = _text(raw, "collector_note", required=False)
+    if note:
+        result.case.collector_note = note[:MAX_TEXT]
+        session.flush()
+    return True  # number, status, deadline and grid come from the server
+
+
+# --- case actions --------------------------------------------------------------------------
+
+COLLECTOR_ACTIONS = {"verify_ok", "verify_fail"}
+
+
+def apply_case_action(
+    session: Session, device: DeviceContext, op: Operation, raw: Raw, changed: frozenset[str]
+) -> bool:
+    principal = _principal(device)
+    if session.get(CaseAction, raw["id"]) is not None:
+        return False  # a retried push: applied once already
+    action = _text(raw, "action")
+    case_id = _text(raw, "case_id")
+    assert action is not None and case_id is not None
+    if action not in COLLECTOR_ACTIONS:
+        raise Refused(
+            "action_not_allowed",
+            f"{action!r} cannot be done from a phone (verify_ok, verify_fail)",
+            f"手机端不能执行 {action}（只能现场核实：verify_ok、verify_fail）",
+            field="action",
+        )
+    note = _text(raw, "note", required=False)
+    photos = _photos(raw)
+    acted_at = from_millis(raw.get("acted_at"), "acted_at")
+    try:
+        case = case_service.visible_case(principal, case_id)
+        case_service.act(
+            principal,
+            case_id,
+            action,
+            case_service.ActionInput(version=case.version, reason=note, photos=photos),
+        )
+    except DomainError as error:
+        raise refused_from(error) from error
+    session.add(
+        CaseAction(
+            id=raw["id"],
+            case_id=case.id,
+            collector_id=principal.user_id,
+            device_id=principal.device_id,
+            grid_id=case.grid_id,
+            action=action,
+            note=note,
+            photos=photos,
+            acted_at=acted_at,
+            outcome="applied",
+        )
+    )
+    session.flush()
+    return True
+
+
+__all__ = ["apply_case", "apply_case_action", "apply_log", "apply_patrol", "json"]

@@ -1,0 +1,293 @@
+"""Push: apply a device's changes whole, refuse single records on their merits, or 409.
+
+- Conflict (409, nothing applied): a pushed record that some other writer changed after
+  the device's `last_pulled_at`. The device's own earlier writes never conflict, so a
+  push retried after a lost response goes through.
+- Replay: the same body with the same `last_pulled_at` from the same device returns the
+  stored answer and changes nothing (guarantee 2).
+- Refusal: `Refused` from a table's `apply` undoes that record only (a savepoint), is
+  stored as a `sync_rejections` row and reported in `experimentalRejectedIds`; the record
+  is touched so the device's next pull carries the server's version (guarantee 5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from sync.registry import DeviceContext, Operation, Raw, Refused, Registry, SyncTable
+from sync.tables import SyncTables
+from sync.tracking import ORIGIN, PENDING, Touch, touch
+
+OPERATIONS: tuple[Operation, ...] = ("created", "updated", "deleted")
+LOCAL_COLUMNS = frozenset({"id", "_status", "_changed"})
+REJECTIONS = "sync_rejections"
+
+
+class PushError(Exception):
+    """The push as a whole is malformed (400) — a client bug, not a record's merits."""
+
+    def __init__(self, code: str, message: str, message_zh: str, field: str | None = None):
+        super().__init__(message)
+        self.code, self.message, self.message_zh, self.field = code, message, message_zh, field
+
+
+@dataclass
+class Conflict(Exception):
+    """Records changed on the server after the device's last pull: {table: [ids]}."""
+
+    records: dict[str, list[str]]
+
+
+@dataclass
+class PushResult:
+    rejected: dict[str, list[str]] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    replayed: bool = False
+
+    def response(self) -> dict[str, Any]:
+        return {"experimentalRejectedIds": self.rejected} if self.rejected else {}
+
+
+def digest_of(last_pulled_at: int | None, body: bytes) -> str:
+    return hashlib.sha256(f"{last_pulled_at}\n".encode() + body).hexdigest()
+
+
+def parse_changes(registry: Registry, body: Any) -> dict[str, dict[str, list[Any]]]:
+    """Check the shape of `{table: {created, updated, deleted}}`; 400 if it is not that."""
+    if not isinstance(body, dict):
+        raise PushError(
+            "sync_bad_body", "the body must be an object of tables", "请求体应为按表分组的对象"
+        )
+    changes: dict[str, dict[str, list[Any]]] = {}
+    for name, ops in body.items():
+        if registry.get(name) is None and name != REJECTIONS:
+            raise PushError(
+                "sync_unknown_table",
+                f"unknown table {name!r}: pull the schema again",
+                f"未知的表 {name!r}，请重新获取同步结构",
+                field=str(name)[:64],
+            )
+        if not isinstance(ops, dict) or set(ops) - set(OPERATIONS):
+            raise PushError(
+                "sync_bad_table_changes",
+                f"{name}: expected created, updated and deleted lists",
+                f"{name}：应为 created、updated、deleted 三个列表",
+                field=name,
+            )
+        parsed: dict[str, list[Any]] = {}
+        for op in OPERATIONS:
+            items = ops.get(op, [])
+            if not isinstance(items, list):
+                raise PushError(
+                    "sync_bad_table_changes",
+                    f"{name}.{op} must be a list",
+                    f"{name}.{op} 应为列表",
+                    field=f"{name}.{op}",
+                )
+            for item in items:
+                rid = (
+                    item
+                    if op == "deleted"
+                    else (item.get("id") if isinstance(item, dict) else None)
+                )
+                if not _valid_id(rid):
+                    raise PushError(
+                        "sync_bad_record_id",
+                        f"{name}.{op}: every record needs a string id of 1-64 characters "
+                        "[A-Za-z0-9_-]",
+                        f"{name}.{op}：每条记录需要 1–64 位的字符串 id（字母、数字、_、-）",
+                        field=f"{name}.{op}",
+                    )
+            parsed[op] = items
+        changes[name] = parsed
+    return changes
+
+
+def _valid_id(rid: Any) -> bool:
+    return (
+        isinstance(rid, str)
+        and 0 < len(rid) <= 64
+        and all(c.isascii() and (c.isalnum() or c in "_-") for c in rid)
+    )
+
+
+def find_conflicts(
+    session: Session,
+    tables: SyncTables,
+    device: DeviceContext,
+    changes: Mapping[str, Mapping[str, list[Any]]],
+    last_pulled_at: int | None,
+) -> dict[str, list[str]]:
+    """Pushed records another writer changed after `last_pulled_at` (locked until commit)."""
+    rows = tables.rows
+    conflicts: dict[str, list[str]] = {}
+    for name, ops in changes.items():
+        ids = [r["id"] for r in ops.get("created", []) + ops.get("updated", [])]
+        ids += list(ops.get("deleted", []))
+        if not ids:
+            continue
+        stmt = select(rows.c.record_id, rows.c.cursor, rows.c.origin_device).where(
+            rows.c.table_name == name, rows.c.record_id.in_(ids)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        for rid, cursor, origin in session.execute(stmt):
+            if origin == device.device_id:
+                continue  # the device's own write (maybe from a push whose answer was lost)
+            if last_pulled_at is None or cursor > last_pulled_at:
+                conflicts.setdefault(name, []).append(rid)
+    return conflicts
+
+
+def apply_changes(
+    session: Session,
+    registry: Registry,
+    tables: SyncTables,
+    device: DeviceContext,
+    changes: Mapping[str, Mapping[str, list[Any]]],
+) -> PushResult:
+    """Apply every record (parents' tables first); refusals become rejections."""
+    result = PushResult()
+    session.info[ORIGIN] = device.device_id  # cleared by the caller after the commit
+    for spec in registry.tables:
+        ops = changes.get(spec.name)
+        if not ops or spec.name == REJECTIONS:
+            continue
+        for op in OPERATIONS:
+            for item in ops.get(op, []):
+                raw: Raw = {"id": item} if op == "deleted" else item
+                if _apply_one(session, tables, spec, device, op, raw):
+                    counts = result.counts.setdefault(spec.name, {})
+                    counts[op] = counts.get(op, 0) + 1
+                else:
+                    result.rejected.setdefault(spec.name, []).append(raw["id"])
+    for op in OPERATIONS:  # a device never writes its rejections: refuse, don't fail
+        for item in (changes.get(REJECTIONS) or {}).get(op, []):
+            rid = item if isinstance(item, str) else item["id"]
+            result.rejected.setdefault(REJECTIONS, []).append(rid)
+    session.flush()
+    return result
+
+
+def _apply_one(
+    session: Session,
+    tables: SyncTables,
+    spec: SyncTable,
+    device: DeviceContext,
+    op: Operation,
+    raw: Raw,
+) -> bool:
+    """One record in its own session transaction (a savepoint of the push's transaction):
+    host services may commit (the savepoint is released) or fail (only it is undone)."""
+    session.commit()  # stamp what came before; the push's own transaction stays open
+    try:
+        _check_record(spec, op, raw)
+        changed = _changed_columns(raw)
+        assert spec.apply is not None
+        server_changed = spec.apply(session, device, op, raw, changed)
+        session.flush()
+        entry = session.info.get(PENDING, {}).get((spec.name, raw["id"]))
+        if server_changed and entry is not None:
+            entry.by_server = True  # the device must get back what the server made of it
+        session.commit()
+        return True
+    except Refused as refused:
+        session.rollback()
+        _reject(session, tables, spec, device, op, raw, refused)
+        session.commit()
+        return False
+
+
+def _check_record(spec: SyncTable, op: Operation, raw: Raw) -> None:
+    if spec.apply is None:
+        raise Refused(
+            "sync_read_only_table",
+            f"{spec.name} is read-only on devices",
+            f"设备不能修改 {spec.name}",
+            field=spec.name,
+        )
+    if spec.create_only and op != "created":
+        raise Refused(
+            "sync_create_only",
+            f"{spec.name} records can only be created",
+            f"{spec.name} 只能新建，不能修改或删除",
+            field=spec.name,
+        )
+    if op == "deleted":
+        return
+    unknown = sorted(set(raw) - spec.column_names() - LOCAL_COLUMNS)
+    if unknown:
+        raise Refused(
+            "sync_unknown_column",
+            f"unknown column {unknown[0]!r} in {spec.name}",
+            f"{spec.name} 没有字段 {unknown[0]!r}",
+            field=unknown[0][:64],
+        )
+
+
+def _changed_columns(raw: Raw) -> frozenset[str]:
+    changed = raw.get("_changed")
+    if isinstance(changed, str) and changed:
+        return frozenset(c for c in changed.split(",") if c)
+    return frozenset()
+
+
+def _reject(
+    session: Session,
+    tables: SyncTables,
+    spec: SyncTable,
+    device: DeviceContext,
+    op: Operation,
+    raw: Raw,
+    refused: Refused,
+) -> None:
+    """Keep the refusal (once per identical payload) and send the device the truth."""
+    payload = {k: v for k, v in raw.items() if k not in ("_status",)}
+    encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    digest = hashlib.sha256(encoded.encode()).hexdigest()
+    exists = session.execute(
+        select(tables.rows.c.scope_key, tables.rows.c.deleted).where(
+            tables.rows.c.table_name == spec.name, tables.rows.c.record_id == raw["id"]
+        )
+    ).first()
+    record_exists = exists is not None and not exists.deleted
+    rejection_id = uuid.uuid4().hex
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(tables.rejections)
+        .values(
+            id=rejection_id,
+            device_id=device.device_id,
+            user_key=device.user_key,
+            group_key=device.group_key,
+            table_name=spec.name,
+            record_id=raw["id"],
+            operation=op,
+            code=refused.code,
+            message=refused.message,
+            message_zh=refused.message_zh,
+            field=refused.field,
+            payload=json.loads(encoded),
+            payload_digest=digest,
+            record_exists=record_exists,
+            created_at=datetime.now(UTC),
+        )
+        .on_conflict_do_nothing()
+    )
+    if session.execute(stmt).rowcount:  # type: ignore[attr-defined]
+        touch(session, REJECTIONS, rejection_id, device.user_key, created=True, server_record=True)
+    if record_exists and exists is not None:
+        # The device must get the server's version back, even if it was its own last write.
+        touch(session, spec.name, raw["id"], exists.scope_key, by_server=True)
+        pending: dict[tuple[str, str], Touch] = session.info[PENDING]
+        pending[(spec.name, raw["id"])].created = False

@@ -1,0 +1,204 @@
+"""Change tracking: every commit that touches a synced record stamps it with a cursor.
+
+The cursor is taken from the one-row clock just before the commit (`UPDATE … RETURNING`),
+and the clock row stays locked until the commit ends. So a writer that takes cursor n
+commits before any writer can take n + 1, and a pull that reads the committed clock value
+T sees every change stamped ≤ T: nothing commits later with a lower cursor (guarantee 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm.attributes import get_history
+
+from sync.registry import Registry
+from sync.tables import SyncTables
+
+PENDING = "sync_pending"  # session.info key: {(table, id): Touch}
+SCOPE_EVENTS = "sync_scope_events"  # session.info key: [(user_key, scope_key, granted)]
+ORIGIN = "sync_origin"  # session.info key: the device whose push this session applies
+
+
+@dataclass
+class Touch:
+    table: str
+    record_id: str
+    scope_key: int | None
+    prev_scope_key: int | None
+    deleted: bool
+    created: bool
+    by_server: bool = False  # the server changed it (not just as the pushing device sent it)
+    server_record: bool = False  # the server made it (e.g. a rejection): nobody's echo
+
+
+def touch(
+    session: Session,
+    table: str,
+    record_id: str,
+    scope_key: int | None,
+    *,
+    deleted: bool = False,
+    created: bool = False,
+    by_server: bool = False,
+    server_record: bool = False,
+) -> None:
+    """Mark a record changed in this transaction (for writes that bypass the ORM)."""
+    pending: dict[tuple[str, str], Touch] = session.info.setdefault(PENDING, {})
+    key = (table, record_id)
+    before = pending.get(key)
+    pending[key] = Touch(
+        table,
+        record_id,
+        scope_key,
+        before.prev_scope_key if before else None,
+        deleted,
+        created or bool(before and before.created),
+        by_server or bool(before and before.by_server),
+        server_record or bool(before and before.server_record),
+    )
+
+
+def scope_changed(session: Session, user_key: int, scope_key: int, granted: bool) -> None:
+    """Record that a user gained or lost a scope key (a collector's grid)."""
+    session.info.setdefault(SCOPE_EVENTS, []).append((user_key, scope_key, granted))
+
+
+def tick(conn: Connection, tables: SyncTables) -> int:
+    """Take the next cursor; the clock row stays locked until this transaction ends."""
+    bump = (
+        update(tables.clock)
+        .where(tables.clock.c.id == 1)
+        .values(value=tables.clock.c.value + 1)
+        .returning(tables.clock.c.value)
+    )
+    value = conn.execute(bump).scalar()
+    if value is None:  # an emptied database: start the clock again
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        conn.execute(insert(tables.clock).values(id=1, value=1).on_conflict_do_nothing())
+        value = conn.execute(bump).scalar_one()
+    return int(value)
+
+
+def committed_cursor(conn: Connection, tables: SyncTables) -> int:
+    value = conn.execute(select(tables.clock.c.value).where(tables.clock.c.id == 1)).scalar()
+    return int(value or 0)
+
+
+def install(session_class: Any, registry: Registry, tables: SyncTables) -> None:
+    """Listen on a session class (or sessionmaker) for changes to registered models."""
+
+    @event.listens_for(session_class, "after_flush")
+    def _collect(session: Session, _ctx: Any) -> None:
+        for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+            spec = registry.for_model(type(obj))
+            if spec is None:
+                continue
+            is_new = obj in session.new
+            is_deleted = obj in session.deleted
+            if not (is_new or is_deleted or session.is_modified(obj)):
+                continue
+            scope = spec.scope_of(obj)
+            prev = None
+            if not is_new:
+                prev = _previous_scope(obj, spec.scope_of, scope)
+            touch(session, spec.name, spec.id_of(obj), scope, deleted=is_deleted, created=is_new)
+            if prev is not None:
+                session.info[PENDING][(spec.name, spec.id_of(obj))].prev_scope_key = prev
+
+    @event.listens_for(session_class, "before_commit")
+    def _stamp(session: Session) -> None:
+        session.flush()  # after_flush collects what this flush writes
+        pending: dict[tuple[str, str], Touch] = session.info.pop(PENDING, {})
+        events: list[tuple[int, int, bool]] = session.info.pop(SCOPE_EVENTS, [])
+        if not pending and not events:
+            return
+        conn = session.connection()
+        cursor = tick(conn, tables)
+        origin = session.info.get(ORIGIN)
+        if pending:
+            _upsert_rows(conn, tables, list(pending.values()), cursor, origin)
+        if events:
+            conn.execute(
+                tables.scope_events.insert(),
+                [
+                    {"user_key": u, "scope_key": k, "granted": g, "cursor": cursor}
+                    for u, k, g in events
+                ],
+            )
+
+    @event.listens_for(session_class, "after_rollback")
+    def _forget(session: Session) -> None:
+        if not session.in_transaction():
+            session.info.pop(PENDING, None)
+            session.info.pop(SCOPE_EVENTS, None)
+
+    @event.listens_for(session_class, "after_soft_rollback")
+    def _forget_soft(session: Session, previous: Any) -> None:
+        if previous.parent is None:  # the outermost transaction rolled back
+            session.info.pop(PENDING, None)
+            session.info.pop(SCOPE_EVENTS, None)
+
+
+def _previous_scope(obj: Any, scope_of: Any, now: int | None) -> int | None:
+    """The scope key before this flush, when a scope column changed (a record moved)."""
+    session = object_session(obj)
+    if session is None:
+        return None
+    for attr in ("grid_id", "community_id", "subdistrict_id"):
+        if not hasattr(obj, attr):
+            continue
+        hist = get_history(obj, attr)
+        if hist.deleted:
+            old = hist.deleted[0]
+            return int(old) if old is not None and old != now else None
+    return None
+
+
+def _upsert_rows(
+    conn: Connection, tables: SyncTables, touches: list[Touch], cursor: int, origin: str | None
+) -> None:
+    rows = tables.rows
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    values = [
+        {
+            "table_name": t.table,
+            "record_id": t.record_id,
+            "cursor": cursor,
+            "created_cursor": cursor,
+            "scope_key": t.scope_key,
+            "prev_scope_key": t.prev_scope_key,
+            "origin_device": None if t.by_server or t.server_record else origin,
+            "creator_device": None if t.server_record else origin,
+            "deleted": t.deleted,
+        }
+        for t in touches
+    ]
+    stmt = insert(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[rows.c.table_name, rows.c.record_id],
+        set_={
+            "cursor": stmt.excluded.cursor,
+            "scope_key": stmt.excluded.scope_key,
+            # keep the last known other scope so devices there get a delete
+            "prev_scope_key": _coalesce_prev(stmt, rows),
+            "origin_device": stmt.excluded.origin_device,
+            "deleted": stmt.excluded.deleted,
+        },
+    )
+    conn.execute(stmt, values)
+
+
+def _coalesce_prev(stmt: Any, rows: Any) -> Any:
+    from sqlalchemy import case
+
+    return case(
+        (stmt.excluded.prev_scope_key.is_not(None), stmt.excluded.prev_scope_key),
+        (rows.c.scope_key != stmt.excluded.scope_key, rows.c.scope_key),
+        else_=rows.c.prev_scope_key,
+    )
