@@ -20,6 +20,12 @@ case "${DATABASE_URL:-}" in
 esac
 
 bash scripts/ensure-venv.sh runtime
+# ECharts for the console's charts; without npm the pages still work (tables only)
+if command -v npm >/dev/null 2>&1; then
+  bash scripts/ensure-node.sh || say "npm ci failed: console charts will show tables only"
+else
+  say "npm not found: console charts will show tables only"
+fi
 
 export SPATIALITE_LIBRARY_PATH="${SPATIALITE_LIBRARY_PATH:-mod_spatialite}"
 minqing="$VENV/bin/minqing"
@@ -45,7 +51,7 @@ base="http://$shown:$PORT"
 cat >&2 <<EOF
 
 ==> Minqing is starting on $HOST:$PORT
-    console        $base/
+    console        $base/console/cases   (demo users: see README)
     API docs       $base/api/v1/docs
     OpenAPI        $base/api/v1/openapi.json
     try            curl '$base/api/v1/locate?lon=119.4357&lat=32.3878&crs=gcj02'
