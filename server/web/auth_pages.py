@@ -17,7 +17,7 @@ LANDING: dict[Role, str] = {
     Role.ADMIN: "console.cases",
     Role.DISPATCHER: "console.cases",
     Role.UNIT_STAFF: "console.cases",
-    Role.COLLECTOR: "console.cases",
+    Role.COLLECTOR: "web_collector.home",  # the phone view (server/web/collector.py)
 }
 
 
