@@ -205,3 +205,34 @@ def test_echarts_served_by_the_app(client: FlaskClient) -> None:
 
 def test_login_uses_the_real_login_service(client: FlaskClient, world: World) -> None:
     login(client, "dispatcher")  # the API still works next to the pages
+
+
+def test_map_draws_grids_and_pins(client: FlaskClient, world: World, tokens: dict[str, str]) -> None:
+    case = new_case(client, tokens)
+    sign_in(client, "dispatcher")
+    page = client.get("/console/map?colour=cases")
+    assert page.status_code == 200
+    assert page.text.count("<path d=") == 3  # A1, A2, B1: the dispatcher's subdistrict only
+    assert f"/console/cases/{case['id']}" in page.text  # one pin, straight to the case
+    assert "#fee5d9" in page.text  # A1 has one open case
+    assert client.get("/console/map?colour=bogus").status_code == 422
+
+
+def test_kpi_page_counts_and_refuses_bad_periods(
+    client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    new_case(client, tokens)
+    sign_in(client, "dispatcher")
+    page = client.get("/console/kpis")
+    assert page.status_code == 200
+    assert "上报数" in page.text and "按期结案率" in page.text
+    assert "/assets/vendor/echarts.min.js" in page.text
+    by_unit = client.get("/console/kpis?by=unit")
+    assert "城管中队" in by_unit.text
+    bad = client.get("/console/kpis?from=2026-02-01&to=2026-01-01")
+    assert bad.status_code == 422
+    assert "开始日期晚于结束日期" in bad.text
+    sign_in(client, "staff")
+    assert client.get("/console/kpis").status_code == 200
+    sign_in(client, "collector")
+    assert client.get("/console/kpis").status_code == 403
