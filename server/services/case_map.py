@@ -36,9 +36,7 @@ def open_counts_by_grid(principal: Principal) -> dict[int, int]:
 def open_pins(principal: Principal, limit: int = MAX_PINS) -> list[Pin]:
     """Points of open cases, most recent first (at most `limit`; the map says when cut)."""
     stmt = scope(
-        select(
-            Case.id, Case.number, Case.lon, Case.lat, Case.grid_id, Case.status, Case.overdue
-        ),
+        select(Case.id, Case.number, Case.lon, Case.lat, Case.grid_id, Case.status, Case.overdue),
         principal,
     ).where(Case.status.in_(OPEN))
     rows = db.session.execute(stmt.order_by(Case.reported_at.desc()).limit(limit))

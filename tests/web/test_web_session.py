@@ -207,7 +207,9 @@ def test_login_uses_the_real_login_service(client: FlaskClient, world: World) ->
     login(client, "dispatcher")  # the API still works next to the pages
 
 
-def test_map_draws_grids_and_pins(client: FlaskClient, world: World, tokens: dict[str, str]) -> None:
+def test_map_draws_grids_and_pins(
+    client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
     case = new_case(client, tokens)
     sign_in(client, "dispatcher")
     page = client.get("/console/map?colour=cases")
