@@ -164,3 +164,26 @@ def test_map_and_kpis(
     assert width <= 360, f"the queue scrolls sideways on a phone: {width}px"
     check_a11y(phone_page)
     screenshot(phone_page, "console-queue-phone")
+
+
+def test_admin_pages_are_accessible(
+    world: World, page: Any, login_as: Any, check_a11y: Any, screenshot: Any
+) -> None:
+    login_as(page, "cityadmin")
+    for path in (
+        "/console/admin",
+        "/console/admin/people",
+        "/console/admin/devices",
+        "/console/admin/categories",
+    ):
+        page.goto(path)
+        check_a11y(page)
+    page.goto("/console/admin/devices")
+    page.get_by_label("民情收集员").select_option(label="测试collector (collector)")
+    page.get_by_role("button", name="签发并生成二维码").click()
+    qr = page.get_by_role("img", name="设备配置二维码")
+    assert qr.is_visible()
+    check_a11y(page)
+    page.get_by_role("button", name="停用 测试collector 的手机").click()
+    assert "已停用" in page.get_by_role("status").first.inner_text()
+    screenshot(page, "console-admin-devices")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -238,3 +239,152 @@ def test_kpi_page_counts_and_refuses_bad_periods(
     assert client.get("/console/kpis").status_code == 200
     sign_in(client, "collector")
     assert client.get("/console/kpis").status_code == 403
+
+
+def _csrf_for(client: FlaskClient, path: str) -> str:
+    return csrf_of(client.get(path).text)
+
+
+def test_admin_people_grids_devices_categories(client: FlaskClient, world: World) -> None:
+    sign_in(client, "admin")  # a subdistrict admin
+    token = _csrf_for(client, "/console/admin/people")
+    created = client.post(
+        "/console/admin/people",
+        data={
+            "csrf_token": token,
+            "username": "newcollector",
+            "display_name": "新收集员",
+            "password": "long-enough-1",
+            "role": "collector",
+        },
+    )
+    assert created.status_code == 303
+    people = client.get("/console/admin/people").text
+    assert "newcollector" in people
+    taken = client.post(
+        "/console/admin/people",
+        data={
+            "csrf_token": token,
+            "username": "newcollector",
+            "display_name": "x",
+            "password": "long-enough-1",
+            "role": "collector",
+        },
+    )
+    assert taken.status_code == 409
+    assert "已被使用" in taken.text
+    other = client.post(
+        f"/console/admin/people/{world.user_ids['collector3']}/grids",
+        data={"csrf_token": token, "grids": world.grid_codes["A1"]},
+    )
+    assert other.status_code == 404  # another subdistrict's collector
+    mine = client.post(
+        f"/console/admin/people/{world.user_ids['collector']}/grids",
+        data={"csrf_token": token, "grids": f"{world.grid_codes['A1']} {world.grid_codes['A2']}"},
+    )
+    assert mine.status_code == 303
+
+    issued = client.post(
+        "/console/admin/devices",
+        data={"csrf_token": token, "collector": world.user_ids["collector"], "name": "测试手机"},
+    )
+    assert issued.status_code == 200
+    assert 'src="data:image/png;base64,' in issued.text
+    device_token = re.search(r'value="(mqd_[^"]+)"', issued.text)
+    assert device_token
+    assert (
+        client.get(
+            "/api/v1/me", headers={"Authorization": f"Bearer {device_token.group(1)}"}
+        ).status_code
+        == 200
+    )
+    device_id = re.search(r"/console/admin/devices/([0-9a-f]{32})/revoke", issued.text)
+    assert device_id
+    revoked = client.post(
+        f"/console/admin/devices/{device_id.group(1)}/revoke", data={"csrf_token": token}
+    )
+    assert revoked.status_code == 303
+    assert (
+        client.get(
+            "/api/v1/me", headers={"Authorization": f"Bearer {device_token.group(1)}"}
+        ).status_code
+        == 401
+    )
+
+    # Categories are shared: a subdistrict admin may look, not change.
+    assert client.get("/console/admin/categories").status_code == 200
+    refused = client.post(
+        "/console/admin/categories/sanitation",
+        data={
+            "csrf_token": token,
+            "deadline_urgent": 2,
+            "deadline_high": 12,
+            "deadline_normal": 48,
+            "deadline_low": 96,
+            "unit": "hours",
+            "default_priority": "normal",
+            "active": "1",
+        },
+    )
+    assert refused.status_code == 403
+
+
+def test_city_admin_edits_categories_and_imports(client: FlaskClient, world: World) -> None:
+    sign_in(client, "cityadmin")
+    token = _csrf_for(client, "/console/admin/categories")
+    bad = client.post(
+        "/console/admin/categories/sanitation",
+        data={
+            "csrf_token": token,
+            "deadline_urgent": 0,
+            "deadline_high": 12,
+            "deadline_normal": 48,
+            "deadline_low": 96,
+            "unit": "hours",
+            "default_priority": "normal",
+            "active": "1",
+        },
+    )
+    assert bad.status_code == 422
+    assert "deadline_urgent" in bad.text
+    saved = client.post(
+        "/console/admin/categories/sanitation",
+        data={
+            "csrf_token": token,
+            "deadline_urgent": 2,
+            "deadline_high": 12,
+            "deadline_normal": 48,
+            "deadline_low": 96,
+            "unit": "workdays",
+            "default_priority": "high",
+            "active": "1",
+        },
+    )
+    assert saved.status_code == 303
+    assert 'value="48"' in client.get("/console/admin/categories").text
+
+    from io import BytesIO
+
+    broken = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"code": "321002901001009", "name": "x"},
+                    "geometry": {  # a bow tie: self-intersecting
+                        "type": "Polygon",
+                        "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]],
+                    },
+                }
+            ],
+        }
+    ).encode()
+    report = client.post(
+        "/console/admin/grids/import",
+        data={"csrf_token": token, "geojson": (BytesIO(broken), "grids.geojson")},
+        content_type="multipart/form-data",
+    )
+    assert report.status_code == 422
+    assert "未导入任何数据" in report.text
+    assert "<td>0</td>" in report.text  # the faulty feature's index

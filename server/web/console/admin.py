@@ -1,17 +1,203 @@
-"""Admin pages: grids (GeoJSON import), users, collectors ↔ grids, devices, categories."""
+"""Admin pages: grids (GeoJSON import with its validation report), people, collectors ↔ grids,
+devices (issue with a QR code, revoke), categories and their deadlines."""
 
 from __future__ import annotations
 
+import base64
+import io
 from typing import Any
 
-from flask import render_template
+from flask import flash, redirect, render_template, request, url_for
 
-from server.domain.roles import Role
+from server.domain.roles import ROLE_NAMES_ZH, Role
+from server.errors import Invalid
+from server.services import administration, grids_import, org
+from server.services.administration import PRIORITY_KEYS
+from server.web import forms
 from server.web.console import bp
-from server.web.session import page
+from server.web.i18n import pick, t
+from server.web.session import page, signed_in
+
+ROLE_EN = {
+    Role.ADMIN: "Admin",
+    Role.DISPATCHER: "Dispatcher",
+    Role.UNIT_STAFF: "Unit staff",
+    Role.COLLECTOR: "Collector",
+}
+MAX_GEOJSON_BYTES = 50 * 1024 * 1024
+
+
+def role_text(role: str) -> str:
+    r = Role(role)
+    return t(ROLE_NAMES_ZH[r], ROLE_EN[r])
 
 
 @bp.get("/admin", endpoint="admin_home")
 @page(Role.ADMIN)
 def admin_home() -> Any:
-    return render_template("console/placeholder.html", title_zh="系统管理", title_en="Admin")
+    principal = signed_in()
+    grids = org.list_grids(principal, limit=1000)
+    return render_template(
+        "console/admin/home.html",
+        communities=org.list_communities(principal),
+        grids=grids.items,
+        grids_more=grids.next_cursor is not None,
+        city_admin=principal.is_city_admin,
+    )
+
+
+@bp.post("/admin/grids/import")
+@page(Role.ADMIN)
+def admin_import() -> Any:
+    """Import a GeoJSON file; on refusal the per-feature report, nothing written."""
+    principal = signed_in()
+    upload = request.files.get("geojson")
+    if upload is None or not upload.filename:
+        raise Invalid(
+            "invalid_value", "geojson: choose a file", "字段 geojson：请选择文件", field="geojson"
+        )
+    data = upload.read(MAX_GEOJSON_BYTES + 1)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Invalid(
+            "invalid_value",
+            "geojson: not UTF-8 text",
+            "字段 geojson：不是 UTF-8 文本",
+            field="geojson",
+        ) from None
+    try:
+        report = administration.import_territory(principal, text)
+    except grids_import.ImportRejected as exc:
+        return (
+            render_template("console/admin/import_report.html", report=exc.report, ok=False),
+            422,
+        )
+    return render_template("console/admin/import_report.html", report=report, ok=True)
+
+
+@bp.get("/admin/people", endpoint="admin_people")
+@page(Role.ADMIN)
+def admin_people() -> Any:
+    principal = signed_in()
+    return render_template(
+        "console/admin/people.html",
+        people=administration.list_people(principal),
+        role_text=role_text,
+        roles=[(r.value, role_text(r.value)) for r in Role if r is not Role.ADMIN]
+        + ([(Role.ADMIN.value, role_text("admin"))] if principal.is_city_admin else []),
+        units=[(u.code, u.name) for u in org.list_units(principal)],
+        subdistricts=[(s.code, s.name) for s in org.list_subdistricts(principal)],
+        city_admin=principal.is_city_admin,
+    )
+
+
+@bp.post("/admin/people")
+@page(Role.ADMIN)
+def admin_create_person() -> Any:
+    principal = signed_in()
+    f = request.form
+    user = administration.create_person(
+        principal,
+        username=forms.text(f, "username", required=True, max_length=64) or "",
+        password=forms.text(f, "password", required=True, max_length=200) or "",
+        role=forms.choice(f, "role", [r.value for r in Role], required=True) or "",
+        display_name=forms.text(f, "display_name", required=True, max_length=100) or "",
+        phone=forms.text(f, "phone", max_length=32),
+        unit_code=forms.text(f, "unit", max_length=32),
+        subdistrict_code=forms.text(f, "subdistrict", max_length=32),
+    )
+    flash(t(f"已创建账号 {user.username}", f"Account {user.username} created"), "ok")
+    return redirect(url_for("console.admin_people"), 303)
+
+
+@bp.post("/admin/people/<int:user_id>/grids")
+@page(Role.ADMIN)
+def admin_collector_grids(user_id: int) -> Any:
+    principal = signed_in()
+    raw = forms.text(request.form, "grids", max_length=5000) or ""
+    codes = [c for c in raw.replace(",", " ").replace("，", " ").split() if c]
+    assigned = administration.set_collector_grids(principal, user_id, codes)
+    flash(t(f"已分配网格：{len(assigned)} 个", f"Grids assigned: {len(assigned)}"), "ok")
+    return redirect(url_for("console.admin_people"), 303)
+
+
+@bp.get("/admin/devices", endpoint="admin_devices")
+@page(Role.ADMIN)
+def admin_devices() -> Any:
+    principal = signed_in()
+    return render_template(
+        "console/admin/devices.html",
+        devices=administration.devices_in_reach(principal),
+        collectors=[
+            (u.id, f"{u.display_name} ({u.username})")
+            for u in administration.list_collectors(principal)
+        ],
+        issued=None,
+    )
+
+
+@bp.post("/admin/devices")
+@page(Role.ADMIN)
+def admin_issue_device() -> Any:
+    """Issue a device token; the page shows it and its QR code once (never stored clear)."""
+    import qrcode
+
+    principal = signed_in()
+    collector = forms.integer(request.form, "collector", required=True)
+    assert collector is not None
+    issued = administration.issue_device(
+        principal, collector, forms.text(request.form, "name", max_length=100)
+    )
+    buffer = io.BytesIO()
+    qrcode.make(issued.provisioning_payload()).save(buffer, "PNG")
+    return render_template(
+        "console/admin/devices.html",
+        devices=administration.devices_in_reach(principal),
+        collectors=[
+            (u.id, f"{u.display_name} ({u.username})")
+            for u in administration.list_collectors(principal)
+        ],
+        issued={
+            "device": issued.device,
+            "token": issued.token,
+            "qr": base64.b64encode(buffer.getvalue()).decode(),
+        },
+    )
+
+
+@bp.post("/admin/devices/<device_id>/revoke")
+@page(Role.ADMIN)
+def admin_revoke_device(device_id: str) -> Any:
+    device = administration.revoke_device(signed_in(), device_id[:32])
+    flash(t(f"已停用设备 {device.name}", f"Device {device.name} revoked"), "ok")
+    return redirect(url_for("console.admin_devices"), 303)
+
+
+@bp.get("/admin/categories", endpoint="admin_categories")
+@page(Role.ADMIN)
+def admin_categories() -> Any:
+    principal = signed_in()
+    return render_template(
+        "console/admin/categories.html",
+        categories=[(c, pick(c.name_zh, c.name_en)) for c in administration.list_categories()],
+        priorities=PRIORITY_KEYS,
+        city_admin=principal.is_city_admin,
+    )
+
+
+@bp.post("/admin/categories/<code>")
+@page(Role.ADMIN)
+def admin_update_category(code: str) -> Any:
+    f = request.form
+    deadlines = {k: forms.integer(f, f"deadline_{k}", required=True) for k in PRIORITY_KEYS}
+    category = administration.update_category(
+        signed_in(),
+        code[:32],
+        deadlines=deadlines,
+        unit=forms.choice(f, "unit", ["hours", "workdays"], required=True) or "",
+        default_priority=forms.choice(f, "default_priority", PRIORITY_KEYS, required=True) or "",
+        active=forms.boolean(f, "active") or False,
+    )
+    flash(t(f"已保存类别 {category.name_zh}", f"Category {category.name_en} saved"), "ok")
+    return redirect(url_for("console.admin_categories"), 303)
