@@ -388,3 +388,53 @@ def test_city_admin_edits_categories_and_imports(client: FlaskClient, world: Wor
     assert report.status_code == 422
     assert "未导入任何数据" in report.text
     assert "<td>0</td>" in report.text  # the faulty feature's index
+
+
+def _post_action(client: FlaskClient, case_id: str, action: str, **data: Any) -> Any:
+    page = client.get(f"/console/cases/{case_id}")
+    version = re.search(r'name="version" value="(\d+)"', page.text)
+    assert version, f"no action form on the case page for {action}"
+    data = {"csrf_token": csrf_of(page.text), "version": version.group(1), **data}
+    return client.post(f"/console/cases/{case_id}/actions/{action}", data=data)
+
+
+def test_staff_extension_and_dispatcher_decision(
+    client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    case = new_case(client, tokens)
+    case = ok(act(client, tokens["dispatcher"], case, "accept"))
+    ok(act(client, tokens["dispatcher"], case, "dispatch", unit_id=world.unit_id))
+    sign_in(client, "staff")
+    queue = client.get("/console/cases")
+    assert case["number"] in queue.text
+    page = client.get(f"/console/cases/{case['id']}")
+    assert "/actions/acknowledge" in page.text  # only what staff may do
+    assert "/actions/accept" not in page.text and "/actions/dispatch" not in page.text
+    assert _post_action(client, case["id"], "acknowledge").status_code == 303
+    missing = _post_action(client, case["id"], "request_extension", reason="等待配件")
+    assert missing.status_code == 422
+    assert "deadline" in missing.text
+    asked = _post_action(
+        client, case["id"], "request_extension", reason="等待配件", deadline="2100-01-01T17:00"
+    )
+    assert asked.status_code == 303
+    sign_in(client, "dispatcher")
+    page = client.get(f"/console/cases/{case['id']}")
+    assert "批准延期" in page.text and "驳回延期" in page.text
+    assert _post_action(client, case["id"], "approve_extension").status_code == 303
+    page = client.get(f"/console/cases/{case['id']}")
+    assert "2100-01-01 17:00" in page.text  # the new deadline, local time
+
+
+def test_duplicate_hint_and_merge(
+    client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    first = new_case(client, tokens)
+    second = new_case(client, tokens, description="同一处垃圾桶满溢")
+    sign_in(client, "dispatcher")
+    page = client.get(f"/console/cases/{second['id']}")
+    assert "疑似重复事项" in page.text
+    assert first["number"] in page.text
+    merged = _post_action(client, second["id"], "merge", into=first["id"])
+    assert merged.status_code == 303
+    assert "已合并" in client.get(f"/console/cases/{second['id']}").text
