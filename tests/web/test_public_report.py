@@ -3,6 +3,7 @@ a named field when something is missing, rate-limited like the API's anonymous r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from io import BytesIO
 from typing import Any
@@ -69,6 +70,10 @@ def test_form_lists_categories_and_has_labels(client: FlaskClient, world: World)
         assert f'for="f-{name}"' in html and f'id="f-{name}"' in html
     assert 'name="csrf_token"' in html
     assert "cdn" not in html.lower()
+    assets = re.findall(r'(?:href|src)="(/assets/[^"]+)"', html)
+    assert "/assets/public.css" in assets and "/assets/public-report.js" in assets
+    for asset in assets:  # every stylesheet and script is served by the app itself
+        assert client.get(asset).status_code == 200, asset
 
 
 def test_report_lands_on_the_residents_own_page(

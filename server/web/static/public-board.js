@@ -12,7 +12,7 @@
     legend: { type: "scroll", top: 0 },
     grid: { left: 40, right: 16, top: 40, bottom: 30 },
     xAxis: { type: "category", data: trend.days.map(function (d) { return d.slice(5); }) },
-    yAxis: { type: "value", min: 0, max: 100 },
+    yAxis: { type: "value", max: 100, min: function (v) { return Math.max(0, Math.floor(v.min / 10) * 10 - 10); } },
     series: trend.series.map(function (s) {
       var byDay = {};
       s.points.forEach(function (p) { byDay[p[0]] = p[1]; });

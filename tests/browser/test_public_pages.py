@@ -1,0 +1,194 @@
+"""The residents' pages in a real browser on a 360-px phone: reporting with the phone's
+location and a photo, the case page and its rating, refused links, and the public board."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from helpers import A1, act, ok, report
+from PIL import Image
+
+
+def png_file(folder: Path, name: str, colour: tuple[int, int, int]) -> Path:
+    path = folder / name
+    out = BytesIO()
+    Image.new("RGB", (64, 48), colour).save(out, format="PNG")
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def allow_location(page: Any, base_url: str, at: tuple[float, float] = A1) -> None:
+    page.context.grant_permissions(["geolocation"], origin=base_url)
+    page.context.set_geolocation({"longitude": at[0], "latitude": at[1], "accuracy": 12})
+
+
+def awaiting_rating(client: FlaskClient, tokens: dict[str, str], world: Any) -> str:
+    body = ok(report(client, None, reporter_phone="13812345678"), 201)
+    case, d, s = body["case"], tokens["dispatcher"], tokens["staff"]
+    case = ok(act(client, d, case, "accept"))
+    case = ok(act(client, d, case, "dispatch", unit_id=world.unit_id))
+    case = ok(act(client, s, case, "acknowledge"))
+    case = ok(act(client, s, case, "report_done", result="垃圾已清运，地面已冲洗"))
+    ok(act(client, tokens["collector"], case, "verify_ok"))
+    return str(body["public_token"])
+
+
+def test_report_with_location_and_photo_on_a_phone(
+    phone_page: Any, live_server: Any, world: Any, tmp_path: Path, check_a11y: Any, screenshot: Any
+) -> None:
+    page = phone_page
+    allow_location(page, live_server.url)
+    page.goto("/report")
+    check_a11y(page)
+    page.get_by_label("问题类别").select_option("sanitation")
+    page.get_by_label("问题描述").fill("小区东门垃圾桶满了，三天没人清")
+    page.get_by_role("button", name="使用我现在的位置").click()
+    page.get_by_text("已使用您现在的位置").wait_for()
+    page.locator("#report-map svg path").first.wait_for()
+    page.get_by_label("照片（可不传）").set_input_files(
+        str(png_file(tmp_path, "a.png", (90, 90, 20)))
+    )
+    screenshot(page, "report-page")
+    page.get_by_role("button", name="提交", exact=True).click()
+    page.get_by_role("heading", name="您的反映已提交").wait_for()
+    assert re.search(r"/r/[A-Za-z0-9_-]{20,}\?new=1$", page.url)
+    assert page.locator("img.qr").evaluate("img => img.complete && img.naturalWidth > 0")
+    assert page.locator("ul.big-photos img").count() == 1
+    assert page.locator("ul.big-photos img").evaluate("img => img.naturalWidth") == 64
+    # the page fits a 360-px phone: nothing wider than the screen
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
+    check_a11y(page)
+    screenshot(page, "report-done")
+
+
+def test_tap_on_the_grid_map_picks_the_place(
+    phone_page: Any, live_server: Any, world: Any, check_a11y: Any
+) -> None:
+    page = phone_page
+    page.goto("/report")
+    grid = page.locator("#report-map svg path").first
+    grid.wait_for()
+    grid.click()  # the centre of the first grid (A1)
+    page.get_by_text("已在地图上选定位置").wait_for()
+    lon = float(page.locator("#f-lon").input_value())
+    lat = float(page.locator("#f-lat").input_value())
+    assert abs(lon - A1[0]) < 0.003 and abs(lat - A1[1]) < 0.003
+    assert page.locator("#report-map circle.pin").count() == 1
+    page.get_by_label("问题类别").select_option("sanitation")
+    page.get_by_label("问题描述").fill("路灯不亮")
+    page.get_by_role("button", name="提交", exact=True).click()
+    page.get_by_role("heading", name="您的反映已提交").wait_for()
+    assert "甲社区" in page.locator("main").inner_text()
+
+
+def test_resident_rates_satisfied_on_a_phone(
+    phone_page: Any,
+    live_server: Any,
+    world: Any,
+    client: FlaskClient,
+    tokens: dict[str, str],
+    check_a11y: Any,
+    screenshot: Any,
+) -> None:
+    token = awaiting_rating(client, tokens, world)
+    page = phone_page
+    page.goto(f"/r/{token}")
+    assert page.get_by_text("已处理，等待您的评价").is_visible()
+    assert "138****5678" in page.locator("main").inner_text()
+    check_a11y(page)
+    screenshot(page, "resident-page")
+    # large touch targets for the three choices
+    box = page.get_by_label("满意", exact=True).locator("xpath=..").bounding_box()
+    assert box is not None and box["height"] >= 48
+    page.get_by_label("满意", exact=True).check()
+    page.get_by_label("想说的话（可不填）").fill("处理很及时，谢谢")
+    page.get_by_role("button", name="提交评价").click()
+    page.get_by_role("heading", name="感谢您的评价！").wait_for()
+    assert page.url.endswith("?rated=1")
+    assert page.get_by_role("radio").count() == 0
+    assert page.get_by_text("已办结").first.is_visible()
+    check_a11y(page)
+    screenshot(page, "resident-thanks")
+
+
+def test_unknown_and_expired_links_get_a_clear_page(
+    phone_page: Any,
+    live_server: Any,
+    world: Any,
+    app: Flask,
+    client: FlaskClient,
+    screenshot: Any,
+    check_a11y: Any,
+) -> None:
+    page = phone_page
+    response = page.goto("/r/this-link-does-not-exist")
+    assert response is not None and response.status == 404
+    assert page.get_by_role("heading", name="找不到这个链接").is_visible()
+    check_a11y(page)
+    screenshot(page, "resident-link-unknown")
+    body = ok(report(client, None), 201)
+    from server.extensions import db
+    from server.models import Case
+    from server.models.base import utcnow
+
+    with app.app_context():
+        case = db.session.get(Case, body["case"]["id"])
+        assert case is not None
+        case.status, case.closed_at = "closed", utcnow() - timedelta(days=200)
+        db.session.commit()
+        db.session.remove()
+    response = page.goto(f"/r/{body['public_token']}")
+    assert response is not None and response.status == 410
+    assert page.get_by_role("heading", name="这个链接已过期").is_visible()
+    check_a11y(page)
+
+
+def test_board_with_index_trend_and_figures(
+    page: Any,
+    phone_page: Any,
+    live_server: Any,
+    world: Any,
+    app: Flask,
+    client: FlaskClient,
+    tokens: dict[str, str],
+    check_a11y: Any,
+    screenshot: Any,
+) -> None:
+    token = awaiting_rating(client, tokens, world)
+    assert (
+        client.post(
+            f"/api/v1/public/cases/{token}/rating", json={"verdict": "satisfied"}
+        ).status_code
+        == 201
+    )
+    from server.models.base import utcnow
+    from server.services import index
+    from server.services.case_deadlines import local_zone
+
+    with app.app_context():
+        today = utcnow().astimezone(local_zone()).date()
+        index.backfill(today - timedelta(days=6), today)
+        from server.extensions import db
+
+        db.session.remove()
+    page.goto("/board")
+    page.locator("#trend-chart svg").wait_for()
+    # ECharts drew one line per community (besides the axes)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#trend-chart svg path[fill=none]').length > 8"
+    )
+    assert page.locator(".board-cards > li").count() == 3
+    assert "13812345678" not in page.content() and "138****5678" not in page.content()
+    check_a11y(page)
+    screenshot(page, "board")
+    phone_page.goto("/board")
+    phone_page.locator("#trend-chart svg").wait_for()
+    assert phone_page.evaluate("() => document.documentElement.scrollWidth") <= 360
+    check_a11y(phone_page)
+    screenshot(phone_page, "board-phone")
