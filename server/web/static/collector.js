@@ -55,9 +55,13 @@
     }).then(function () { sending = false; });
   }
 
+  var fixes = 0;
   geo.watchPosition(function (pos) {
+    fixes += 1;
     pending.push([pos.coords.longitude, pos.coords.latitude, pos.timestamp / 1000, pos.coords.accuracy]);
-  }, function () { shown.textContent = text("failed"); },
+  }, function () {
+    if (!fixes) { shown.textContent = text("nofix"); }  // one lost fix in a walk is normal
+  },
   { enableHighAccuracy: true, maximumAge: 5000, timeout: 30000 });
   window.setInterval(send, BATCH_MS);
 
