@@ -66,6 +66,12 @@ ACTION_EN: dict[str, str] = {
     "overdue": "Overdue",
     "escalate": "Escalated",
 }
+PRIORITY_TEXT: dict[str, tuple[str, str]] = {
+    "urgent": ("特急", "Urgent"),
+    "high": ("紧急", "High"),
+    "normal": ("一般", "Normal"),
+    "low": ("低", "Low"),
+}
 SORT_TEXT = {
     "-created_at": ("最新上报", "Newest first"),
     "created_at": ("最早上报", "Oldest first"),
@@ -291,6 +297,7 @@ def case_page(case_id: str) -> Any:
         else [],
         urgency=_urgency(case, utcnow()),
         source_text=t(*SOURCE_TEXT.get(case.source, (case.source, case.source))),
+        priority_text=t(*PRIORITY_TEXT.get(case.priority, (case.priority, case.priority))),
         category_name=pick(case.category.name_zh, case.category.name_en),
         suggested_extension=forms.local_time(
             (case.deadline_at or utcnow()) + timedelta(days=3), "%Y-%m-%dT%H:%M"
