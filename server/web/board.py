@@ -10,7 +10,7 @@ from flask import render_template, request
 
 from server.domain.index import COMPONENTS, LABELS
 from server.errors import Invalid
-from server.services import index, sunshine
+from server.services import index, org, sunshine
 from server.web import web_blueprint
 from server.web.assets import echarts_available
 
@@ -66,6 +66,8 @@ def board() -> Any:
         stats=stats,
         charts=echarts_available(),
         pct=_percent,
+        subdistricts=org.list_subdistricts(None),
+        subdistrict_id=subdistrict_id,
     )
 
 

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from flask import jsonify, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
 
 from server.errors import DomainError, Invalid
 from server.services import org, ratelimit, resident_reports
@@ -102,6 +103,13 @@ def _phone() -> str | None:
 
 
 # ------------------------------------------------------------------------------- views
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    # The form carries this browser's CSRF token: no shared cache may keep it.
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 def _form_page(error: DomainError | None = None) -> Any:

@@ -10,6 +10,7 @@ from io import BytesIO
 from typing import Any
 
 from flask import current_app, redirect, render_template, request, send_file, url_for
+from werkzeug.wrappers import Response
 
 from server.domain.cases import VERDICT_ZH, VERDICTS
 from server.errors import DomainError, Invalid
@@ -46,6 +47,14 @@ STEPS: tuple[tuple[str, str, str], ...] = (
     ("done", "办结", "Closed"),
 )
 VERDICT_EN = {"satisfied": "Satisfied", "basic": "Mostly satisfied", "unsatisfied": "Not satisfied"}
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    # The page holds a CSRF token for this browser and is reached by a secret link: no cache
+    # may keep it.
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 def public_url(token: str) -> str:

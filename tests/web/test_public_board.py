@@ -97,3 +97,5 @@ def test_bad_subdistrict_is_a_named_422(client: FlaskClient, world: World) -> No
 def test_one_subdistrict_only(client: FlaskClient, world: World) -> None:
     html = client.get(f"/board?subdistrict={world.other_subdistrict_id}").get_data(as_text=True)
     assert "丙社区" in html and "甲社区" not in html
+    assert f'href="/board?subdistrict={world.other_subdistrict_id}" aria-current="true"' in html
+    assert "测试街道" in html  # the way to the other subdistrict

@@ -64,6 +64,7 @@ def token_of(location: str) -> str:
 def test_form_lists_categories_and_has_labels(client: FlaskClient, world: World) -> None:
     page = client.get("/report")
     assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"  # it holds this browser's CSRF token
     html = page.get_data(as_text=True)
     assert "环境卫生" in html
     for name in ("category", "description", "lon", "lat", "photo", "phone", "address"):

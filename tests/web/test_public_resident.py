@@ -49,6 +49,10 @@ def test_progress_in_plain_words_with_the_phone_masked(
     assert body["case"]["number"] in html
     assert 'name="verdict"' not in html  # nothing to rate yet
     assert 'lang="zh-CN"' in html
+    # a secret link: kept by no cache, indexed by no search engine, sent on as no referrer
+    assert page.headers["Cache-Control"] == "no-store"
+    assert '<meta name="robots" content="noindex">' in html
+    assert '<meta name="referrer" content="same-origin">' in html
 
 
 def test_english_when_chosen(client: FlaskClient, world: World) -> None:
