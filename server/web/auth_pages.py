@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import make_response, redirect, render_template, request, url_for
+from flask import current_app, make_response, redirect, render_template, request, url_for
 
 from server.domain.roles import Role
 from server.errors import DomainError
@@ -22,6 +22,9 @@ LANDING: dict[Role, str] = {
 
 
 def landing(role: Role) -> str:
+    """Where a user lands after signing in: collectors on their phone view when it exists."""
+    if role is Role.COLLECTOR and "web_collector.home" in current_app.view_functions:
+        return url_for("web_collector.home")
     return url_for(LANDING[role])
 
 

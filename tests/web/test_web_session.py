@@ -438,3 +438,9 @@ def test_duplicate_hint_and_merge(
     merged = _post_action(client, second["id"], "merge", into=first["id"])
     assert merged.status_code == 303
     assert "已合并" in client.get(f"/console/cases/{second['id']}").text
+
+
+def test_collectors_land_on_their_phone_view(client: FlaskClient, world: World, app: Flask) -> None:
+    response = sign_in(client, "collector")
+    expected = "/c/" if "web_collector.home" in app.view_functions else "/console/cases"
+    assert response.headers["Location"] == expected
