@@ -9,6 +9,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import A1, act, ok, report
@@ -192,3 +193,63 @@ def test_board_with_index_trend_and_figures(
     assert phone_page.evaluate("() => document.documentElement.scrollWidth") <= 360
     check_a11y(phone_page)
     screenshot(phone_page, "board-phone")
+
+
+DEMO_PASSWORD = "minqing-demo"
+
+
+def test_demo_pages_for_the_readme(
+    app: Flask,
+    backend: str,
+    page: Any,
+    phone_page: Any,
+    live_server: Any,
+    login_as: Any,
+    check_a11y: Any,
+    screenshot: Any,
+) -> None:
+    """The demo subdistrict (20 communities and villages, two weeks of history): the board, a resident's
+    page and a collector's day as the README shows them, each checked for accessibility."""
+    if backend == "spatialite":
+        pytest.skip("demo screenshots: PostGIS only (the pages are tested on both)")
+    import time
+
+    from sqlalchemy import select
+
+    from server.extensions import db
+    from server.models import Case, User
+    from server.services.demo import seed_demo
+    from server.services.demo_history import seed_history
+
+    with app.app_context():
+        seed_demo(DEMO_PASSWORD)
+        seed_history(days=14)
+        waiting = db.session.scalars(
+            select(Case).where(Case.status == "awaiting_rating").order_by(Case.reported_at.desc())
+        ).first()
+        assert waiting is not None
+        token = waiting.public_token
+        collector = db.session.scalar(select(User.username).where(User.username == "collector01"))
+        assert collector is not None
+        db.session.remove()
+    started = time.perf_counter()
+    assert app.test_client().get("/board").status_code == 200
+    board_ms = (time.perf_counter() - started) * 1000
+    print(f"\n/board over the demo (20 communities, 14 days): {board_ms:.0f} ms")
+    page.goto("/board")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#trend-chart svg path[fill=none]').length > 14"
+    )
+    assert page.locator(".board-cards > li").count() == 20  # 14 communities, 6 villages
+    check_a11y(page)
+    screenshot(page, "board-demo")
+    phone_page.goto(f"/r/{token}")
+    assert phone_page.get_by_role("heading", name="问题已处理，请您评价").is_visible()
+    check_a11y(phone_page)
+    screenshot(phone_page, "resident-demo")
+    collector_page = phone_page.context.new_page()
+    login_as(collector_page, collector, DEMO_PASSWORD)
+    assert collector_page.url.endswith("/c/")
+    assert collector_page.locator("ul.slots li").count() >= 0
+    check_a11y(collector_page)
+    screenshot(collector_page, "collector-demo")
