@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,8 @@ def _context() -> dict[str, Any]:
 def register_web(app: Flask) -> None:
     from server.web import assets, auth_pages, console
 
+    # The cookie lives as long as an idle session may; each request renews both.
+    app.permanent_session_lifetime = timedelta(minutes=app.config["WEB_SESSION_MINUTES"])
     app.context_processor(_context)
     # globals, so that macros imported without context see them too
     app.jinja_env.globals.update(

@@ -444,3 +444,30 @@ def test_collectors_land_on_their_phone_view(client: FlaskClient, world: World, 
     response = sign_in(client, "collector")
     expected = "/c/" if "web_collector.home" in app.view_functions else "/console/cases"
     assert response.headers["Location"] == expected
+
+
+def test_session_cookie_expires_with_the_idle_limit(client: FlaskClient, world: World) -> None:
+    response = sign_in(client, "dispatcher")
+    from datetime import UTC, datetime
+    from email.utils import parsedate_to_datetime
+
+    expires = re.search(r"Expires=([^;]+)", response.headers["Set-Cookie"])
+    assert expires
+    left = parsedate_to_datetime(expires.group(1)) - datetime.now(UTC)
+    assert 115 * 60 < left.total_seconds() <= 120 * 60  # MINQING_WEB_SESSION_MINUTES = 120
+
+
+def test_kpis_without_echarts_show_tables_only(
+    client: FlaskClient, world: World, app: Flask, tmp_path: Any
+) -> None:
+    sign_in(client, "dispatcher")
+    app.config["NODE_MODULES_PATH"] = str(tmp_path)  # as if `npm ci` never ran
+    try:
+        assert client.get("/assets/vendor/echarts.min.js").status_code == 404
+        page = client.get("/console/kpis")
+    finally:
+        del app.config["NODE_MODULES_PATH"]
+    assert page.status_code == 200
+    assert "echarts.min.js" not in page.text
+    assert "图表组件未安装，仅显示表格" in page.text
+    assert 'id="kpi-table"' in page.text
