@@ -471,3 +471,28 @@ def test_kpis_without_echarts_show_tables_only(
     assert "echarts.min.js" not in page.text
     assert "图表组件未安装，仅显示表格" in page.text
     assert 'id="kpi-table"' in page.text
+
+
+def test_bulk_dispatch_is_all_or_nothing(
+    client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    ready = ok(act(client, tokens["dispatcher"], new_case(client, tokens), "accept"))
+    not_ready = new_case(client, tokens, description="路灯不亮")  # still reported
+    sign_in(client, "dispatcher")
+    token = csrf_of(client.get("/console/cases").text)
+    picked = [f"{ready['id']}:{ready['version']}", f"{not_ready['id']}:{not_ready['version']}"]
+    refused = client.post(
+        "/console/cases/bulk-dispatch",
+        data={"csrf_token": token, "case": picked, "unit_id": world.unit_id},
+        follow_redirects=True,
+    )
+    assert "全部未派遣" in refused.text
+    assert not_ready["id"] in refused.text  # the refusal names the case
+    page = client.get(f"/console/cases/{ready['id']}")
+    assert "已立案" in page.text  # not dispatched either
+    done = client.post(
+        "/console/cases/bulk-dispatch",
+        data={"csrf_token": token, "case": picked[:1], "unit_id": world.unit_id},
+        follow_redirects=True,
+    )
+    assert "已派遣 1 个事项" in done.text
