@@ -8,6 +8,16 @@
   var csrf = text("csrf");
   var geo = navigator.geolocation;
 
+  // One tap sends one form (a log or a report is not filed twice by a double tap).
+  document.addEventListener("submit", function (event) {
+    if (event.defaultPrevented) { return; }
+    var button = event.target.querySelector("button[type=submit]");
+    if (button) { window.setTimeout(function () { button.disabled = true; }, 0); }
+  });
+  window.addEventListener("pageshow", function () {  // back from the next page
+    document.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = false; });
+  });
+
   // --- the place of a log or report -------------------------------------------------
   var form = document.querySelector("form[data-autolocate]");
   if (form && geo) {

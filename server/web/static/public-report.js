@@ -108,6 +108,16 @@
     showPin();
   }
 
+  // One tap sends one report: the button rests while the page is sent.
+  document.addEventListener("submit", function (event) {
+    if (event.defaultPrevented) { return; }
+    var button = event.target.querySelector("button[type=submit]");
+    if (button) { window.setTimeout(function () { button.disabled = true; }, 0); }
+  });
+  window.addEventListener("pageshow", function () {  // back from the next page
+    document.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = false; });
+  });
+
   if (window.fetch && mapBox) {
     fetch(mapBox.getAttribute("data-src"), { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
