@@ -487,7 +487,7 @@ def test_bulk_dispatch_is_all_or_nothing(
         follow_redirects=True,
     )
     assert "全部未派遣" in refused.text
-    assert not_ready["id"] in refused.text  # the refusal names the case
+    assert not_ready["number"] in refused.text  # the refusal names the case
     page = client.get(f"/console/cases/{ready['id']}")
     assert "已立案" in page.text  # not dispatched either
     done = client.post(

@@ -227,7 +227,8 @@ def bulk_dispatch() -> Any:
         if exc.code != "bulk_refused":
             raise
         for problem in exc.details or []:
-            flash(f"{problem['id']}: {pick(problem['message_zh'], problem['message'])}", "error")
+            why = pick(problem["message_zh"], problem["message"])
+            flash(f"{_number(principal, problem['id'])}: {why}", "error")
         flash(t(exc.message_zh, exc.message), "error")
         return redirect(_back_to_queue(), 303)
     flash(
@@ -235,6 +236,14 @@ def bulk_dispatch() -> Any:
         "ok",
     )
     return redirect(_back_to_queue(), 303)
+
+
+def _number(principal: Any, case_id: str) -> str:
+    """A case's number for messages (its id when it cannot be seen)."""
+    try:
+        return cases.visible_case(principal, case_id).number
+    except DomainError:
+        return case_id
 
 
 def _back_to_queue() -> str:
