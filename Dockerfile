@@ -1,4 +1,11 @@
 # Minqing web / worker / beat image (docker-compose.yml uses it for all four services).
+
+# The console's chart library, from the project's own lock file (served by the app: no CDN).
+FROM node:20-bookworm-slim AS node-packages
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -19,6 +26,7 @@ COPY geo ./geo
 COPY sync ./sync
 COPY server ./server
 COPY migrations ./migrations
+COPY --from=node-packages /build/node_modules/echarts/dist/echarts.min.js ./node_modules/echarts/dist/
 # The sources stay in /app and PYTHONPATH=/app imports them from here, so the app finds
 # /app/migrations and /app/instance next to its package (server/config.py: PROJECT_ROOT).
 RUN pip install . \
