@@ -31,7 +31,7 @@ from sync.push import (
 )
 from sync.registry import DeviceContext, Raw, Registry, SyncColumn, SyncTable
 from sync.tables import SyncTables
-from sync.tracking import ORIGIN
+from sync.tracking import ORIGIN, PUSHED
 
 SPOOL_BYTES = 4 * 1024 * 1024  # a pull larger than this is spooled to disk, not RAM
 
@@ -182,6 +182,7 @@ class SyncEngine:
         digest = digest_of(last_pulled_at, body)
         replay = self._replayed(log_session, device, digest)
         if replay is not None:
+            outer.rollback()  # release the write lock before logging (SQLite: one writer)
             self._record(log_session, device, "replay", last_pulled_at, None, {}, started)
             return replay
         try:
@@ -223,6 +224,7 @@ class SyncEngine:
             raise
         finally:
             session.info.pop(ORIGIN, None)
+            session.info.pop(PUSHED, None)
         counts: dict[str, Any] = dict(result.counts)
         if result.rejected:
             counts["rejected"] = {k: len(v) for k, v in result.rejected.items()}

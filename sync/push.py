@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from sync.registry import DeviceContext, Operation, Raw, Refused, Registry, SyncTable
 from sync.tables import SyncTables
-from sync.tracking import ORIGIN, PENDING, Touch, touch
+from sync.tracking import ORIGIN, PENDING, PUSHED, Touch, touch
 
 OPERATIONS: tuple[Operation, ...] = ("created", "updated", "deleted")
 LOCAL_COLUMNS = frozenset({"id", "_status", "_changed"})
@@ -51,6 +51,7 @@ class Conflict(Exception):
 @dataclass
 class PushResult:
     rejected: dict[str, list[str]] = field(default_factory=dict)
+    refused_deletions: dict[str, list[str]] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     replayed: bool = False
 
@@ -169,6 +170,11 @@ def apply_changes(
                 if _apply_one(session, tables, spec, device, op, raw):
                     counts = result.counts.setdefault(spec.name, {})
                     counts[op] = counts.get(op, 0) + 1
+                elif op == "deleted":
+                    # Not listed as rejected: WatermelonDB would push a rejected deletion
+                    # forever and drop the server's version (markAsSynced / applyRemote).
+                    # It destroys its copy; the next pull re-creates the record.
+                    result.refused_deletions.setdefault(spec.name, []).append(raw["id"])
                 else:
                     result.rejected.setdefault(spec.name, []).append(raw["id"])
     for op in OPERATIONS:  # a device never writes its rejections: refuse, don't fail
@@ -190,15 +196,19 @@ def _apply_one(
     """One record in its own session transaction (a savepoint of the push's transaction):
     host services may commit (the savepoint is released) or fail (only it is undone)."""
     session.commit()  # stamp what came before; the push's own transaction stays open
+    session.info.setdefault(PUSHED, set()).add((spec.name, raw["id"]))
     try:
         _check_record(spec, op, raw)
         changed = _changed_columns(raw)
         assert spec.apply is not None
         server_changed = spec.apply(session, device, op, raw, changed)
         session.flush()
-        entry = session.info.get(PENDING, {}).get((spec.name, raw["id"]))
-        if server_changed and entry is not None:
-            entry.by_server = True  # the device must get back what the server made of it
+        if server_changed and spec.model is not None:
+            # The device must get back what the server made of its record (host services
+            # may have committed already, so touch it again rather than mark the entry).
+            obj = session.get(spec.model, raw["id"])
+            if obj is not None:
+                touch(session, spec.name, spec.id_of(obj), spec.scope_of(obj), by_server=True)
         session.commit()
         return True
     except Refused as refused:
@@ -284,10 +294,13 @@ def _reject(
         )
         .on_conflict_do_nothing()
     )
-    if session.execute(stmt).rowcount:  # type: ignore[attr-defined]
+    new = bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    if new:
         touch(session, REJECTIONS, rejection_id, device.user_key, created=True, server_record=True)
-    if record_exists and exists is not None:
-        # The device must get the server's version back, even if it was its own last write.
+    if record_exists and exists is not None and (new or op == "deleted"):
+        # The device gets the server's version back, even if it was its own last write; a
+        # refused deletion comes back as `created` (the phone has destroyed its copy).
         touch(session, spec.name, raw["id"], exists.scope_key, by_server=True)
         pending: dict[tuple[str, str], Touch] = session.info[PENDING]
         pending[(spec.name, raw["id"])].created = False
+        pending[(spec.name, raw["id"])].recreate = op == "deleted"

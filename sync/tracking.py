@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, object_session
@@ -23,6 +23,7 @@ from sync.tables import SyncTables
 PENDING = "sync_pending"  # session.info key: {(table, id): Touch}
 SCOPE_EVENTS = "sync_scope_events"  # session.info key: [(user_key, scope_key, granted)]
 ORIGIN = "sync_origin"  # session.info key: the device whose push this session applies
+PUSHED = "sync_pushed"  # session.info key: {(table, id)} the device sent in this push
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Touch:
     created: bool
     by_server: bool = False  # the server changed it (not just as the pushing device sent it)
     server_record: bool = False  # the server made it (e.g. a rejection): nobody's echo
+    recreate: bool = False  # send it as `created` again (a phone destroyed its copy)
 
 
 def touch(
@@ -61,6 +63,7 @@ def touch(
         created or bool(before and before.created),
         by_server or bool(before and before.by_server),
         server_record or bool(before and before.server_record),
+        bool(before and before.recreate),
     )
 
 
@@ -122,7 +125,8 @@ def install(session_class: Any, registry: Registry, tables: SyncTables) -> None:
         cursor = tick(conn, tables)
         origin = session.info.get(ORIGIN)
         if pending:
-            _upsert_rows(conn, tables, list(pending.values()), cursor, origin)
+            pushed = session.info.get(PUSHED, set())
+            _upsert_rows(conn, tables, list(pending.values()), cursor, origin, pushed)
         if events:
             conn.execute(
                 tables.scope_events.insert(),
@@ -161,10 +165,22 @@ def _previous_scope(obj: Any, scope_of: Any, now: int | None) -> int | None:
 
 
 def _upsert_rows(
-    conn: Connection, tables: SyncTables, touches: list[Touch], cursor: int, origin: str | None
+    conn: Connection,
+    tables: SyncTables,
+    touches: list[Touch],
+    cursor: int,
+    origin: str | None,
+    pushed: set[tuple[str, str]],
 ) -> None:
+    """Stamp the touched records. Only records the device itself sent carry its origin:
+    what its push caused elsewhere (a case moved on by its action, a new event) is news
+    to it as much as to anyone."""
     rows = tables.rows
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+    def own(t: Touch) -> str | None:
+        return origin if (t.table, t.record_id) in pushed else None
+
     values = [
         {
             "table_name": t.table,
@@ -173,8 +189,8 @@ def _upsert_rows(
             "created_cursor": cursor,
             "scope_key": t.scope_key,
             "prev_scope_key": t.prev_scope_key,
-            "origin_device": None if t.by_server or t.server_record else origin,
-            "creator_device": None if t.server_record else origin,
+            "origin_device": None if t.by_server or t.server_record else own(t),
+            "creator_device": None if t.server_record else own(t),
             "deleted": t.deleted,
         }
         for t in touches
@@ -192,6 +208,14 @@ def _upsert_rows(
         },
     )
     conn.execute(stmt, values)
+    recreated = [{"t": t.table, "r": t.record_id} for t in touches if t.recreate]
+    if recreated:
+        conn.execute(
+            update(rows)
+            .where(rows.c.table_name == bindparam("t"), rows.c.record_id == bindparam("r"))
+            .values(created_cursor=rows.c.cursor, creator_device=None),
+            recreated,
+        )
 
 
 def _coalesce_prev(stmt: Any, rows: Any) -> Any:

@@ -35,7 +35,7 @@ class Phone:
     def push(self, changes: dict[str, Any], since: Any = "mine") -> Any:
         cursor = self.last_pulled_at if since == "mine" else since
         return self.client.post(
-            f"/api/v1/sync/push?last_pulled_at={cursor}",
+            f"/api/v1/sync/push?last_pulled_at={'null' if cursor is None else cursor}",
             data=json.dumps(changes),
             headers={**bearer(self.token), "Content-Type": "application/json"},
         )

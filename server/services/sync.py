@@ -104,6 +104,7 @@ def push(principal: Principal, last_pulled_at: int | None, body: bytes) -> PushR
     db.session.rollback()
     connection = db.engine.connect()
     outer = connection.begin()
+    sqlite_driver = _take_sqlite_write_lock(connection)
     session = db.session.registry()
     work = Session(
         bind=connection,
@@ -119,7 +120,24 @@ def push(principal: Principal, last_pulled_at: int | None, body: bytes) -> PushR
         work.close()
         if outer.is_active:
             outer.rollback()
+        if sqlite_driver is not None:
+            sqlite_driver.isolation_level = ""  # back to pysqlite's own transactions
         connection.close()
+
+
+def _take_sqlite_write_lock(connection: Any) -> Any:
+    """On SQLite, begin the push's transaction ourselves (BEGIN IMMEDIATE).
+
+    pysqlite only opens a transaction before a write, so a SAVEPOINT issued first becomes
+    the outermost transaction and its RELEASE commits: a push would not be atomic. With
+    the driver's own transaction handling off and an explicit BEGIN, savepoints nest, and
+    the write lock taken up front serialises pushes (SQLite has one writer anyway)."""
+    if connection.dialect.name != "sqlite":
+        return None
+    driver = connection.connection.driver_connection
+    driver.isolation_level = None
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    return driver
 
 
 def schema() -> dict[str, Any]:

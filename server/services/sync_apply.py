@@ -17,6 +17,7 @@ from server.extensions import db
 from server.models import Case, CaseAction, Category, Patrol, PatrolLog
 from server.services import cases as case_service
 from server.services import patrols as patrol_service
+from server.services.attachments import require_attachments
 from server.services.principal import Principal
 from server.services.sync_tables import (
     _json_list,
@@ -163,12 +164,17 @@ def apply_log(
     if existing is not None:
         if existing.collector_id != principal.user_id:
             raise Refused("id_taken", "a log with this id exists", "该编号的日志已存在", "id")
+        # `created` for an existing id is an update too: a phone whose push answer was lost
+        # still holds the record as created, maybe edited since.
         if op == "updated":
             _read_only_changes(raw, changed, {"text", "photos"})
-            text = _text(raw, "text")
-            assert text is not None
-            existing.text = text.strip()[:MAX_TEXT]
-            existing.photos = _photos(raw)
+        text = _text(raw, "text")
+        assert text is not None
+        text, photos = text.strip()[:MAX_TEXT], _photos(raw)
+        if (text, photos) != (existing.text, list(existing.photos or [])):
+            if photos:
+                require_attachments(photos)
+            existing.text, existing.photos = text, photos
             session.flush()
         return False
     text = _text(raw, "text")
