@@ -1,0 +1,60 @@
+"""Devices for admins: issue (token once, QR), list with sync state, revoke, sync log."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from conftest import bearer
+from flask.testing import FlaskClient
+from helpers import assert_error, ok
+
+
+def test_issue_list_sync_log_and_revoke(client: FlaskClient, tokens: dict[str, str]) -> None:
+    admin = bearer(tokens["admin"])
+    issued = ok(
+        client.post(
+            "/api/v1/devices", json={"collector": "collector", "name": "一号机"}, headers=admin
+        ),
+        201,
+    )
+    token = issued["token"]
+    assert json.loads(issued["provisioning"])["token"] == token
+    assert base64.b64decode(issued["qr_png_base64"]).startswith(b"\x89PNG")
+    device_id = issued["device"]["id"]
+    pulled = ok(
+        client.get("/api/v1/sync/pull", headers={**bearer(token), "X-App-Version": "1.4.2"})
+    )
+    listed = ok(client.get("/api/v1/devices?collector=collector", headers=admin))
+    [row] = [d for d in listed if d["id"] == device_id]
+    assert "token" not in row and row["token_hint"] == token[-4:]
+    assert row["app_version"] == "1.4.2"
+    assert row["last_sync_cursor"] == pulled["timestamp"] and row["pulls"] == 1
+    log = ok(client.get(f"/api/v1/devices/{device_id}/syncs", headers=admin))
+    assert log[0]["kind"] == "pull" and log[0]["cursor"] == pulled["timestamp"]
+    assert log[0]["counts"]["grids"]["created"] == 1
+    revoked = ok(client.post(f"/api/v1/devices/{device_id}/revoke", headers=admin))
+    assert revoked["revoked_at"]
+    assert client.get("/api/v1/sync/pull", headers=bearer(token)).status_code == 401
+
+
+def test_devices_are_for_admins_of_the_subdistrict(
+    client: FlaskClient, tokens: dict[str, str]
+) -> None:
+    body = {"collector": "collector"}
+    for who in ("dispatcher", "collector", "staff"):
+        response = client.post("/api/v1/devices", json=body, headers=bearer(tokens[who]))
+        assert response.status_code == 403, who
+    assert_error(
+        client.post(
+            "/api/v1/devices", json={"collector": "nobody"}, headers=bearer(tokens["admin"])
+        ),
+        404,
+        "not_found",
+        "collector",
+    )
+    assert_error(
+        client.post("/api/v1/devices/nope/revoke", headers=bearer(tokens["admin"])),
+        404,
+        "not_found",
+    )
