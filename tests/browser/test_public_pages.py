@@ -208,8 +208,9 @@ def test_demo_pages_for_the_readme(
     check_a11y: Any,
     screenshot: Any,
 ) -> None:
-    """The demo subdistrict (20 communities and villages, two weeks of history): the board, a resident's
-    page and a collector's day as the README shows them, each checked for accessibility."""
+    """The demo subdistrict (20 communities and villages, two weeks of history): the board,
+    the report map, a resident's page and a collector's day as the README shows them, each
+    checked for accessibility."""
     if backend == "spatialite":
         pytest.skip("demo screenshots: PostGIS only (the pages are tested on both)")
     import time
@@ -243,6 +244,18 @@ def test_demo_pages_for_the_readme(
     assert page.locator(".board-cards > li").count() == 20  # 14 communities, 6 villages
     check_a11y(page)
     screenshot(page, "board-demo")
+    screenshot(page, "board-demo-top", full_page=False)
+    phone_page.goto("/report")
+    phone_page.locator("#report-map svg path").first.wait_for()
+    assert phone_page.locator("#report-map svg path").count() == 278
+    phone_page.locator("#report-map svg").click()  # the middle of the subdistrict: zoom in
+    phone_page.get_by_text("已放大，请再点一下问题所在的位置").wait_for()
+    assert phone_page.get_by_role("button", name="缩小，看全图").is_visible()
+    phone_page.locator("#report-map svg").click()  # now pick the place
+    phone_page.get_by_text("已在地图上选定位置").wait_for()
+    assert phone_page.locator("#f-lon").input_value()
+    check_a11y(phone_page)
+    screenshot(phone_page, "report-demo")
     phone_page.goto(f"/r/{token}")
     assert phone_page.get_by_role("heading", name="问题已处理，请您评价").is_visible()
     check_a11y(phone_page)

@@ -29,9 +29,9 @@
     if (!pin) {
       pin = document.createElementNS(SVG, "circle");
       pin.setAttribute("class", "pin");
-      pin.setAttribute("r", String(project.size / 90));
       project.svg.appendChild(pin);
     }
+    pin.setAttribute("r", String(project.view[2] / 50));
     pin.setAttribute("cx", p[0]);
     pin.setAttribute("cy", p[1]);
   }
@@ -73,11 +73,11 @@
     var scale = size / Math.max((maxX - minX) * kx, maxY - minY);
     var width = (maxX - minX) * kx * scale, height = (maxY - minY) * scale;
     var svg = document.createElementNS(SVG, "svg");
-    svg.setAttribute("viewBox", "0 0 " + width.toFixed(1) + " " + height.toFixed(1));
+    var full = [0, 0, width, height];
     svg.setAttribute("role", "img");
     svg.setAttribute("aria-label", text("map-label"));
     project = {
-      svg: svg, size: size,
+      svg: svg, size: size, view: full,
       forward: function (x, y) { return [(x - minX) * kx * scale, (maxY - y) * scale]; },
       inverse: function (px, py) { return [minX + px / (kx * scale), maxY - py / scale]; }
     };
@@ -95,14 +95,33 @@
       path.appendChild(title);
       svg.appendChild(path);
     });
+    var reset = document.getElementById("map-reset");
+    function show(view) {
+      project.view = view;
+      svg.setAttribute("viewBox", view.map(function (n) { return n.toFixed(1); }).join(" "));
+      reset.hidden = view === full;
+      showPin();
+    }
+    reset.addEventListener("click", function () { show(full); });
+    // Many small grids on a phone: the first tap zooms in, the second picks the place.
+    var zoomFirst = fc.features.length > 30;
     svg.addEventListener("click", function (event) {
       var point = svg.createSVGPoint();
       point.x = event.clientX; point.y = event.clientY;
       var local = point.matrixTransform(svg.getScreenCTM().inverse());
+      if (zoomFirst && project.view === full) {
+        var w = width / 4, h = height / 4;
+        var x = Math.min(Math.max(local.x - w / 2, 0), width - w);
+        var y = Math.min(Math.max(local.y - h / 2, 0), height - h);
+        show([x, y, w, h]);
+        status.textContent = text("zoomed");
+        return;
+      }
       var ll = project.inverse(local.x, local.y);
       choose(ll[0], ll[1], text("picked"));
     });
     mapBox.appendChild(svg);
+    show(full);
     mapBox.hidden = false;
     document.getElementById("map-hint").hidden = false;
     showPin();
