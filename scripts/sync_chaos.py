@@ -10,7 +10,8 @@ never hears back) and sends a request twice with probability `--dup` (a duplicat
 Halfway through, the server is killed (SIGKILL) and started again.
 
 Every device first syncs its grids, then goes "offline" and writes `--records` patrol logs
-(some with a photo, some edited, some deleted again), syncing every few dozen writes. Each
+(some with a photo, some edited again before or after they reached the server), syncing
+every few dozen writes (logs cannot be deleted from a phone, so none are). Each
 device keeps a ledger of what its user meant the server to hold. At the end:
 
 - the server holds exactly the union of the ledgers: 0 lost, 0 duplicated (every log's
@@ -26,13 +27,16 @@ bounded CI version is `tests/sync/test_chaos.py`; both call `run_chaos`.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
 import json
 import random
+import struct
 import sys
 import threading
 import time
 import urllib.parse
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,12 +49,11 @@ for folder in (ROOT, ROOT / "tests"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from sync.client import RetryPolicy, SyncClient  # noqa: E402
+from sync.client import RetryPolicy, SyncClient, SyncError, Unauthorized  # noqa: E402
 
 TABLE = "patrol_logs"
 PHOTO_SHARE = 0.05
-EDIT_SHARE = 0.10
-DELETE_SHARE = 0.05
+EDIT_SHARE = 0.15
 
 # ------------------------------------------------------------------------------ the proxy
 
@@ -86,12 +89,7 @@ class LossyProxy:
                 for _ in range(2 if dup else 1):
                     answer = proxy._forward(self.command, self.path, self.headers, body)
                 if answer is None:
-                    self.send_response(502)
-                    self.send_header("Content-Length", "0")
-                    self.send_header("Connection", "close")
-                    self.end_headers()
-                    self.close_connection = True
-                    return
+                    answer, drop, dup = (502, [], b""), False, False  # the server is down
                 if dup:
                     proxy._count("duplicated")
                 if drop:
@@ -99,16 +97,23 @@ class LossyProxy:
                     self.close_connection = True  # applied upstream, never answered
                     return
                 status, headers, payload = answer
-                self.send_response(status)
-                for name, value in headers:
-                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.send_header("Connection", "close")
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(payload)
                 self.close_connection = True
+                try:
+                    self.send_response(status)
+                    for name, value in headers:
+                        if name.lower() not in (
+                            "transfer-encoding",
+                            "connection",
+                            "content-length",
+                        ):
+                            self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(payload)
+                except OSError:
+                    pass  # the client timed out and hung up: its retry will come
 
             do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _handle
 
@@ -156,6 +161,24 @@ class LossyProxy:
 # ------------------------------------------------------------------------------ devices
 
 
+def tiny_png(seed: str) -> bytes:
+    """A valid 4 × 4 PNG whose pixels come from `seed` (a distinct photo per seed)."""
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        body = tag + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    pixels = hashlib.sha512(seed.encode()).digest()[:48]
+    rows = b"".join(b"\x00" + pixels[r * 12 : (r + 1) * 12] for r in range(4))
+    header = struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
 @dataclass(frozen=True)
 class DeviceSpec:
     """A phone to play: its token, its collector and grid, and a second (observer) token of
@@ -173,7 +196,7 @@ class Ledger:
     """What one device's user meant the server to hold: log id -> columns."""
 
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
-    deleted: set[str] = field(default_factory=set)
+    gave_up: int = 0  # syncs abandoned when the retries ran out (the phone went offline)
 
 
 @dataclass
@@ -188,6 +211,7 @@ class ChaosResult:
     diverged: list[str]
     errors: list[str]
     retries: int
+    gave_up: int
     requests: int
     conflicts: int
     rejected: int
@@ -215,6 +239,7 @@ class ChaosResult:
                 f"devices not converged   {few(self.diverged)}",
                 f"device errors           {few(self.errors)}",
                 f"requests / retries      {self.requests} / {self.retries}",
+                f"syncs given up          {self.gave_up}  (retries ran out; synced again later)",
                 f"409s / rejected         {self.conflicts} / {self.rejected}",
                 f"photos uploaded         {self.uploads}",
                 f"proxy                   {self.proxy}",
@@ -239,6 +264,27 @@ def _grid_box(client: SyncClient) -> tuple[str, tuple[float, float, float, float
     return str(grid["id"]), (min(xs) + dx, min(ys) + dy, max(xs) - dx, max(ys) - dy)
 
 
+def try_sync(client: SyncClient, ledger: Ledger) -> bool:
+    """One sync; a phone whose retries run out just stays offline and carries on."""
+    try:
+        client.sync()
+    except Unauthorized:
+        raise
+    except SyncError:
+        ledger.gave_up += 1
+        return False
+    return True
+
+
+def settle(client: SyncClient, ledger: Ledger, attempts: int = 40) -> None:
+    """Sync until the phone has nothing left to push (the network comes back eventually)."""
+    for _ in range(attempts):
+        if try_sync(client, ledger) and not client.has_local_changes():
+            return
+        time.sleep(0.5)
+    raise SyncError(f"still unsynced after {attempts} syncs")
+
+
 def play_device(
     spec: DeviceSpec,
     client: SyncClient,
@@ -248,14 +294,14 @@ def play_device(
 ) -> Ledger:
     """First sync, then `records` offline writes with a sync every 10–40 writes."""
     ledger = Ledger()
-    client.sync()
+    settle(client, ledger)
     grid_id, (x0, y0, x1, y1) = _grid_box(client)
     next_sync = rng.randint(10, 40)
     for n in range(records):
         tag = f"[{spec.name}-{n:04d}]"
         photos: list[str] = []
         if rng.random() < PHOTO_SHARE:
-            photos.append(client.attach(f"photo {tag} {rng.random()}".encode()))
+            photos.append(client.attach(tiny_png(f"{tag} {rng.random()}")))
         columns = {
             "grid_id": grid_id,
             "text": f"{tag} 巡查记录 {rng.randint(0, 10**6)}",
@@ -271,23 +317,16 @@ def play_device(
         record_id = client.create(TABLE, columns)
         ledger.records[record_id] = columns
         progress()
-        mine = list(ledger.records)
-        roll = rng.random()
-        if roll < EDIT_SHARE and len(mine) > 1:
-            victim = rng.choice(mine)
+        if rng.random() < EDIT_SHARE:
+            victim = rng.choice(list(ledger.records))
             text = ledger.records[victim]["text"].split("]")[0] + f"] 已更正 {rng.random():.6f}"
             client.update(TABLE, victim, {"text": text})
             ledger.records[victim]["text"] = text
-        elif roll < EDIT_SHARE + DELETE_SHARE and len(mine) > 1:
-            victim = rng.choice(mine)
-            client.delete(TABLE, victim)
-            del ledger.records[victim]
-            ledger.deleted.add(victim)
         next_sync -= 1
         if next_sync <= 0:
-            client.sync()
+            try_sync(client, ledger)
             next_sync = rng.randint(10, 40)
-    client.sync()
+    settle(client, ledger)
     return ledger
 
 
@@ -320,9 +359,12 @@ def run_chaos(
     """
     started = time.perf_counter()
     proxy = LossyProxy(server_url, drop=drop, dup=dup, seed=seed).start()
-    retry = retry or RetryPolicy(attempts=14, base_s=0.05, cap_s=2.0)
+    # Few attempts, short timeouts: a phone soon gives up and syncs again later.
+    retry = retry or RetryPolicy(attempts=5, base_s=0.05, cap_s=1.0)
     clients = {
-        d.name: SyncClient(proxy.url, d.token, retry=retry, rng=random.Random(f"{seed}{d.name}"))
+        d.name: SyncClient(
+            proxy.url, d.token, retry=retry, timeout_s=10, rng=random.Random(f"{seed}{d.name}")
+        )
         for d in devices
     }
     ledgers: dict[str, Ledger] = {}
@@ -363,7 +405,7 @@ def run_chaos(
     proxy.drop = proxy.dup = 0.0
     for d in devices:
         try:
-            clients[d.name].sync()
+            settle(clients[d.name], ledgers.setdefault(d.name, Ledger()))
         except Exception as err:
             errors.append(f"{d.name} final sync: {type(err).__name__}: {err}")
 
@@ -378,7 +420,7 @@ def run_chaos(
     tags: dict[str, list[str]] = {}
     for record_id, row in actual.items():
         tags.setdefault(str(row["text"]).split("]")[0], []).append(record_id)
-    duplicated = sorted(i for i in actual if i not in expected)  # deleted, or stored twice
+    duplicated = sorted(i for i in actual if i not in expected)  # never written, or twice
     duplicated += sorted(t for t, ids in tags.items() if len(ids) > 1)
     different = []
     for record_id in sorted(set(expected) & set(actual)):
@@ -395,8 +437,8 @@ def run_chaos(
     fresh: dict[int, dict[str, dict[str, dict[str, Any]]]] = {}
     for d in devices:
         if d.collector_id not in fresh:
-            observer = SyncClient(server_url, d.observer_token, retry=retry)
-            observer.sync()
+            observer = SyncClient(server_url, d.observer_token, retry=retry, timeout_s=30)
+            settle(observer, Ledger())
             fresh[d.collector_id] = _local_view(observer)
             observer.close()
         truth = fresh[d.collector_id]
@@ -431,6 +473,7 @@ def run_chaos(
         diverged=diverged,
         errors=errors,
         retries=sum(s.retries for s in stats),
+        gave_up=sum(ledger.gave_up for ledger in ledgers.values()),
         requests=sum(s.requests for s in stats),
         conflicts=sum(s.conflicts for s in stats),
         rejected=sum(s.rejected for s in stats),

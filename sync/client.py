@@ -476,22 +476,31 @@ class SyncClient:
         sent = 0
         for digest in pending:
             path = f"{API}/attachments/{digest}"
+            state = 1
             if self._request("HEAD", path, ok=(200, 404)).status == 404:
                 with self._lock:
                     data = self._db.execute(
                         "SELECT data FROM _attachments WHERE sha256 = ?", (digest,)
                     ).fetchone()[0]
-                self._request(
-                    "PUT",
-                    path,
-                    body=bytes(data),
-                    content_type="application/octet-stream",
-                    ok=(200, 201, 204),
-                )
-                self.stats.uploads += 1
-                sent += 1
+                try:
+                    self._request(
+                        "PUT",
+                        path,
+                        body=bytes(data),
+                        content_type="application/octet-stream",
+                        ok=(200, 201, 204),
+                    )
+                    self.stats.uploads += 1
+                    sent += 1
+                except SyncError as err:
+                    if err.status is None or err.status in (401, 409):
+                        raise
+                    # Refused for good (not an image, too large): it must not block the
+                    # records; the server refuses those that name it, and says why.
+                    self.stats.error(f"attachment_{err.status}")
+                    state = -1
             with self._transaction() as db:
-                db.execute("UPDATE _attachments SET uploaded = 1 WHERE sha256 = ?", (digest,))
+                db.execute("UPDATE _attachments SET uploaded = ? WHERE sha256 = ?", (state, digest))
         return sent
 
     def push(self) -> int:
