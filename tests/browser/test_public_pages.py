@@ -244,6 +244,7 @@ def test_demo_pages_for_the_readme(
     assert page.locator(".board-cards > li").count() == 20  # 14 communities, 6 villages
     check_a11y(page)
     screenshot(page, "board-demo")
+    page.set_viewport_size({"width": 1280, "height": 1500})
     screenshot(page, "board-demo-top", full_page=False)
     phone_page.goto("/report")
     phone_page.locator("#report-map svg path").first.wait_for()
