@@ -552,3 +552,164 @@ def test_a_revoked_device_gets_401_and_syncs_nothing(field: Field) -> None:
     assert status == 401
     status, _ = http("POST", field.url + "/api/v1/sync/push?last_pulled_at=1", a.token, {})
     assert status == 401
+
+
+def test_a_refused_record_never_blocks_and_is_explained(field: Field) -> None:
+    """A log outside the collector's grids is refused on its merits: the rest of the push
+    goes through, the phone drops the refused record and pulls the reason; the server's
+    version of an accepted record (GCJ-02 converted to WGS84) replaces the phone's."""
+    world = field.world
+    a = field.phone("collector", "A")
+    a.sync_ok()
+    b1 = (LON0 + 2.5 * STEP, LAT0 + 0.5 * STEP)  # collector2's grid, not collector's
+    outside = a.create(
+        "patrol_logs",
+        grid_id=grid_a1(world),
+        text="越界 outside my grids",
+        lon=b1[0],
+        lat=b1[1],
+        crs="wgs84",
+        photos="[]",
+        logged_at=now_ms(),
+    )
+    gcj = (A1[0] + 0.0047, A1[1] - 0.0022)  # what a phone's map SDK reports near A1's centre
+    converted = a.create(
+        "patrol_logs",
+        grid_id=grid_a1(world),
+        text="高德坐标 a GCJ-02 point",
+        lon=gcj[0],
+        lat=gcj[1],
+        crs="gcj02",
+        photos="[]",
+        logged_at=now_ms(),
+    )
+    refused = a.sync_ok()
+    assert sorted(ids(refused, "patrol_logs", "created", "pushed")) == sorted([outside, converted])
+    assert refused["rejected"] == {"patrol_logs": [outside]}
+    assert field.row("patrol_logs", outside) is None
+    server_log = field.row("patrol_logs", converted)
+    assert server_log is not None
+    assert abs(server_log["lon"] - gcj[0]) > 0.003  # converted, not stored as sent
+
+    after = a.sync_ok()
+    no_protocol_complaints(after)
+    assert ids(after, "patrol_logs", "deleted") == [outside]
+    assert ids(after, "patrol_logs", "updated") == [converted]
+    assert outside not in a.records("patrol_logs")
+    local = a.records("patrol_logs")[converted]
+    assert local["crs"] == "wgs84" and local["_status"] == "synced"
+    assert local["lon"] == pytest.approx(server_log["lon"], abs=1e-9)
+    assert local["lat"] == pytest.approx(server_log["lat"], abs=1e-9)
+    rejections = list(a.records("sync_rejections").values())
+    assert [(r["table_name"], r["record_id"]) for r in rejections] == [("patrol_logs", outside)]
+    assert rejections[0]["code"] and rejections[0]["message_zh"] and rejections[0]["message"]
+    assert json.loads(rejections[0]["payload"])["text"] == "越界 outside my grids"
+
+    settled = a.sync_ok()
+    assert settled["pulled"] == {} and settled["pushed"] is None
+    status, page = http("GET", field.url + "/api/v1/sync/rejections", field.login("dispatcher"))
+    assert status == 200, page
+    assert [i["record_id"] for i in page["items"]] == [outside]
+
+
+def test_an_offline_verification_goes_through_the_case_loop(field: Field) -> None:
+    """A collector verifies a handled case on site while offline (case_actions, create only):
+    the server fires verify_ok through the state machine and the phone pulls the outcome."""
+    world = field.world
+    collector, dispatcher, staff = (field.login(u) for u in ("collector", "dispatcher", "staff"))
+    status, body = http(
+        "POST",
+        field.url + "/api/v1/cases",
+        collector,
+        {"category": "sanitation", "description": "垃圾堆放 rubbish", "lon": A1[0], "lat": A1[1]},
+    )
+    assert status == 201, body
+    case = body["case"]
+    for token, action, extra in (
+        (dispatcher, "accept", {}),
+        (dispatcher, "dispatch", {"unit_id": world.unit_id}),
+        (staff, "acknowledge", {}),
+        (staff, "report_done", {"result": "已清运 cleared"}),
+    ):
+        status, case = http(
+            "POST",
+            f"{field.url}/api/v1/cases/{case['id']}/actions/{action}",
+            token,
+            {"version": case["version"], **extra},
+        )
+        assert status == 200, (action, case)
+    assert case["status"] == "handled"
+
+    a = field.phone("collector", "A")
+    a.sync_ok()
+    assert a.records("cases")[case["id"]]["status"] == "handled"
+    action_id = a.create(
+        "case_actions",
+        case_id=case["id"],
+        action="verify_ok",
+        note="现场已清理干净 clean on site",
+        photos="[]",
+        acted_at=now_ms(),
+    )
+    report = a.sync_ok()
+    nothing_rejected(field, report)
+    assert ids(report, "case_actions", "created", "pushed") == [action_id]
+    server_case = field.row("cases", case["id"])
+    assert server_case is not None and server_case["status"] == "awaiting_rating"
+    events = field.sql(
+        "SELECT action, actor_role FROM case_events WHERE case_id = :id ORDER BY seq",
+        id=case["id"],
+    )
+    assert events[-1] == {"action": "verify_ok", "actor_role": "collector"}
+
+    pulled = a.sync_ok()
+    no_protocol_complaints(pulled)
+    assert a.records("cases")[case["id"]]["status"] == "awaiting_rating"
+    assert a.records("case_actions")[action_id]["outcome"] == "applied"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="/tmp/sync-findings.md conformance finding 2: case_events are logged with no "
+    "scope (sync_rows.scope_key NULL), so no phone ever pulls them",
+)
+def test_the_case_timeline_travels_with_the_case(field: Field) -> None:
+    collector, dispatcher = field.login("collector"), field.login("dispatcher")
+    status, body = http(
+        "POST",
+        field.url + "/api/v1/cases",
+        collector,
+        {
+            "category": "sanitation",
+            "description": "路面破损 broken pavement",
+            "lon": A1[0],
+            "lat": A1[1],
+        },
+    )
+    assert status == 201, body
+    case = body["case"]
+    status, case = http(
+        "POST",
+        f"{field.url}/api/v1/cases/{case['id']}/actions/accept",
+        dispatcher,
+        {"version": case["version"]},
+    )
+    assert status == 200, case
+    a = field.phone("collector", "A")
+    first = a.sync_ok()
+    no_protocol_complaints(first)
+
+    def timeline() -> list[tuple[str, str]]:
+        events = [e for e in a.records("case_events").values() if e["case_id"] == case["id"]]
+        return [(e["action"], e["to_status"]) for e in sorted(events, key=lambda e: e["seq"])]
+
+    assert timeline() == [("report", "reported"), ("accept", "accepted")]
+    status, case = http(
+        "POST",
+        f"{field.url}/api/v1/cases/{case['id']}/actions/dispatch",
+        dispatcher,
+        {"version": case["version"], "unit_id": field.world.unit_id},
+    )
+    assert status == 200, case
+    a.sync_ok()
+    assert timeline()[-1] == ("dispatch", "dispatched")
