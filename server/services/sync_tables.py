@@ -14,7 +14,7 @@ from typing import Any
 
 from geoalchemy2.shape import to_shape
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from geo.geojson import to_geojson
 from server.domain.cases import FINAL
@@ -491,7 +491,11 @@ def field_tables() -> list[SyncTable]:
 
 
 def _event_grid(event: CaseEvent) -> int | None:
-    case = event.case
+    """The grid of the event's case (a new event's `case` is not loaded during a flush)."""
+    session = object_session(event)
+    if session is None:
+        return None
+    case = session.get(Case, event.case_id)  # usually in the identity map already
     return None if case is None else case.grid_id
 
 

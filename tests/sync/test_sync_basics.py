@@ -180,3 +180,22 @@ def test_a_revoked_device_cannot_sync(app: Flask, phone: Phone) -> None:
         revoke_device(phone.device_id)
     response = phone.client.get("/api/v1/sync/pull", headers=bearer(phone.token))
     assert response.status_code == 401
+
+
+def test_the_case_timeline_travels_with_the_case(
+    client: Any, phone: Phone, tokens: dict[str, str]
+) -> None:
+    from helpers import act, new_case
+
+    phone.pull()
+    case = new_case(client, tokens)
+    ok(act(client, tokens["dispatcher"], case, "accept"))
+    body = phone.pull()
+    events = body["changes"]["case_events"]["created"]
+    timeline = sorted(events, key=lambda e: e["seq"])
+    assert [(e["case_id"], e["seq"], e["to_status"]) for e in timeline] == [
+        (case["id"], 1, "reported"),
+        (case["id"], 2, "accepted"),
+    ]
+    fresh = phone.pull(since=None)
+    assert len(fresh["changes"]["case_events"]["created"]) == len(events)
