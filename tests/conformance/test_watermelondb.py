@@ -713,3 +713,30 @@ def test_the_case_timeline_travels_with_the_case(field: Field) -> None:
     assert status == 200, case
     a.sync_ok()
     assert timeline()[-1] == ("dispatch", "dispatched")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="/tmp/sync-findings.md conformance finding 3: a refused update is listed in "
+    "experimentalRejectedIds, so WatermelonDB keeps its edit (resolveConflict) and re-pushes it",
+)
+def test_a_refused_edit_gives_way_to_the_servers_version(field: Field) -> None:
+    """A phone may change only `collector_note` of a case; an edit of its description is
+    refused, and the phone must end up showing the server's description, not its own."""
+    a = field.phone("collector", "A")
+    a.sync_ok()
+    case = offline_case(a, field, "原描述 original")
+    a.sync_ok()
+    a.sync_ok()
+    a.update("cases", case, description="改过的描述 edited on the phone")
+    refused = a.sync_ok()
+    assert ids(refused, "cases", "updated", "pushed") == [case]
+    a.sync_ok()
+    server_case = field.row("cases", case)
+    assert server_case is not None and server_case["description"] == "原描述 original"
+    local = a.records("cases")[case]
+    assert local["description"] == "原描述 original"
+    assert local["_status"] == "synced"
+    assert [r["record_id"] for r in a.records("sync_rejections").values()] == [case]
+    settled = a.sync_ok()
+    assert settled["pulled"] == {} and settled["pushed"] is None
