@@ -14,6 +14,9 @@
 //   {"cmd":"sync","pauseAfterPull":bool}             -> {ok, pulled, pushed, rejected, ...}
 //        with pauseAfterPull it first prints {"event":"pulled",...} and waits for
 //        {"cmd":"continue"} before applying the pull and pushing.
+//        With "dropPushResponse":true the push reaches the server but its answer is thrown
+//        away, as when the network drops it: synchronize() fails and the phone keeps its
+//        changes unsynced (the retry must change nothing twice).
 //   {"cmd":"exit"}                                   -> {ok}, then the process ends
 // A failure is {"ok":false,"error":...,"status":<HTTP status or null>,"phase":...}.
 // stdout carries only these JSON lines; WatermelonDB's and LokiJS's console output goes to
@@ -252,7 +255,7 @@ function summarise(changes) {
   return out
 }
 
-async function cmdSync({ pauseAfterPull }) {
+async function cmdSync({ pauseAfterPull, dropPushResponse }) {
   const report = {
     pulled: null, // ids per table and kind, from the server's answer
     pulledRecords: null, // the raw changes as pulled, for field checks
@@ -294,6 +297,13 @@ async function cmdSync({ pauseAfterPull }) {
     report.pushLastPulledAt = lastPulledAt
     const path = `/api/v1/sync/push?last_pulled_at=${encodeURIComponent(String(lastPulledAt))}`
     const answer = await request('POST', path, 'push', changes)
+    if (dropPushResponse) {
+      report.droppedPushResponse = answer
+      const lost = new Error('push: the answer was lost on the way back (simulated)')
+      lost.status = null
+      lost.phase = 'push'
+      throw lost
+    }
     report.pushResponse = answer
     report.rejected = (answer && answer.experimentalRejectedIds) || null
     return answer || {}

@@ -740,3 +740,36 @@ def test_a_refused_edit_gives_way_to_the_servers_version(field: Field) -> None:
     assert [r["record_id"] for r in a.records("sync_rejections").values()] == [case]
     settled = a.sync_ok()
     assert settled["pulled"] == {} and settled["pushed"] is None
+
+
+def test_a_push_retried_after_a_lost_answer_changes_nothing_twice(field: Field) -> None:
+    """The network drops the push's answer: WatermelonDB keeps its records as created, the
+    user edits one meanwhile, and the next sync pushes them again. The server holds each
+    record once, with the edit."""
+    world = field.world
+    a = field.phone("collector", "A")
+    a.sync_ok()
+    patrol = offline_patrol(a, world)
+    log = offline_log(a, field, patrol, "第一版 first draft")
+    case = offline_case(a, field, "消防通道被占 fire lane blocked")
+    lost = a.sync_losing_the_push_answer()
+    assert lost["droppedPushResponse"] == {}
+    assert field.row("patrol_logs", log) is not None  # applied, though the phone cannot know
+    assert a.records("patrol_logs")[log]["_status"] == "created"
+    a.update("patrol_logs", log, text="第二版 second draft")
+
+    retry = a.sync_ok()
+    no_protocol_complaints(retry)
+    nothing_rejected(field, retry)
+    assert ids(retry, "patrol_logs", "created", "pushed") == [log]
+    for table in ("patrols", "patrol_logs", "cases"):
+        assert ids(retry, table, "created") == [], f"{table}: own records echoed as created"
+    server_log = field.row("patrol_logs", log)
+    assert server_log is not None and server_log["text"] == "第二版 second draft"
+    for table, rid in (("patrols", patrol), ("patrol_logs", log), ("cases", case)):
+        assert field.sql(f"SELECT count(*) AS n FROM {table} WHERE id = :id", id=rid) == [{"n": 1}]
+        assert a.records(table)[rid]["_status"] == "synced", table
+    events = field.sql("SELECT action FROM case_events WHERE case_id = :id", id=case)
+    assert [e["action"] for e in events] == ["report"]  # reported once
+    a.sync_ok()
+    assert a.records("patrol_logs")[log]["text"] == "第二版 second draft"

@@ -134,6 +134,12 @@ class WatermelonDevice:
         `ok: false` with the HTTP `status`)."""
         return self.call({"cmd": "sync"})
 
+    def sync_losing_the_push_answer(self) -> dict[str, Any]:
+        """A sync whose push the server applies but whose answer never reaches the phone."""
+        report = self.call({"cmd": "sync", "dropPushResponse": True})
+        assert report.get("ok") is False and report.get("phase") == "push", report
+        return report
+
     def sync_ok(self) -> dict[str, Any]:
         report = self.sync()
         assert report.get("ok") is True, f"{self.name}: sync failed: {report}"
