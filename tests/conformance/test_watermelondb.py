@@ -773,3 +773,28 @@ def test_a_push_retried_after_a_lost_answer_changes_nothing_twice(field: Field) 
     assert [e["action"] for e in events] == ["report"]  # reported once
     a.sync_ok()
     assert a.records("patrol_logs")[log]["text"] == "第二版 second draft"
+
+
+def test_a_grid_granted_later_arrives_whole(field: Field) -> None:
+    """A phone that has synced already gets a newly assigned grid's records as created."""
+    world = field.world
+    a = field.phone("collector", "A")
+    b = field.phone("collector2", "B")
+    a.sync_ok()
+    b.sync_ok()
+    patrol = offline_patrol(a, world)
+    log = offline_log(a, field, patrol, "路灯闪烁 flickering street light")
+    case = offline_case(a, field, "树枝挡路 branches over the path")
+    a.sync_ok()
+    assert b.sync_ok()["pulled"] == {}  # not B's grid
+
+    share_grid_a1(field, "collector2")
+    granted = b.sync_ok()
+    no_protocol_complaints(granted)
+    assert grid_a1(world) in ids(granted, "grids", "created")
+    assert ids(granted, "patrols", "created") == [patrol]
+    assert ids(granted, "patrol_logs", "created") == [log]
+    assert ids(granted, "cases", "created") == [case]
+    assert set(b.records("grids")) == {grid_a1(world), str(world.grid_ids["B1"])}
+    assert b.records("patrol_logs")[log]["text"] == "路灯闪烁 flickering street light"
+    assert b.sync_ok()["pulled"] == {}
