@@ -211,6 +211,7 @@ class ChaosResult:
     diverged: list[str]
     errors: list[str]
     retries: int
+    retry_causes: dict[str, int]
     gave_up: int
     requests: int
     conflicts: int
@@ -239,6 +240,7 @@ class ChaosResult:
                 f"devices not converged   {few(self.diverged)}",
                 f"device errors           {few(self.errors)}",
                 f"requests / retries      {self.requests} / {self.retries}",
+                f"retry causes            {self.retry_causes}",
                 f"syncs given up          {self.gave_up}  (retries ran out; synced again later)",
                 f"409s / rejected         {self.conflicts} / {self.rejected}",
                 f"photos uploaded         {self.uploads}",
@@ -474,6 +476,10 @@ def run_chaos(
         errors=errors,
         retries=sum(s.retries for s in stats),
         gave_up=sum(ledger.gave_up for ledger in ledgers.values()),
+        retry_causes={
+            kind: sum(s.errors.get(kind, 0) for s in stats)
+            for kind in sorted({k for s in stats for k in s.errors})
+        },
         requests=sum(s.requests for s in stats),
         conflicts=sum(s.conflicts for s in stats),
         rejected=sum(s.rejected for s in stats),
