@@ -15,6 +15,15 @@ from PIL import Image
 PHONE = {"width": 360, "height": 740}
 
 
+def loaded_width(locator: Any) -> int:
+    """The image's natural width once the browser has loaded it (0: it failed)."""
+    locator.evaluate(
+        """img => img.complete ? null : new Promise(done => {
+               img.addEventListener('load', done); img.addEventListener('error', done); })"""
+    )
+    return int(locator.evaluate("img => img.naturalWidth"))
+
+
 def png_file(folder: Path, name: str) -> Path:
     path = folder / name
     out = BytesIO()
@@ -85,7 +94,7 @@ def test_report_a_case_with_a_photo(
     check_a11y(page)
     page.get_by_role("button", name="上报", exact=True).click()
     page.get_by_text("已上报").wait_for()
-    assert page.locator("ul.photos img").evaluate("img => img.naturalWidth") == 80
+    assert loaded_width(page.locator("ul.photos img")) == 80
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
     check_a11y(page)
     screenshot(page, "collector-case")

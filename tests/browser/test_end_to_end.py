@@ -16,6 +16,15 @@ from PIL import Image
 PHONE = {"width": 360, "height": 740}
 
 
+def loaded_width(locator: Any) -> int:
+    """The image's natural width once the browser has loaded it (0: it failed)."""
+    locator.evaluate(
+        """img => img.complete ? null : new Promise(done => {
+               img.addEventListener('load', done); img.addEventListener('error', done); })"""
+    )
+    return int(locator.evaluate("img => img.naturalWidth"))
+
+
 def png_file(folder: Path, name: str, colour: tuple[int, int, int]) -> Path:
     path = folder / name
     out = BytesIO()
@@ -110,7 +119,7 @@ def test_case_loop_through_the_pages(
     assert resident.get_by_text("已处理，等待您的评价").is_visible()
     assert resident.get_by_text("处理结果：已清运垃圾并冲洗地面").is_visible()
     result_photo = resident.get_by_role("img", name="处理结果照片 1")
-    assert result_photo.evaluate("img => img.naturalWidth") == 96
+    assert loaded_width(result_photo) == 96
     check_a11y(resident)
     screenshot(resident, "e2e-resident-to-rate")
     resident.get_by_label("满意", exact=True).check()

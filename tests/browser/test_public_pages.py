@@ -16,6 +16,15 @@ from helpers import A1, act, ok, report
 from PIL import Image
 
 
+def loaded_width(locator: Any) -> int:
+    """The image's natural width once the browser has loaded it (0: it failed)."""
+    locator.evaluate(
+        """img => img.complete ? null : new Promise(done => {
+               img.addEventListener('load', done); img.addEventListener('error', done); })"""
+    )
+    return int(locator.evaluate("img => img.naturalWidth"))
+
+
 def png_file(folder: Path, name: str, colour: tuple[int, int, int]) -> Path:
     path = folder / name
     out = BytesIO()
@@ -59,9 +68,9 @@ def test_report_with_location_and_photo_on_a_phone(
     page.get_by_role("button", name="提交", exact=True).click()
     page.get_by_role("heading", name="您的反映已提交").wait_for()
     assert re.search(r"/r/[A-Za-z0-9_-]{20,}\?new=1$", page.url)
-    assert page.locator("img.qr").evaluate("img => img.complete && img.naturalWidth > 0")
+    assert loaded_width(page.locator("img.qr")) > 0
     assert page.locator("ul.big-photos img").count() == 1
-    assert page.locator("ul.big-photos img").evaluate("img => img.naturalWidth") == 64
+    assert loaded_width(page.locator("ul.big-photos img")) == 64
     # the page fits a 360-px phone: nothing wider than the screen
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
     check_a11y(page)
