@@ -1,5 +1,5 @@
 """The collector's phone view in a real browser: sign in, a patrol with the browser's track,
-a case reported with a photo, and another grid's case refused."""
+a log, a case reported with a photo, and another grid's case refused."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_patrol_with_the_browsers_track(
     screenshot(page, "collector-home")
 
 
-def test_report_a_case_with_a_photo(
+def test_log_then_report_a_case_with_a_photo(
     phone_page: Any,
     live_server: Any,
     world: Any,
@@ -86,6 +86,12 @@ def test_report_a_case_with_a_photo(
     page.context.grant_permissions(["geolocation"], origin=live_server.url)
     move_to(page, *A1)
     login_as(page, "collector")
+    page.get_by_role("link", name="写日志").click()
+    page.get_by_text("已获取当前位置").wait_for()
+    page.get_by_label("看到的情况").fill("东门路灯不亮")
+    check_a11y(page)
+    page.get_by_role("button", name="保存日志").click()
+    page.get_by_text("日志已保存").wait_for()
     page.get_by_role("link", name="上报事项").click()
     page.get_by_text("已获取当前位置").wait_for()  # filled from the phone on load
     page.get_by_label("类别").select_option("sanitation")

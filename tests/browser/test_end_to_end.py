@@ -10,7 +10,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from helpers import A1
+from flask.testing import FlaskClient
+from helpers import A1, B1, ok, report
 from PIL import Image
 
 PHONE = {"width": 360, "height": 740}
@@ -139,3 +140,31 @@ def test_case_loop_through_the_pages(
     assert kpi_total(page, "结案数") == "1"
     assert kpi_total(page, "满意率") == "100.0%"
     screenshot(page, "e2e-kpis")
+
+
+def test_refusals_get_clear_pages(
+    page: Any,
+    new_page: Any,
+    live_server: Any,
+    world: Any,
+    client: FlaskClient,
+    tokens: dict[str, str],
+    login_as: Any,
+    check_a11y: Any,
+) -> None:
+    """An unknown resident link, and a collector opening another grid's case (in their view
+    and in the console), each get a page that says so."""
+    resident = new_page(PHONE)
+    response = resident.goto("/r/not-a-real-link-0000000000")
+    assert response is not None and response.status == 404
+    assert resident.get_by_role("heading", name="找不到这个链接").is_visible()
+    check_a11y(resident)
+
+    other = ok(report(client, tokens["collector2"], at=B1), 201)["case"]
+    login_as(page, "collector")
+    for url in (f"/c/cases/{other['id']}", f"/console/cases/{other['id']}"):
+        response = page.goto(url)
+        assert response is not None and response.status == 404, url
+        assert "事项不存在" in page.get_by_role("alert").inner_text()
+        assert other["description"] not in page.content()
+        check_a11y(page)
