@@ -668,11 +668,6 @@ def test_an_offline_verification_goes_through_the_case_loop(field: Field) -> Non
     assert a.records("case_actions")[action_id]["outcome"] == "applied"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="/tmp/sync-findings.md conformance finding 2: case_events are logged with no "
-    "scope (sync_rows.scope_key NULL), so no phone ever pulls them",
-)
 def test_the_case_timeline_travels_with_the_case(field: Field) -> None:
     collector, dispatcher = field.login("collector"), field.login("dispatcher")
     status, body = http(
