@@ -14,7 +14,7 @@ from server.services import index, org, sunshine
 from server.web import web_blueprint
 from server.web.assets import echarts_available
 
-bp = web_blueprint("web_board", __name__, template_folder="templates")
+bp = web_blueprint("web_board", __name__, error_template="public/error.html")
 
 TREND_DAYS = 30
 MAX_ID = 2**31 - 1

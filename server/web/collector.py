@@ -31,7 +31,9 @@ from server.web.i18n import t
 from server.web.public import read_category, read_photo, read_point, read_text
 from server.web.session import page, signed_in
 
-bp = web_blueprint("web_collector", __name__, url_prefix="/c", template_folder="templates")
+bp = web_blueprint(
+    "web_collector", __name__, url_prefix="/c", error_template="collector/error.html"
+)
 
 VERIFY_ACTIONS = (Action.VERIFY_OK.value, Action.VERIFY_FAIL.value)
 MAX_POINTS_PER_BATCH = 500

@@ -20,7 +20,7 @@ from server.services import org, ratelimit, resident_reports
 from server.services.cases import ReportInput
 from server.web import web_blueprint
 
-bp = web_blueprint("web_public", __name__, template_folder="templates")
+bp = web_blueprint("web_public", __name__, error_template="public/error.html")
 
 PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")  # as the API's report schema
 DESCRIPTION_MAX = 2000

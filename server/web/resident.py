@@ -19,7 +19,7 @@ from server.web import web_blueprint
 from server.web.forms import local_time
 from server.web.i18n import t
 
-bp = web_blueprint("web_resident", __name__, template_folder="templates")
+bp = web_blueprint("web_resident", __name__, error_template="public/error.html")
 
 TOKEN = "<string(maxlength=64):token>"
 COMMENT_MAX = 500

@@ -320,6 +320,7 @@ def test_another_grids_case_is_refused(
     page = client.get(f"/c/cases/{other['id']}")
     assert page.status_code == 404
     assert "事项不存在" in page.text
+    assert 'href="/c/" class="button primary"' in page.text  # back to the collector's day
     post = client.post(
         f"/c/cases/{other['id']}/verify",
         data={"csrf_token": csrf, "action": "verify_ok", "version": other["version"]},

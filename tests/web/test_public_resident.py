@@ -143,6 +143,8 @@ def test_rating_without_csrf_is_refused(
     refused = client.post(f"/r/{made['token']}/rating", data={"verdict": "satisfied"})
     assert refused.status_code == 400
     assert "表单已过期" in refused.get_data(as_text=True)
+    assert 'href="/login"' not in refused.text  # residents have no account: a way back instead
+    assert 'href="/report"' in refused.text
     page = client.get(f"/r/{made['token']}").get_data(as_text=True)
     assert 'name="verdict"' in page  # still awaiting a rating
 
