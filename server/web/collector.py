@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from server.domain.cases import STATUS_ZH, Action, Status
 from server.domain.roles import Role
-from server.errors import DomainError, Forbidden, Invalid
+from server.errors import DomainError, Forbidden, Invalid, Unauthorized
 from server.services import (
     attachments,
     case_present,
@@ -29,7 +29,7 @@ from server.services.principal import Principal
 from server.web import forms, web_blueprint
 from server.web.i18n import t
 from server.web.public import read_category, read_photo, read_point, read_text
-from server.web.session import page, signed_in
+from server.web.session import page, signed_in, web_principal
 
 bp = web_blueprint(
     "web_collector", __name__, url_prefix="/c", error_template="collector/error.html"
@@ -108,11 +108,19 @@ def _track() -> patrols.TrackInput:
 
 
 @bp.post("/patrols/<string(maxlength=64):patrol_id>/points")
-@page(Role.COLLECTOR)
 def add_points(patrol_id: str) -> Any:
-    """A batch of track points from the page's script (JSON; CSRF token in a header)."""
-    principal = signed_in()
+    """A batch of track points from the page's script (JSON; CSRF token in a header).
+    Answers in JSON, also when the session has expired (401), for the script to say so."""
     try:
+        principal = web_principal()
+        if principal is None:
+            raise Unauthorized(
+                "unauthorized",
+                "Your session has expired: sign in again",
+                "登录已过期，请重新登录",
+            )
+        if principal.role is not Role.COLLECTOR:
+            raise Forbidden("Only collectors patrol", "只有民情收集员可以巡逻")
         patrol = patrols.add_points(principal, patrol_id, _track())
     except DomainError as exc:
         return jsonify(exc.to_dict()), exc.status

@@ -174,6 +174,10 @@ def test_patrol_start_points_end(
         assert patrol is not None and patrol.status == "ended" and patrol.distance_m > 0
     late = client.post(url, json={"points": points}, headers={"X-CSRF-Token": csrf})
     assert late.status_code == 409 and late.get_json()["code"] == "patrol_ended"
+    with client.session_transaction() as session:
+        del session["token"]  # the session expired meanwhile
+    gone = client.post(url, json={"points": points}, headers={"X-CSRF-Token": csrf})
+    assert gone.status_code == 401 and gone.get_json()["message_zh"] == "登录已过期，请重新登录"
 
 
 def test_patrol_in_someone_elses_grid_is_refused(

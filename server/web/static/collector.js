@@ -55,13 +55,14 @@
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
       body: JSON.stringify({ points: batch })
     }).then(function (r) {
+      if (r.status === 401) { shown.textContent = text("expired"); throw new Error("401"); }
       if (!r.ok) { throw new Error(String(r.status)); }
       return r.json();
     }).then(function (body) {
       pending = pending.slice(batch.length);
       shown.textContent = text("sent") + body.points;
-    }).catch(function () {
-      shown.textContent = text("offline");
+    }).catch(function (error) {
+      if (error.message !== "401") { shown.textContent = text("offline"); }
     }).then(function () { sending = false; });
   }
 
