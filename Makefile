@@ -8,7 +8,7 @@ SHELL := /bin/bash
 
 ARGS ?=
 
-.PHONY: help run test lint fmt bench clean
+.PHONY: help run test lint fmt bench chaos clean
 
 help: ## list the targets
 	@echo "Minqing make targets:"
@@ -28,6 +28,12 @@ fmt: ## ruff format and ruff check --fix
 
 bench: ## run bench/*.py (bench/locate.py first) against SpatiaLite and PostGIS
 	@bash scripts/bench.sh $(ARGS)
+
+chaos: ## offline sync under chaos: 50 phones × 200 records, lossy network, a server crash (ARGS='--devices 8')
+	@bash -c 'source scripts/ensure-postgres.sh && ensure_postgres minqing_bench && \
+		MINQING_BENCH_DATABASE_URL="$$MINQING_TEST_DATABASE_URL" \
+		SPATIALITE_LIBRARY_PATH="$${SPATIALITE_LIBRARY_PATH:-mod_spatialite}" \
+		"$${VENV:-.venv}/bin/python" scripts/sync_chaos.py $(ARGS)'
 
 clean: ## remove instance/ (demo database, uploads) and caches; keeps .venv
 	rm -rf instance .pytest_cache .mypy_cache .ruff_cache .import_linter_cache build dist *.egg-info

@@ -9,14 +9,16 @@ drops the response with probability `--drop` (the server applied the request, th
 never hears back) and sends a request twice with probability `--dup` (a duplicate retry).
 Halfway through, the server is killed (SIGKILL) and started again.
 
-Every device first syncs its grids, then goes "offline" and writes `--records` patrol logs
-(some with a photo, some edited again before or after they reached the server), syncing
-every few dozen writes (logs cannot be deleted from a phone, so none are). Each
-device keeps a ledger of what its user meant the server to hold. At the end:
+Every device first syncs its grids, then goes "offline" and writes `--records` records —
+patrol logs and some case reports (5 %), some with a photo, some edited again (a log's text,
+a case's collector note) before or after they reached the server — and tries to sync every
+10–40 writes; when its retries run out (5 attempts, 10 s timeout) it stays offline and tries
+again later. Nothing is deleted: the server keeps logs and cases. Each device keeps a ledger
+of what its user meant the server to hold. At the end:
 
-- the server holds exactly the union of the ledgers: 0 lost, 0 duplicated (every log's
-  text carries a unique tag, so a record stored twice under two ids is caught too), equal
-  contents;
+- the server holds exactly the union of the ledgers: 0 lost, 0 duplicated (every record
+  carries a unique tag, so one stored twice under two ids is caught too; case numbers are
+  unique), equal contents;
 - every device converges: after a final sync its local store equals both the server's rows
   for its grids and what a freshly installed phone of the same collector pulls.
 
@@ -51,9 +53,25 @@ for folder in (ROOT, ROOT / "tests"):
 
 from sync.client import RetryPolicy, SyncClient, SyncError, Unauthorized  # noqa: E402
 
-TABLE = "patrol_logs"
 PHOTO_SHARE = 0.05
 EDIT_SHARE = 0.15
+CASE_SHARE = 0.05  # of the writes, offline case reports (the rest are patrol logs)
+# per table: the column carrying the record's unique tag, the one edited offline, and the
+# columns compared with the server's row
+TAG = {"patrol_logs": "text", "cases": "description"}
+EDITED = {"patrol_logs": "text", "cases": "collector_note"}
+COMPARED = {
+    "patrol_logs": ("text", "lon", "lat", "grid_id", "logged_at", "photos"),
+    "cases": (
+        "description",
+        "lon",
+        "lat",
+        "category_id",
+        "collector_note",
+        "reported_at",
+        "photos",
+    ),
+}
 
 # ------------------------------------------------------------------------------ the proxy
 
@@ -193,9 +211,9 @@ class DeviceSpec:
 
 @dataclass
 class Ledger:
-    """What one device's user meant the server to hold: log id -> columns."""
+    """What one device's user meant the server to hold: record id -> (table, columns)."""
 
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     gave_up: int = 0  # syncs abandoned when the retries ran out (the phone went offline)
 
 
@@ -204,6 +222,7 @@ class ChaosResult:
     devices: int
     records_written: int
     expected: int
+    by_table: dict[str, int]  # expected records per table
     on_server: int
     lost: list[str]
     duplicated: list[str]
@@ -233,7 +252,7 @@ class ChaosResult:
             [
                 f"devices                 {self.devices}",
                 f"records written         {self.records_written}  "
-                f"(expected on server {self.expected}, found {self.on_server})",
+                f"(expected on server {self.expected} {self.by_table}, found {self.on_server})",
                 f"lost                    {few(self.lost)}",
                 f"duplicated              {few(self.duplicated)}",
                 f"contents differ         {few(self.different)}",
@@ -294,36 +313,56 @@ def play_device(
     rng: random.Random,
     progress: Callable[[], None],
 ) -> Ledger:
-    """First sync, then `records` offline writes with a sync every 10–40 writes."""
+    """First sync, then `records` offline writes (patrol logs, some case reports, photos,
+    edits) with a sync every 10–40 writes."""
     ledger = Ledger()
     settle(client, ledger)
     grid_id, (x0, y0, x1, y1) = _grid_box(client)
+    category_id = next((c["id"] for c in client.all("categories") if c["active"]), None)
     next_sync = rng.randint(10, 40)
     for n in range(records):
         tag = f"[{spec.name}-{n:04d}]"
         photos: list[str] = []
         if rng.random() < PHOTO_SHARE:
             photos.append(client.attach(tiny_png(f"{tag} {rng.random()}")))
-        columns = {
-            "grid_id": grid_id,
-            "text": f"{tag} 巡查记录 {rng.randint(0, 10**6)}",
-            "lon": round(rng.uniform(x0, x1), 7),
-            "lat": round(rng.uniform(y0, y1), 7),
-            "crs": "wgs84",
-            "photos": json.dumps(photos),
-            "logged_at": int(time.time() * 1000) - rng.randint(0, 3_600_000),
-            "patrol_id": None,
-            "category_id": None,
-            "case_id": None,
-        }
-        record_id = client.create(TABLE, columns)
-        ledger.records[record_id] = columns
+        at = int(time.time() * 1000) - rng.randint(0, 3_600_000)
+        point = {"lon": round(rng.uniform(x0, x1), 7), "lat": round(rng.uniform(y0, y1), 7)}
+        table = "cases" if category_id and rng.random() < CASE_SHARE else "patrol_logs"
+        columns: dict[str, Any]
+        if table == "cases":
+            columns = {
+                "category_id": category_id,
+                "description": f"{tag} 路灯不亮，已拍照 {rng.randint(0, 10**6)}",
+                **point,
+                "crs": "wgs84",
+                "photos": json.dumps(photos),
+                "reported_at": at,
+                "collector_note": None,
+            }
+        else:
+            columns = {
+                "grid_id": grid_id,
+                "text": f"{tag} 巡查记录 {rng.randint(0, 10**6)}",
+                **point,
+                "crs": "wgs84",
+                "photos": json.dumps(photos),
+                "logged_at": at,
+                "patrol_id": None,
+                "category_id": None,
+                "case_id": None,
+            }
+        record_id = client.create(table, columns)
+        ledger.records[record_id] = (table, columns)
         progress()
         if rng.random() < EDIT_SHARE:
             victim = rng.choice(list(ledger.records))
-            text = ledger.records[victim]["text"].split("]")[0] + f"] 已更正 {rng.random():.6f}"
-            client.update(TABLE, victim, {"text": text})
-            ledger.records[victim]["text"] = text
+            table, columns = ledger.records[victim]
+            column = EDITED[table]
+            value = f"{columns[TAG[table]].split(']')[0]}] 已更正 {rng.random():.6f}"
+            if table == "cases":
+                value = f"备注 {rng.random():.6f}"  # the tag stays in the description
+            client.update(table, victim, {column: value})
+            columns[column] = value
         next_sync -= 1
         if next_sync <= 0:
             try_sync(client, ledger)
@@ -351,13 +390,13 @@ def run_chaos(
     dup: float,
     seed: int,
     restart: Callable[[], None] | None,
-    server_logs: Callable[[list[int]], dict[str, dict[str, Any]]],
+    server_rows: Callable[[list[int]], dict[str, dict[str, Any]]],
     retry: RetryPolicy | None = None,
 ) -> ChaosResult:
     """Play the devices concurrently, restart the server halfway, check truth and convergence.
 
-    `server_logs(collector_ids)` reads the server's database directly: log id -> columns
-    (`text, lon, lat, grid_id, photos, logged_at, collector_id`), not through the API.
+    `server_rows(collector_ids)` reads the server's database directly, not through the API:
+    record id -> `table` and its columns (see `read_server_rows`).
     """
     started = time.perf_counter()
     proxy = LossyProxy(server_url, drop=drop, dup=dup, seed=seed).start()
@@ -411,27 +450,33 @@ def run_chaos(
         except Exception as err:
             errors.append(f"{d.name} final sync: {type(err).__name__}: {err}")
 
-    expected: dict[str, dict[str, Any]] = {}
+    expected: dict[str, tuple[str, dict[str, Any]]] = {}
     collector_of: dict[str, int] = {}
     for d in devices:
-        for record_id, columns in ledgers.get(d.name, Ledger()).records.items():
-            expected[record_id] = columns
+        for record_id, entry in ledgers.get(d.name, Ledger()).records.items():
+            expected[record_id] = entry
             collector_of[record_id] = d.collector_id
-    actual = server_logs(sorted({d.collector_id for d in devices}))
+    actual = server_rows(sorted({d.collector_id for d in devices}))
     lost = sorted(set(expected) - set(actual))
     tags: dict[str, list[str]] = {}
+    numbers: dict[str, list[str]] = {}
     for record_id, row in actual.items():
-        tags.setdefault(str(row["text"]).split("]")[0], []).append(record_id)
+        tag = str(row[TAG[row["table"]]]).split("]")[0]
+        tags.setdefault(tag, []).append(record_id)
+        if row["table"] == "cases":
+            numbers.setdefault(str(row["number"]), []).append(record_id)
     duplicated = sorted(i for i in actual if i not in expected)  # never written, or twice
     duplicated += sorted(t for t, ids in tags.items() if len(ids) > 1)
+    duplicated += sorted(f"case number {n}" for n, ids in numbers.items() if len(ids) > 1)
     different = []
     for record_id in sorted(set(expected) & set(actual)):
-        want, got = expected[record_id], actual[record_id]
-        for column in ("text", "lon", "lat", "grid_id", "logged_at"):
+        (table, want), got = expected[record_id], actual[record_id]
+        if got["table"] != table:
+            different.append(f"{record_id}: a {table} record stored as {got['table']}")
+            continue
+        for column in COMPARED[table]:
             if not _same(_norm(column, want[column]), _norm(column, got[column])):
                 different.append(f"{record_id}.{column}: {want[column]!r} != {got[column]!r}")
-        if sorted(json.loads(want["photos"])) != sorted(got["photos"]):
-            different.append(f"{record_id}.photos: {want['photos']} != {got['photos']}")
         if got["collector_id"] != collector_of[record_id]:
             different.append(f"{record_id}.collector_id")
 
@@ -456,9 +501,13 @@ def run_chaos(
                 diverged.append(
                     f"{d.name}.{table}: missing {missing} extra {extra} differ {changed[:3]}"
                 )
-        grid_logs = {i for i, row in actual.items() if str(row["grid_id"]) == _grid_of(mine)}
-        if grid_logs - set(mine.get(TABLE, {})):
-            diverged.append(f"{d.name}: server logs of its grid missing locally")
+        grid = _grid_of(mine)
+        for table in TAG:
+            held = {
+                i for i, r in actual.items() if r["table"] == table and str(r["grid_id"]) == grid
+            }
+            if held - set(mine.get(table, {})):
+                diverged.append(f"{d.name}: server {table} of its grid missing locally")
 
     stats = [c.stats for c in clients.values()]
     for c in clients.values():
@@ -468,6 +517,7 @@ def run_chaos(
         devices=len(devices),
         records_written=written,
         expected=len(expected),
+        by_table={t: sum(1 for e in expected.values() if e[0] == t) for t in TAG},
         on_server=len(actual),
         lost=lost,
         duplicated=duplicated,
@@ -495,10 +545,12 @@ def _grid_of(view: dict[str, dict[str, dict[str, Any]]]) -> str:
 
 
 def _norm(column: str, value: Any) -> Any:
-    if column == "grid_id":
-        return str(value)
-    if column == "logged_at" and isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
+    if column in ("grid_id", "category_id"):
+        return None if value is None else str(value)
+    if column == "photos":
+        return sorted(json.loads(value) if isinstance(value, str) else value)
+    if isinstance(value, datetime):
+        return round(value.timestamp() * 1000)
     return value
 
 
@@ -539,31 +591,54 @@ def make_devices(
     return specs
 
 
-def read_server_logs(app: Any) -> Callable[[list[int]], dict[str, dict[str, Any]]]:
-    """The server's patrol logs of these collectors, straight from its database."""
+def read_server_rows(app: Any) -> Callable[[list[int]], dict[str, dict[str, Any]]]:
+    """The server's patrol logs and cases of these collectors, straight from its database."""
 
     def read(collector_ids: list[int]) -> dict[str, dict[str, Any]]:
         from sqlalchemy import select
 
         from server.extensions import db
-        from server.models import PatrolLog
+        from server.models import Case, CaseAttachment, PatrolLog
 
+        out: dict[str, dict[str, Any]] = {}
         with app.app_context():
-            rows = db.session.scalars(
+            for log in db.session.scalars(
                 select(PatrolLog).where(PatrolLog.collector_id.in_(collector_ids))
-            ).all()
-            out = {
-                r.id: {
-                    "text": r.text,
-                    "lon": r.lon,
-                    "lat": r.lat,
-                    "grid_id": r.grid_id,
-                    "photos": list(r.photos or []),
-                    "logged_at": r.logged_at,
-                    "collector_id": r.collector_id,
+            ):
+                out[log.id] = {
+                    "table": "patrol_logs",
+                    "text": log.text,
+                    "lon": log.lon,
+                    "lat": log.lat,
+                    "grid_id": log.grid_id,
+                    "photos": list(log.photos or []),
+                    "logged_at": log.logged_at,
+                    "collector_id": log.collector_id,
                 }
-                for r in rows
-            }
+            cases = list(
+                db.session.scalars(select(Case).where(Case.reporter_id.in_(collector_ids)))
+            )
+            photos: dict[str, list[str]] = {}
+            for case_id, sha in db.session.execute(
+                select(CaseAttachment.case_id, CaseAttachment.sha256).where(
+                    CaseAttachment.case_id.in_([c.id for c in cases])
+                )
+            ):
+                photos.setdefault(case_id, []).append(sha)
+            for case in cases:
+                out[case.id] = {
+                    "table": "cases",
+                    "number": case.number,
+                    "description": case.description,
+                    "lon": case.lon,
+                    "lat": case.lat,
+                    "grid_id": case.grid_id,
+                    "category_id": case.category_id,
+                    "collector_note": case.collector_note,
+                    "reported_at": case.reported_at,
+                    "photos": photos.get(case.id, []),
+                    "collector_id": case.reporter_id,
+                }
             db.session.remove()
         return out
 
@@ -586,12 +661,24 @@ def main() -> int:
     from factories import build_world_geojson
     from live import LiveServer
 
+    from server.extensions import db
+    from server.models import Category
     from server.services.grids_import import import_geojson
 
     app = fresh_app(args.backend)
     fc, codes = build_world_geojson()
     with app.app_context():
         import_geojson(fc)
+        db.session.add(
+            Category(
+                code="streetlight",
+                name_zh="路灯",
+                name_en="Street lights",
+                default_priority="normal",
+                deadline_hours={"urgent": 4, "high": 24, "normal": 72, "low": 168},
+            )
+        )
+        db.session.commit()
     devices = make_devices(app, args.devices, [codes["A1"], codes["A2"], codes["B1"]], codes["SD"])
     log_dir = Path(app.config["INSTANCE_PATH"])
     live = LiveServer(dict(app.config), log_dir, workers=4)
@@ -610,7 +697,7 @@ def main() -> int:
             dup=args.dup,
             seed=args.seed,
             restart=None if args.no_restart else lambda: live.restart(hard=True),
-            server_logs=read_server_logs(app),
+            server_rows=read_server_rows(app),
         )
     finally:
         live.stop()

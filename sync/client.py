@@ -119,7 +119,13 @@ def new_id() -> str:
 
 
 def _check_name(name: str) -> str:
-    if not name or not all(c.isalnum() or c == "_" for c in name) or name[0].isdigit():
+    """A server's table name, safe to quote in SQL and clear of our own `_meta` tables."""
+    if (
+        not name
+        or not all(c.isascii() and (c.isalnum() or c == "_") for c in name)
+        or not name[0].isalpha()
+        or name.lower().startswith("sqlite_")
+    ):
         raise ValueError(f"not a table name: {name!r}")
     return name
 
