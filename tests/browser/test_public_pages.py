@@ -125,6 +125,11 @@ def test_resident_rates_satisfied_on_a_phone(
     assert page.get_by_text("已办结").first.is_visible()
     check_a11y(page)
     screenshot(page, "resident-thanks")
+    page.get_by_role("link", name="English").click()  # the same page in English
+    page.get_by_role("heading", name="Thank you for your rating!").wait_for()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.get_by_text("Your rating: Satisfied").is_visible()
+    check_a11y(page)
 
 
 def test_unknown_and_expired_links_get_a_clear_page(
