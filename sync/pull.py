@@ -62,7 +62,9 @@ def plan_pull(
     timestamp = max(committed_cursor(conn, tables), 1)  # WatermelonDB refuses 0
     scope = dict(device.scope)
     out: dict[str, TableChanges] = {t.name: TableChanges() for t in all_tables}
-    if last_pulled_at is None or last_pulled_at <= 0:
+    # A cursor ahead of the clock (a database restored from a backup) means the device
+    # may hold changes the server no longer knows of: start it again from its scope.
+    if last_pulled_at is None or last_pulled_at <= 0 or last_pulled_at > timestamp:
         for spec in all_tables:
             keys = scope.get(spec.scope_kind, frozenset())
             out[spec.name].created = _scope_ids(session, tables, spec, keys, horizon, timestamp)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from sync.tracking import ORIGIN, PENDING, PUSHED, Touch, touch
 OPERATIONS: tuple[Operation, ...] = ("created", "updated", "deleted")
 LOCAL_COLUMNS = frozenset({"id", "_status", "_changed"})
 REJECTIONS = "sync_rejections"
+
+log = logging.getLogger(__name__)
 
 
 class PushError(Exception):
@@ -211,11 +214,24 @@ def _apply_one(
                 touch(session, spec.name, spec.id_of(obj), spec.scope_of(obj), by_server=True)
         session.commit()
         return True
-    except Refused as refused:
+    except (Refused, TypeError, ValueError, AttributeError, KeyError, IndexError) as error:
+        # A record the host could not even read (a wrong type where its checks missed one)
+        # is refused like any other bad record: one odd record must not block a phone.
+        # Database failures are not caught: the whole push fails and is retried.
         session.rollback()
+        refused = error if isinstance(error, Refused) else _unreadable(spec, error)
         _reject(session, tables, spec, device, op, raw, refused)
         session.commit()
         return False
+
+
+def _unreadable(spec: SyncTable, error: Exception) -> Refused:
+    log.warning("sync: unreadable %s record refused: %r", spec.name, error, exc_info=error)
+    return Refused(
+        "sync_invalid_record",
+        f"the {spec.name} record has a value of the wrong type",
+        f"{spec.name} 记录中有类型不正确的值",
+    )
 
 
 def _check_record(spec: SyncTable, op: Operation, raw: Raw) -> None:

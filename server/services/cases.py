@@ -30,6 +30,7 @@ from server.domain.cases import (
     decide,
 )
 from server.domain.codes import CLIENT_ID
+from server.domain.deadlines import PRIORITIES
 from server.domain.roles import Role
 from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.extensions import db
@@ -117,6 +118,13 @@ def create_case(principal: Principal | None, data: ReportInput) -> ReportResult:
             f"未知的事项分类 {data.category}",
         )
     priority = data.priority or category.default_priority
+    if priority not in PRIORITIES:  # the API checks it too; sync and the web come here
+        raise _invalid(
+            "validation_error",
+            "priority",
+            f"priority: one of {', '.join(PRIORITIES)}",
+            f"字段 priority：应为 {'、'.join(PRIORITIES)} 之一",
+        )
     source = _source_for(principal, data.source)
     try:
         where = locate(data.lon, data.lat, data.crs, None)

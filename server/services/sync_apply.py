@@ -29,7 +29,8 @@ from server.services.sync_tables import (
 )
 from sync.registry import DeviceContext, Operation, Raw, Refused
 
-MAX_TEXT = 2000
+MAX_PHOTOS = 9
+MAX_TRACK_POINTS = 20_000  # the whole track so far: 5.5 h at one point a second
 
 
 def _principal(device: DeviceContext) -> Principal:
@@ -71,7 +72,7 @@ def _category_code(raw: Raw, *, required: bool) -> str | None:
 
 def _photos(raw: Raw) -> list[str]:
     photos = _json_list(raw, "photos")
-    if not all(isinstance(p, str) for p in photos):
+    if len(photos) > MAX_PHOTOS or not all(isinstance(p, str) for p in photos):
         raise Refused(
             "sync_bad_value",
             "photos: SHA-256 strings",
@@ -97,6 +98,13 @@ def _read_only_changes(raw: Raw, changed: frozenset[str], writable: set[str]) ->
 
 def _track(raw: Raw) -> patrol_service.TrackInput:
     points = _json_list(raw, "track")
+    if len(points) > MAX_TRACK_POINTS:
+        raise Refused(
+            "sync_too_long",
+            f"track: at most {MAX_TRACK_POINTS} points",
+            f"字段 track 最多 {MAX_TRACK_POINTS} 个点",
+            field="track",
+        )
     converted: list[list[Any]] = []
     for point in points:
         if not isinstance(point, list) or len(point) < 3:
@@ -170,7 +178,7 @@ def apply_log(
             _read_only_changes(raw, changed, {"text", "photos"})
         text = _text(raw, "text")
         assert text is not None
-        text, photos = text.strip()[:MAX_TEXT], _photos(raw)
+        text, photos = text.strip(), _photos(raw)
         if (text, photos) != (existing.text, list(existing.photos or [])):
             if photos:
                 require_attachments(photos)
@@ -180,13 +188,13 @@ def apply_log(
     text = _text(raw, "text")
     assert text is not None
     data = patrol_service.LogInput(
-        text=text[:MAX_TEXT],
+        text=text,
         lon=_number(raw, "lon"),
         lat=_number(raw, "lat"),
         crs=_crs(raw),
         category=_category_code(raw, required=False),
         photos=_photos(raw),
-        patrol_id=raw.get("patrol_id") or None,
+        patrol_id=_text(raw, "patrol_id", required=False, max_len=64),
         id=raw["id"],
         logged_at=from_millis(raw.get("logged_at"), "logged_at"),
     )
@@ -220,7 +228,7 @@ def apply_case(
             if "collector_note" in changed or op == "updated":
                 note = _text(raw, "collector_note", required=False)
                 if note != existing.collector_note:
-                    existing.collector_note = None if note is None else note[:MAX_TEXT]
+                    existing.collector_note = note
                     session.flush()
         return False
     description = _text(raw, "description")
@@ -232,9 +240,9 @@ def apply_case(
         lon=_number(raw, "lon"),
         lat=_number(raw, "lat"),
         crs=_crs(raw),
-        priority=raw.get("priority") or None,
+        priority=_text(raw, "priority", required=False, max_len=8),
         photos=_photos(raw),
-        address=_text(raw, "address", required=False),
+        address=_text(raw, "address", required=False, max_len=200),
         id=raw["id"],
         reported_at=from_millis(raw.get("reported_at"), "reported_at"),
     )
@@ -244,7 +252,7 @@ def apply_case(
         raise refused_from(error) from error
     note = _text(raw, "collector_note", required=False)
     if note:
-        result.case.collector_note = note[:MAX_TEXT]
+        result.case.collector_note = note
         session.flush()
     return True  # number, status, deadline and grid come from the server
 
@@ -260,8 +268,8 @@ def apply_case_action(
     principal = _principal(device)
     if session.get(CaseAction, raw["id"]) is not None:
         return False  # a retried push: applied once already
-    action = _text(raw, "action")
-    case_id = _text(raw, "case_id")
+    action = _text(raw, "action", max_len=32)
+    case_id = _text(raw, "case_id", max_len=64)
     assert action is not None and case_id is not None
     if action not in COLLECTOR_ACTIONS:
         raise Refused(

@@ -109,7 +109,7 @@ def _json_list(raw: Raw, field: str) -> list[Any]:
     return parsed
 
 
-def _text(raw: Raw, field: str, *, required: bool = True) -> str | None:
+def _text(raw: Raw, field: str, *, required: bool = True, max_len: int = 2000) -> str | None:
     value = raw.get(field)
     if value is None or value == "":
         if required:
@@ -120,6 +120,13 @@ def _text(raw: Raw, field: str, *, required: bool = True) -> str | None:
     if not isinstance(value, str):
         raise Refused(
             "sync_bad_value", f"{field}: text expected", f"字段 {field} 应为文本", field=field
+        )
+    if len(value) > max_len:
+        raise Refused(
+            "sync_too_long",
+            f"{field}: at most {max_len} characters",
+            f"字段 {field} 最多 {max_len} 个字符",
+            field=field,
         )
     if "\x00" in value:
         raise Refused(

@@ -431,3 +431,52 @@ def test_user_tokens_cannot_sync(client: FlaskClient, tokens: dict[str, str]) ->
     assert_error(response, 403, "forbidden")
     response = client.get("/api/v1/sync/pull", headers=bearer(tokens["dispatcher"]))
     assert response.status_code == 403
+
+
+def test_records_of_any_shape_never_break_a_push(app: Flask, phone: Phone) -> None:
+    """Every column of every pushable table set to values of the wrong type: each record
+    is refused on its own, the push answers 200, and a good record beside them applies."""
+    from server.models import PatrolLog
+
+    body = phone.pull()
+    schema = phone.client.get("/api/v1/sync/schema", headers=bearer(phone.token)).get_json()
+    category = body["changes"]["categories"]["created"][0]["id"]
+    odd_values: list[Any] = [None, -1.5, "x" * 3000, {"a": 1}, True, [1, [2]]]
+    pushable = ("patrols", "patrol_logs", "cases", "case_actions")
+    n = 0
+    for table in schema["tables"]:
+        if table["name"] not in pushable:
+            continue
+        for column in table["columns"]:
+            created = []
+            for value in odd_values:
+                n += 1
+                base = (
+                    case_raw(f"odd-{n:06d}", category)
+                    if table["name"] == "cases"
+                    else {
+                        **log_raw(f"odd-{n:06d}"),
+                        "case_id": "nope",
+                        "action": "verify_ok",
+                        "acted_at": now_ms(),
+                        "grid_id": "1",
+                        "status": "active",
+                        "started_at": now_ms(),
+                        "track": "[]",
+                    }
+                )
+                base = {
+                    k: v
+                    for k, v in base.items()
+                    if k in {c["name"] for c in table["columns"]} | {"id", "_status", "_changed"}
+                }
+                created.append({**base, column["name"]: value})
+            response = phone.push({table["name"]: {**empty(), "created": created}})
+            assert response.status_code == 200, (
+                table["name"],
+                column["name"],
+                response.get_data(as_text=True),
+            )
+    good = phone.push({"patrol_logs": {**empty(), "created": [log_raw("log-after-odd")]}})
+    assert ok(good) == {}
+    assert count(app, PatrolLog) >= 1
