@@ -145,6 +145,7 @@ async function request(method, path, phase, body) {
 const { Database, Model, appSchema, tableSchema } = require('@nozbe/watermelondb')
 const LokiJSAdapter = require('@nozbe/watermelondb/adapters/lokijs').default
 const { synchronize } = require('@nozbe/watermelondb/sync')
+const { sanitizedRaw } = require('@nozbe/watermelondb/RawRecord')
 
 function buildSchema(json) {
   if (!json || typeof json.version !== 'number' || !Array.isArray(json.tables)) {
@@ -255,6 +256,47 @@ function summarise(changes) {
   return out
 }
 
+// What WatermelonDB would silently change or drop in a pulled record: columns the schema does
+// not have (ignored), columns missing (set to null / '' / 0 / false), values of the wrong type
+// (sanitizedRaw coerces them: an integer id in a string column becomes ''). Each is a protocol
+// mismatch that the device would not report.
+function pulledProblems(changes) {
+  const problems = []
+  for (const [table, set] of Object.entries(changes || {})) {
+    const schema = db.schema.tables[table]
+    if (!schema) {
+      problems.push(`${table}: not in the schema`)
+      continue
+    }
+    for (const kind of ['created', 'updated']) {
+      for (const raw of (set && set[kind]) || []) {
+        const clean = sanitizedRaw({ ...raw, _status: 'synced', _changed: '' }, schema)
+        for (const key of Object.keys(raw)) {
+          if (key !== 'id' && !(key in schema.columns)) {
+            problems.push(`${table}#${raw.id}: column ${key} is not in the schema`)
+          }
+        }
+        for (const column of schema.columnArray) {
+          const name = column.name
+          if (!Object.prototype.hasOwnProperty.call(raw, name)) {
+            problems.push(`${table}#${raw.id}: column ${name} missing`)
+          } else if (JSON.stringify(clean[name]) !== JSON.stringify(raw[name])) {
+            problems.push(
+              `${table}#${raw.id}: ${name} sent ${JSON.stringify(raw[name])}, ` +
+                `stored as ${JSON.stringify(clean[name])} (${column.type}` +
+                `${column.isOptional ? ', optional' : ''})`,
+            )
+          }
+        }
+      }
+    }
+    for (const id of (set && set.deleted) || []) {
+      if (typeof id !== 'string') problems.push(`${table}: deleted id ${JSON.stringify(id)} is not a string`)
+    }
+  }
+  return problems.slice(0, 50)
+}
+
 async function cmdSync({ pauseAfterPull, dropPushResponse }) {
   const report = {
     pulled: null, // ids per table and kind, from the server's answer
@@ -264,6 +306,7 @@ async function cmdSync({ pauseAfterPull, dropPushResponse }) {
     pushedRecords: null,
     pushResponse: null,
     rejected: null,
+    problems: [], // what WatermelonDB would silently coerce or drop in the pulled records
   }
   warnings.length = 0
   const pullChanges = async ({ lastPulledAt, schemaVersion, migration }) => {
@@ -275,6 +318,7 @@ async function cmdSync({ pauseAfterPull, dropPushResponse }) {
     report.lastPulledAt = lastPulledAt == null ? null : lastPulledAt
     const answer = await request('GET', `/api/v1/sync/pull?${query}`, 'pull')
     report.pulled = summarise(answer && answer.changes)
+    report.problems = pulledProblems(answer && answer.changes)
     report.pulledRecords = answer && answer.changes
     report.pullTimestamp = answer && answer.timestamp
     if (pauseAfterPull) {

@@ -183,9 +183,11 @@ def nothing_rejected(field: Field, report: dict[str, Any]) -> None:
 
 
 def no_protocol_complaints(report: dict[str, Any]) -> None:
-    """WatermelonDB logs (does not throw) when the server breaks the protocol's promises."""
+    """WatermelonDB logs (does not throw) when the server breaks the protocol's promises,
+    and silently coerces pulled values that do not match the schema's types."""
     complaints = [w for w in report.get("warnings", []) if "[Sync]" in w]
     assert not complaints, complaints
+    assert report.get("problems") == [], report.get("problems")
 
 
 # --- scenarios ---------------------------------------------------------------------------------

@@ -141,8 +141,13 @@ class WatermelonDevice:
         return report
 
     def sync_ok(self) -> dict[str, Any]:
+        """A sync that succeeds and that WatermelonDB has nothing to complain of: no "[Sync]"
+        error logged, no pulled value it had to coerce or drop."""
         report = self.sync()
         assert report.get("ok") is True, f"{self.name}: sync failed: {report}"
+        complaints = [w for w in report.get("warnings", []) if "[Sync]" in w]
+        assert not complaints, f"{self.name}: WatermelonDB complained: {complaints}"
+        assert report.get("problems") == [], f"{self.name}: pulled records: {report['problems']}"
         return report
 
     def sync_until_pulled(self) -> dict[str, Any]:
