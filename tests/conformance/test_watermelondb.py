@@ -7,6 +7,8 @@ scenario looks at both sides: the device's local records and the server's tables
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import time
 import urllib.error
@@ -36,23 +38,26 @@ def now_ms() -> int:
 # --- the server side ---------------------------------------------------------------------------
 
 
-def http(method: str, url: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:
-    """One request to the live server: (status, parsed JSON or text)."""
-    data = None if body is None else json.dumps(body).encode()
+def http(
+    method: str, url: str, token: str | None = None, body: Any = None, *, raw: bytes | None = None
+) -> tuple[int, Any]:
+    """One request to the live server: (status, parsed JSON or text). `raw`: a binary body."""
+    data = raw if raw is not None else None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     if data is not None:
-        request.add_header("Content-Type", "application/json")
+        kind = "application/octet-stream" if raw is not None else "application/json"
+        request.add_header("Content-Type", kind)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            status, raw = response.status, response.read()
+            status, answer = response.status, response.read()
     except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
+        status, answer = exc.code, exc.read()
     try:
-        return status, json.loads(raw) if raw else None
+        return status, json.loads(answer) if answer else None
     except ValueError:
-        return status, raw.decode(errors="replace")
+        return status, answer.decode(errors="replace")
 
 
 @dataclass
@@ -795,3 +800,47 @@ def test_a_grid_granted_later_arrives_whole(field: Field) -> None:
     assert set(b.records("grids")) == {grid_a1(world), str(world.grid_ids["B1"])}
     assert b.records("patrol_logs")[log]["text"] == "路灯闪烁 flickering street light"
     assert b.sync_ok()["pulled"] == {}
+
+
+def photo_bytes(colour: tuple[int, int, int]) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), colour).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def test_photos_travel_by_hash(field: Field) -> None:
+    """The phone uploads a photo by its SHA-256, then pushes the log naming it; the grid's
+    other phone pulls the same hash. A log naming a photo never uploaded is refused."""
+    share_grid_a1(field, "collector2")
+    a = field.phone("collector", "A")
+    b = field.phone("collector2", "B")
+    a.sync_ok()
+    b.sync_ok()
+    photo = photo_bytes((200, 30, 30))
+    sha = hashlib.sha256(photo).hexdigest()
+    url = f"{field.url}/api/v1/sync/attachments/{sha}"
+    assert http("HEAD", url, a.token)[0] == 404
+    status, body = http("PUT", url, a.token, raw=photo)
+    assert status == 201, body
+    assert http("PUT", url, a.token, raw=photo)[0] == 200  # idempotent
+    assert http("HEAD", url, a.token)[0] == 200
+    with_photo = offline_log(a, field, None, "有照片 with a photo")
+    a.update("patrol_logs", with_photo, photos=json.dumps([sha]))
+    missing = hashlib.sha256(photo_bytes((30, 200, 30))).hexdigest()  # never uploaded
+    without = offline_log(a, field, None, "照片没传 photo not uploaded")
+    a.update("patrol_logs", without, photos=json.dumps([missing]))
+
+    report = a.sync_ok()
+    assert report["rejected"] == {"patrol_logs": [without]}
+    server_log = field.row("patrol_logs", with_photo)
+    assert server_log is not None
+    stored = server_log["photos"]
+    assert (json.loads(stored) if isinstance(stored, str) else stored) == [sha]
+    pulled = b.sync_ok()
+    assert ids(pulled, "patrol_logs", "created") == [with_photo]
+    assert json.loads(b.records("patrol_logs")[with_photo]["photos"]) == [sha]
+    a.sync_ok()
+    assert without not in a.records("patrol_logs")
+    assert [r["record_id"] for r in a.records("sync_rejections").values()] == [without]
