@@ -64,7 +64,7 @@ def _status(error: DomainError | None) -> int:
 def home() -> Any:
     """Today's scheduled patrols, the patrol under way, cases waiting for a check."""
     principal = signed_in()
-    ended = request.args.get("ended")
+    ended = request.args.get("ended", "")[:64]
     grids = collector_day.my_grids(principal)
     return render_template(
         "collector/home.html",
