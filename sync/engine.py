@@ -31,7 +31,7 @@ from sync.push import (
 )
 from sync.registry import DeviceContext, Raw, Registry, SyncColumn, SyncTable
 from sync.tables import SyncTables
-from sync.tracking import ORIGIN, PUSHED
+from sync.tracking import DEFER, ORIGIN, PENDING, PUSHED
 
 SPOOL_BYTES = 4 * 1024 * 1024  # a pull larger than this is spooled to disk, not RAM
 
@@ -186,7 +186,9 @@ class SyncEngine:
             self._record(log_session, device, "replay", last_pulled_at, None, {}, started)
             return replay
         try:
-            conflicts = find_conflicts(session, self.tables, device, changes, last_pulled_at)
+            conflicts = find_conflicts(
+                session, self.registry, self.tables, device, changes, last_pulled_at
+            )
             if conflicts:
                 raise Conflict(conflicts)
             result = apply_changes(session, self.registry, self.tables, device, changes)
@@ -223,8 +225,8 @@ class SyncEngine:
             outer.rollback()
             raise
         finally:
-            session.info.pop(ORIGIN, None)
-            session.info.pop(PUSHED, None)
+            for key in (ORIGIN, PUSHED, DEFER, PENDING):
+                session.info.pop(key, None)
         counts: dict[str, Any] = dict(result.counts)
         if result.rejected:
             counts["rejected"] = {k: len(v) for k, v in result.rejected.items()}

@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from sync.registry import DeviceContext, Operation, Raw, Refused, Registry, SyncTable
 from sync.tables import SyncTables
-from sync.tracking import ORIGIN, PENDING, PUSHED, Touch, touch
+from sync.tracking import DEFER, ORIGIN, PENDING, PUSHED, Touch, touch
 
 OPERATIONS: tuple[Operation, ...] = ("created", "updated", "deleted")
 LOCAL_COLUMNS = frozenset({"id", "_status", "_changed"})
@@ -127,12 +128,14 @@ def _valid_id(rid: Any) -> bool:
 
 def find_conflicts(
     session: Session,
+    registry: Registry,
     tables: SyncTables,
     device: DeviceContext,
     changes: Mapping[str, Mapping[str, list[Any]]],
     last_pulled_at: int | None,
 ) -> dict[str, list[str]]:
-    """Pushed records another writer changed after `last_pulled_at` (locked until commit)."""
+    """Pushed records another writer changed after `last_pulled_at`. The records' own rows
+    are locked first (PostgreSQL), so none can change between this check and the commit."""
     rows = tables.rows
     conflicts: dict[str, list[str]] = {}
     for name, ops in changes.items():
@@ -140,17 +143,34 @@ def find_conflicts(
         ids += list(ops.get("deleted", []))
         if not ids:
             continue
+        _lock_records(session, registry.get(name), ids)
         stmt = select(rows.c.record_id, rows.c.cursor, rows.c.origin_device).where(
             rows.c.table_name == name, rows.c.record_id.in_(ids)
         )
-        if session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
         for rid, cursor, origin in session.execute(stmt):
             if origin == device.device_id:
                 continue  # the device's own write (maybe from a push whose answer was lost)
             if last_pulled_at is None or cursor > last_pulled_at:
                 conflicts.setdefault(name, []).append(rid)
     return conflicts
+
+
+def _lock_records(session: Session, spec: SyncTable | None, ids: list[str]) -> None:
+    """SELECT … FOR UPDATE the pushed records, in id order (a consistent order: two pushes
+    of the same records wait for each other instead of deadlocking). The clock is taken
+    after every other lock, at the push's end, so waits never form a cycle through it."""
+    if spec is None or spec.model is None or session.get_bind().dialect.name != "postgresql":
+        return
+    key = sa_inspect(spec.model).primary_key[0]
+    wanted = sorted({str(i) for i in ids})
+    if key.type.python_type is int:
+        wanted_keys: list[Any] = [int(i) for i in wanted if i.isdigit() and len(i) < 10]
+    else:
+        wanted_keys = list(wanted)
+    if wanted_keys:
+        session.execute(
+            select(key).where(key.in_(wanted_keys)).order_by(key).with_for_update()
+        ).all()
 
 
 def apply_changes(
@@ -163,6 +183,7 @@ def apply_changes(
     """Apply every record (parents' tables first); refusals become rejections."""
     result = PushResult()
     session.info[ORIGIN] = device.device_id  # cleared by the caller after the commit
+    session.info[DEFER] = True
     for spec in registry.tables:
         ops = changes.get(spec.name)
         if not ops or spec.name == REJECTIONS:
@@ -185,6 +206,7 @@ def apply_changes(
             rid = item if isinstance(item, str) else item["id"]
             result.rejected.setdefault(REJECTIONS, []).append(rid)
     session.flush()
+    session.info.pop(DEFER, None)  # the caller's next commit stamps the whole push
     return result
 
 
@@ -198,8 +220,9 @@ def _apply_one(
 ) -> bool:
     """One record in its own session transaction (a savepoint of the push's transaction):
     host services may commit (the savepoint is released) or fail (only it is undone)."""
-    session.commit()  # stamp what came before; the push's own transaction stays open
+    session.commit()  # release the previous record's savepoint; the push stays open
     session.info.setdefault(PUSHED, set()).add((spec.name, raw["id"]))
+    touched_before = dict(session.info.get(PENDING, {}))
     try:
         _check_record(spec, op, raw)
         changed = _changed_columns(raw)
@@ -219,6 +242,7 @@ def _apply_one(
         # is refused like any other bad record: one odd record must not block a phone.
         # Database failures are not caught: the whole push fails and is retried.
         session.rollback()
+        session.info[PENDING] = touched_before  # forget only what the undone record touched
         refused = error if isinstance(error, Refused) else _unreadable(spec, error)
         _reject(session, tables, spec, device, op, raw, refused)
         session.commit()

@@ -24,6 +24,7 @@ PENDING = "sync_pending"  # session.info key: {(table, id): Touch}
 SCOPE_EVENTS = "sync_scope_events"  # session.info key: [(user_key, scope_key, granted)]
 ORIGIN = "sync_origin"  # session.info key: the device whose push this session applies
 PUSHED = "sync_pushed"  # session.info key: {(table, id)} the device sent in this push
+DEFER = "sync_defer"  # session.info key: set while a push runs; it stamps once, at its end
 
 
 @dataclass
@@ -117,6 +118,10 @@ def install(session_class: Any, registry: Registry, tables: SyncTables) -> None:
     @event.listens_for(session_class, "before_commit")
     def _stamp(session: Session) -> None:
         session.flush()  # after_flush collects what this flush writes
+        if session.info.get(DEFER):
+            # A push commits a savepoint per record: take the clock once, at the end, so
+            # it is locked for the last moment of the push only (and always last).
+            return
         pending: dict[tuple[str, str], Touch] = session.info.pop(PENDING, {})
         events: list[tuple[int, int, bool]] = session.info.pop(SCOPE_EVENTS, [])
         if not pending and not events:
@@ -138,12 +143,14 @@ def install(session_class: Any, registry: Registry, tables: SyncTables) -> None:
 
     @event.listens_for(session_class, "after_rollback")
     def _forget(session: Session) -> None:
-        if not session.in_transaction():
+        if not session.in_transaction() and not session.info.get(DEFER):
             session.info.pop(PENDING, None)
             session.info.pop(SCOPE_EVENTS, None)
 
     @event.listens_for(session_class, "after_soft_rollback")
     def _forget_soft(session: Session, previous: Any) -> None:
+        if session.info.get(DEFER):
+            return  # the push restores what the undone record had touched
         if previous.parent is None:  # the outermost transaction rolled back
             session.info.pop(PENDING, None)
             session.info.pop(SCOPE_EVENTS, None)

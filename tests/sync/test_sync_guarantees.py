@@ -480,3 +480,44 @@ def test_records_of_any_shape_never_break_a_push(app: Flask, phone: Phone) -> No
     good = phone.push({"patrol_logs": {**empty(), "created": [log_raw("log-after-odd")]}})
     assert ok(good) == {}
     assert count(app, PatrolLog) >= 1
+
+
+def test_two_phones_pushing_the_same_record_at_once(
+    app: Flask, backend: str, make_phone: Any
+) -> None:
+    """Two phones of one collector edit the same log and push at the same moment: one
+    wins, the other gets 409 (never both applied, never a deadlock or a 500)."""
+    a, b = make_phone("collector"), make_phone("collector")
+    a.pull()
+    raw = log_raw("log-race-0001")
+    ok(a.push({"patrol_logs": {**empty(), "created": [raw]}}))
+    a.pull()
+    b.pull()
+    a.client, b.client = app.test_client(), app.test_client()
+    results: dict[str, int] = {}
+
+    def push(phone: Phone, text_: str, name: str) -> None:
+        edit = {**raw, "text": text_, "_status": "updated", "_changed": "text"}
+        fresh = [log_raw(f"log-race-{name}") for _ in range(1)]
+        results[name] = phone.push(
+            {"patrol_logs": {**empty(), "created": fresh, "updated": [edit]}}
+        ).status_code
+
+    threads = [
+        threading.Thread(target=push, args=(a, "甲改", "a")),
+        threading.Thread(target=push, args=(b, "乙改", "b")),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(results.values()) == [200, 409], results
+    winner = "a" if results["a"] == 200 else "b"
+    from server.extensions import db
+    from server.models import PatrolLog
+
+    with app.app_context():
+        stored = db.session.get(PatrolLog, "log-race-0001")
+        assert stored is not None and stored.text == ("甲改" if winner == "a" else "乙改")
+        loser_new = db.session.get(PatrolLog, "log-race-" + ("b" if winner == "a" else "a"))
+        assert loser_new is None  # the losing push applied nothing
