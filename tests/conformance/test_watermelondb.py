@@ -439,6 +439,7 @@ def test_a_server_edit_between_pull_and_push_gives_409_then_a_clean_retry(field:
     refused = a.resume()
     assert refused["ok"] is False and refused["status"] == 409, refused
     assert refused["phase"] == "push"
+    assert refused["error"]["code"] == "sync_conflict", refused["error"]
     server_case = field.row("cases", case)
     assert server_case is not None
     assert server_case["status"] == "accepted"
@@ -551,6 +552,7 @@ def test_a_revoked_device_gets_401_and_syncs_nothing(field: Field) -> None:
 
     report = a.sync()
     assert report["ok"] is False and report["status"] == 401, report
+    assert report["error"]["code"] and report["error"]["message_zh"], report["error"]
     assert report["phase"] == "pull"
     assert report["pushed"] is None
     assert field.row("patrol_logs", log) is None
@@ -844,3 +846,36 @@ def test_photos_travel_by_hash(field: Field) -> None:
     a.sync_ok()
     assert without not in a.records("patrol_logs")
     assert [r["record_id"] for r in a.records("sync_rejections").values()] == [without]
+
+
+def test_two_phones_of_one_collector_converge_after_a_conflict(field: Field) -> None:
+    """The same collector edits one log on two phones offline. The second to sync gets 409,
+    pulls the first one's version, keeps its own edited column, pushes it: both phones and
+    the server end with the last edit."""
+    a = field.phone("collector", "A")
+    a2 = field.phone("collector", "A2")
+    a.sync_ok()
+    log = offline_log(a, field, None, "初稿 draft")
+    a.sync_ok()
+    a2.sync_ok()
+    assert a2.records("patrol_logs")[log]["text"] == "初稿 draft"
+
+    a2.update("patrol_logs", log, text="手机二 phone two")
+    a2.sync_until_pulled()  # A2 has pulled; A's edit lands before A2 pushes
+    a.update("patrol_logs", log, text="手机一 phone one")
+    a.sync_ok()
+    conflict = a2.resume()
+    assert conflict["ok"] is False and conflict["status"] == 409, conflict
+    assert conflict["error"]["code"] and conflict["error"]["message_zh"], conflict["error"]
+    server_log = field.row("patrol_logs", log)
+    assert server_log is not None and server_log["text"] == "手机一 phone one"
+
+    retry = a2.sync_ok()
+    assert log in ids(retry, "patrol_logs", "updated")
+    assert ids(retry, "patrol_logs", "updated", "pushed") == [log]
+    server_log = field.row("patrol_logs", log)
+    assert server_log is not None and server_log["text"] == "手机二 phone two"
+    a.sync_ok()
+    for phone in (a, a2):
+        local = phone.records("patrol_logs")[log]
+        assert (local["text"], local["_status"]) == ("手机二 phone two", "synced"), phone.name
