@@ -496,3 +496,33 @@ def test_bulk_dispatch_is_all_or_nothing(
         follow_redirects=True,
     )
     assert "已派遣 1 个事项" in done.text
+
+
+def test_queue_highlights_overdue_and_due_soon(
+    client: FlaskClient, world: World, tokens: dict[str, str], app: Flask
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from server.services.sweeps import mark_overdue
+
+    late = ok(act(client, tokens["dispatcher"], new_case(client, tokens), "accept"))
+    late = ok(act(client, tokens["dispatcher"], late, "dispatch", unit_id=world.unit_id))
+    with app.app_context():
+        assert mark_overdue(datetime.now(UTC) + timedelta(days=30)) == 1  # the sweep, later
+    soon = ok(act(client, tokens["dispatcher"], new_case(client, tokens), "accept"))
+    deadline = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    ok(
+        act(
+            client, tokens["dispatcher"], soon, "dispatch", unit_id=world.unit_id, deadline=deadline
+        )
+    )
+    sign_in(client, "dispatcher")
+    html = client.get("/console/cases?stage=handle").text
+    rows = {
+        m.group(2): m.group(1)
+        for m in re.finditer(r'<tr class="([^"]*)" data-case-id="([^"]+)"', html)
+    }
+    assert rows == {late["id"]: "overdue", soon["id"]: "due-soon"}
+    assert "超期: 1" in html and "24小时内到期: 1" in html
+    only = client.get("/console/cases?overdue=1").text
+    assert late["number"] in only and soon["number"] not in only
