@@ -15,6 +15,7 @@ from server.models.cases import SOURCES
 from server.services import attachments, case_present, case_queries, cases, org
 from server.web import forms, render_error
 from server.web.console import bp
+from server.web.console.map import location_sketch
 from server.web.i18n import pick, t
 from server.web.session import page, signed_in
 
@@ -305,6 +306,7 @@ def case_page(case_id: str) -> Any:
         if principal.role in DISPATCHERS
         else [],
         urgency=_urgency(case, utcnow()),
+        sketch=location_sketch(principal, case.lon, case.lat, case.grid_id),
         source_text=t(*SOURCE_TEXT.get(case.source, (case.source, case.source))),
         priority_text=t(*PRIORITY_TEXT.get(case.priority, (case.priority, case.priority))),
         category_name=pick(case.category.name_zh, case.category.name_en),

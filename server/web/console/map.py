@@ -92,3 +92,27 @@ def map_page() -> Any:
         pins_cut=len(pins) >= case_map.MAX_PINS,
         tiles=mapdraw.tiles(frame, tile_url) if tile_url else [],
     )
+
+
+SKETCH_DEGREES = 0.003  # about 300 m each way around a case
+
+
+def location_sketch(principal: Any, lon: float, lat: float, grid_id: int) -> dict[str, Any]:
+    """A small map for the case page: nearby grids (the case's highlighted) and the point."""
+    d = SKETCH_DEGREES
+    frame = mapdraw.frame_for((lon - d, lat - d, lon + d, lat + d), pad=0)
+    near = org.list_grids(principal, bbox=(lon - d, lat - d, lon + d, lat + d), limit=200).items
+    x, y = frame.xy(lon, lat)
+    return {
+        "frame": frame,
+        "grids": [
+            {
+                "path": mapdraw.svg_path(g.geometry, frame),
+                "own": g.grid.id == grid_id,
+                "name": g.grid.name,
+            }
+            for g in near
+        ],
+        "x": x,
+        "y": y,
+    }
