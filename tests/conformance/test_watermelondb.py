@@ -879,3 +879,36 @@ def test_two_phones_of_one_collector_converge_after_a_conflict(field: Field) -> 
     for phone in (a, a2):
         local = phone.records("patrol_logs")[log]
         assert (local["text"], local["_status"]) == ("手机二 phone two", "synced"), phone.name
+
+
+def test_a_day_of_offline_logs_in_one_push(field: Field) -> None:
+    """200 logs made offline go in one push and reach the collector's other phone once each."""
+    a = field.phone("collector", "A")
+    b = field.phone("collector", "B")
+    a.sync_ok()
+    b.sync_ok()
+    made = {
+        a.create(
+            "patrol_logs",
+            grid_id=grid_a1(field.world),
+            text=f"巡查记录 {i} log {i}",
+            lon=A1[0] + (i % 10) * 0.0001,
+            lat=A1[1],
+            crs="wgs84",
+            photos="[]",
+            logged_at=now_ms() - i * MS,
+        )
+        for i in range(200)
+    }
+    report = a.sync_ok()
+    nothing_rejected(field, report)
+    assert set(ids(report, "patrol_logs", "created", "pushed")) == made
+    on_server = field.sql(
+        "SELECT count(*) AS n FROM patrol_logs WHERE collector_id = :c",
+        c=field.world.user_ids["collector"],
+    )
+    assert on_server == [{"n": 200}]
+    pulled = b.sync_ok()
+    assert sorted(ids(pulled, "patrol_logs", "created")) == sorted(made)
+    assert set(b.records("patrol_logs")) == made
+    assert a.sync_ok()["pulled"] == {}
