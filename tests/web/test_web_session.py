@@ -526,3 +526,14 @@ def test_queue_highlights_overdue_and_due_soon(
     assert "超期: 1" in html and "24小时内到期: 1" in html
     only = client.get("/console/cases?overdue=1").text
     assert late["number"] in only and soon["number"] not in only
+
+
+def test_map_uses_tiles_only_when_configured(client: FlaskClient, world: World, app: Flask) -> None:
+    sign_in(client, "dispatcher")
+    assert "<image" not in client.get("/console/map").text
+    app.config["MAP_TILE_URL"] = "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png"
+    try:
+        page = client.get("/console/map").text
+    finally:
+        app.config["MAP_TILE_URL"] = None
+    assert '<image href="http://127.0.0.1:9/tiles/' in page
