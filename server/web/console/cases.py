@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -159,7 +160,8 @@ def queue() -> Any:
     sort = forms.choice(args, "sort", list(case_queries.SORTS)) or "-created_at"
     cursor = forms.text(args, "cursor", max_length=500)
     result = case_queries.list_cases(principal, f, sort=sort, cursor=cursor, limit=PAGE_SIZE)
-    counts = case_queries.stage_counts(principal, _without(f, stage=True))
+    # counts per stage ignore the stage filter, so the other stages' chips stay meaningful
+    counts = case_queries.stage_counts(principal, replace(f, stage=None))
     now = utcnow()
     keep = {k: v for k, v in args.items() if k != "cursor" and v}
     grids = (
@@ -191,12 +193,6 @@ def queue() -> Any:
         may_dispatch=principal.role in DISPATCHERS,
         is_staff=principal.role is Role.UNIT_STAFF,
     )
-
-
-def _without(f: case_queries.CaseFilter, *, stage: bool) -> case_queries.CaseFilter:
-    from dataclasses import replace
-
-    return replace(f, stage=None) if stage else f
 
 
 @bp.post("/cases/bulk-dispatch")
