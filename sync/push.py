@@ -55,7 +55,7 @@ class Conflict(Exception):
 @dataclass
 class PushResult:
     rejected: dict[str, list[str]] = field(default_factory=dict)
-    refused_deletions: dict[str, list[str]] = field(default_factory=dict)
+    refused: dict[str, list[str]] = field(default_factory=dict)  # updates, deletions
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     replayed: bool = False
 
@@ -75,7 +75,7 @@ def parse_changes(registry: Registry, body: Any) -> dict[str, dict[str, list[Any
         )
     changes: dict[str, dict[str, list[Any]]] = {}
     for name, ops in body.items():
-        if registry.get(name) is None and name != REJECTIONS:
+        if registry.get(name) is None:
             raise PushError(
                 "sync_unknown_table",
                 f"unknown table {name!r}: pull the schema again",
@@ -186,7 +186,7 @@ def apply_changes(
     session.info[DEFER] = True
     for spec in registry.tables:
         ops = changes.get(spec.name)
-        if not ops or spec.name == REJECTIONS:
+        if not ops:
             continue
         for op in OPERATIONS:
             for item in ops.get(op, []):
@@ -194,17 +194,15 @@ def apply_changes(
                 if _apply_one(session, tables, spec, device, op, raw):
                     counts = result.counts.setdefault(spec.name, {})
                     counts[op] = counts.get(op, 0) + 1
-                elif op == "deleted":
-                    # Not listed as rejected: WatermelonDB would push a rejected deletion
-                    # forever and drop the server's version (markAsSynced / applyRemote).
-                    # It destroys its copy; the next pull re-creates the record.
-                    result.refused_deletions.setdefault(spec.name, []).append(raw["id"])
-                else:
+                elif op == "created":
                     result.rejected.setdefault(spec.name, []).append(raw["id"])
-    for op in OPERATIONS:  # a device never writes its rejections: refuse, don't fail
-        for item in (changes.get(REJECTIONS) or {}).get(op, []):
-            rid = item if isinstance(item, str) else item["id"]
-            result.rejected.setdefault(REJECTIONS, []).append(rid)
+                else:
+                    # A refused update or deletion is not listed: WatermelonDB keeps listed
+                    # records pending and its local edit wins over every pull (markAsSynced,
+                    # resolveConflict), so it would push it forever and never show the
+                    # server's version. Unlisted, it is marked synced, and the next pull
+                    # brings the server's version (a deleted record back as `created`).
+                    result.refused.setdefault(spec.name, []).append(raw["id"])
     session.flush()
     session.info.pop(DEFER, None)  # the caller's next commit stamps the whole push
     return result
@@ -241,8 +239,11 @@ def _apply_one(
         # A record the host could not even read (a wrong type where its checks missed one)
         # is refused like any other bad record: one odd record must not block a phone.
         # Database failures are not caught: the whole push fails and is retried.
-        session.rollback()
-        session.info[PENDING] = touched_before  # forget only what the undone record touched
+        if isinstance(error, Refused) and error.keep_applied:
+            session.flush()  # the part the device may change stays; the rest is refused
+        else:
+            session.rollback()
+            session.info[PENDING] = touched_before  # forget what the undone record touched
         refused = error if isinstance(error, Refused) else _unreadable(spec, error)
         _reject(session, tables, spec, device, op, raw, refused)
         session.commit()
@@ -337,7 +338,7 @@ def _reject(
     new = bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
     if new:
         touch(session, REJECTIONS, rejection_id, device.user_key, created=True, server_record=True)
-    if record_exists and exists is not None and (new or op == "deleted"):
+    if record_exists and exists is not None and (new or op != "created"):
         # The device gets the server's version back, even if it was its own last write; a
         # refused deletion comes back as `created` (the phone has destroyed its copy).
         touch(session, spec.name, raw["id"], exists.scope_key, by_server=True)

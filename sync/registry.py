@@ -38,12 +38,22 @@ class SyncColumn:
 class Refused(Exception):
     """A device's change refused on its merits: it becomes a rejection, never a 4xx."""
 
-    def __init__(self, code: str, message: str, message_zh: str, field: str | None = None):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        message_zh: str,
+        field: str | None = None,
+        *,
+        keep_applied: bool = False,
+    ):
         super().__init__(message)
         self.code = code
         self.message = message
         self.message_zh = message_zh
         self.field = field
+        # The host applied what the device may change and refuses the rest (not undone).
+        self.keep_applied = keep_applied
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ def push(principal: Principal, last_pulled_at: int | None, body: bytes) -> PushR
         bind=connection,
         join_transaction_mode="create_savepoint",
         info=dict(),
-        expire_on_commit=True,
+        expire_on_commit=False,  # a savepoint release needs no reload of what it holds
     )
     db.session.registry.set(work)  # the services' db.session is this push's session
     try:

@@ -83,6 +83,8 @@ def _photos(raw: Raw) -> list[str]:
 
 
 def _read_only_changes(raw: Raw, changed: frozenset[str], writable: set[str]) -> None:
+    """Refuse changes to the server's columns — after the writable ones were applied,
+    which stay (`keep_applied`): a collector's note is not lost with a refused edit."""
     blocked = sorted(changed - writable - {"_status", "_changed"})
     if blocked:
         raise Refused(
@@ -90,6 +92,7 @@ def _read_only_changes(raw: Raw, changed: frozenset[str], writable: set[str]) ->
             f"{blocked[0]} is set by the server and cannot be changed on a phone",
             f"字段 {blocked[0]} 由服务器维护，手机端不能修改",
             field=blocked[0],
+            keep_applied=True,
         )
 
 
@@ -174,16 +177,20 @@ def apply_log(
             raise Refused("id_taken", "a log with this id exists", "该编号的日志已存在", "id")
         # `created` for an existing id is an update too: a phone whose push answer was lost
         # still holds the record as created, maybe edited since.
-        if op == "updated":
-            _read_only_changes(raw, changed, {"text", "photos"})
         text = _text(raw, "text")
         assert text is not None
         text, photos = text.strip(), _photos(raw)
-        if (text, photos) != (existing.text, list(existing.photos or [])):
+        wants = op == "created" or not changed or bool(changed & {"text", "photos"})
+        if wants and (text, photos) != (existing.text, list(existing.photos or [])):
             if photos:
-                require_attachments(photos)
+                try:
+                    require_attachments(photos)
+                except DomainError as error:
+                    raise refused_from(error) from error
             existing.text, existing.photos = text, photos
             session.flush()
+        if op == "updated":
+            _read_only_changes(raw, changed, {"text", "photos"})
         return False
     text = _text(raw, "text")
     assert text is not None
@@ -223,13 +230,13 @@ def apply_case(
     if existing is not None:
         if existing.reporter_id != principal.user_id and existing.grid_id not in principal.grid_ids:
             raise Refused("not_found", "Case not found", "事项不存在", field="id")
-        if op == "updated" or changed:
+        note = _text(raw, "collector_note", required=False)
+        wants_note = op == "created" or not changed or "collector_note" in changed
+        if wants_note and note != existing.collector_note:
+            existing.collector_note = note
+            session.flush()
+        if op == "updated":
             _read_only_changes(raw, changed, {"collector_note"})
-            if "collector_note" in changed or op == "updated":
-                note = _text(raw, "collector_note", required=False)
-                if note != existing.collector_note:
-                    existing.collector_note = note
-                    session.flush()
         return False
     description = _text(raw, "description")
     category = _category_code(raw, required=True)

@@ -199,3 +199,18 @@ def test_the_case_timeline_travels_with_the_case(
     ]
     fresh = phone.pull(since=None)
     assert len(fresh["changes"]["case_events"]["created"]) == len(events)
+
+
+def test_a_local_edit_of_reference_data_gives_way_to_the_server(phone: Phone) -> None:
+    body = phone.pull()
+    category = dict(body["changes"]["categories"]["created"][0])
+    edited = {**category, "name_zh": "改了", "_status": "updated", "_changed": "name_zh"}
+    assert ok(phone.push({"categories": {**empty(), "updated": [edited]}})) == {}
+    back = phone.pull()
+    assert [c["name_zh"] for c in back["changes"]["categories"]["updated"]] == ["环境卫生"]
+    [rejection] = back["changes"]["sync_rejections"]["created"]
+    assert rejection["code"] == "sync_read_only_table"
+    fake = {"id": "my-own-rejection", "code": "x", "_status": "created", "_changed": ""}
+    response = phone.push({"sync_rejections": {**empty(), "created": [fake]}})
+    assert ok(response) == {"experimentalRejectedIds": {"sync_rejections": ["my-own-rejection"]}}
+    assert "my-own-rejection" in phone.pull()["changes"]["sync_rejections"]["deleted"]
