@@ -146,6 +146,7 @@ const { Database, Model, appSchema, tableSchema } = require('@nozbe/watermelondb
 const LokiJSAdapter = require('@nozbe/watermelondb/adapters/lokijs').default
 const { synchronize } = require('@nozbe/watermelondb/sync')
 const { sanitizedRaw } = require('@nozbe/watermelondb/RawRecord')
+const { schemaMigrations } = require('@nozbe/watermelondb/Schema/migrations')
 
 function buildSchema(json) {
   if (!json || typeof json.version !== 'number' || !Array.isArray(json.tables)) {
@@ -179,6 +180,10 @@ async function openDatabase(schemaJson) {
   const schema = buildSchema(schemaJson)
   const adapter = new LokiJSAdapter({
     schema,
+    // As docs/sync.md's example: sync migrations enabled from version 1, which needs a
+    // migrations list on the adapter (empty at version 1; a later server schema version
+    // would need real steps, so the device then syncs without migrations).
+    migrations: schema.version === 1 ? schemaMigrations({ migrations: [] }) : undefined,
     useWebWorker: false,
     useIncrementalIndexedDB: false,
     dbName: `conformance-${args.name}-${process.pid}`,
@@ -353,7 +358,12 @@ async function cmdSync({ pauseAfterPull, dropPushResponse }) {
     return answer || {}
   }
   try {
-    await synchronize({ database: db, pullChanges, pushChanges })
+    await synchronize({
+      database: db,
+      pullChanges,
+      pushChanges,
+      migrationsEnabledAtVersion: db.schema.version === 1 ? 1 : undefined,
+    })
   } catch (err) {
     return {
       ok: false,

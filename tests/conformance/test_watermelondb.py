@@ -719,29 +719,42 @@ def test_the_case_timeline_travels_with_the_case(field: Field) -> None:
     assert timeline()[-1] == ("dispatch", "dispatched")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="/tmp/sync-findings.md conformance finding 3: a refused update is listed in "
-    "experimentalRejectedIds, so WatermelonDB keeps its edit (resolveConflict) and re-pushes it",
-)
 def test_a_refused_edit_gives_way_to_the_servers_version(field: Field) -> None:
-    """A phone may change only `collector_note` of a case; an edit of its description is
-    refused, and the phone must end up showing the server's description, not its own."""
+    """A phone may change only `collector_note` of a case: an edit of its description is
+    refused (kept as a rejection), the note made with it is kept, and the phone ends up
+    showing the server's description. Local edits of pull-only tables (a category, a
+    rejection marked as read) give way the same way, instead of being pushed for ever."""
     a = field.phone("collector", "A")
     a.sync_ok()
     case = offline_case(a, field, "原描述 original")
     a.sync_ok()
     a.sync_ok()
-    a.update("cases", case, description="改过的描述 edited on the phone")
+    a.update(
+        "cases", case, description="改过的描述 edited on the phone", collector_note="补充 more"
+    )
     refused = a.sync_ok()
     assert ids(refused, "cases", "updated", "pushed") == [case]
     a.sync_ok()
     server_case = field.row("cases", case)
     assert server_case is not None and server_case["description"] == "原描述 original"
+    assert server_case["collector_note"] == "补充 more"
     local = a.records("cases")[case]
-    assert local["description"] == "原描述 original"
+    assert (local["description"], local["collector_note"]) == ("原描述 original", "补充 more")
     assert local["_status"] == "synced"
-    assert [r["record_id"] for r in a.records("sync_rejections").values()] == [case]
+    rejections = a.records("sync_rejections")
+    assert [r["record_id"] for r in rejections.values()] == [case]
+    settled = a.sync_ok()
+    assert settled["pulled"] == {} and settled["pushed"] is None
+
+    category = category_id(field)
+    a.update("categories", category, name_zh="本地改名 renamed locally")
+    a.update("sync_rejections", next(iter(rejections)), message="已读 seen")
+    a.sync_ok()
+    a.sync_ok()
+    assert a.records("categories")[category]["name_zh"] == "环境卫生"
+    assert a.records("categories")[category]["_status"] == "synced"
+    assert all(r["_status"] == "synced" for r in a.records("sync_rejections").values())
+    assert field.sql("SELECT name_zh FROM categories") == [{"name_zh": "环境卫生"}]
     settled = a.sync_ok()
     assert settled["pulled"] == {} and settled["pushed"] is None
 
