@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 from server.domain.cases import STATUS_ZH, Action, Status
 from server.domain.roles import Role
 from server.errors import DomainError, Forbidden, Invalid, Unauthorized
+from server.models.base import utcnow
 from server.services import (
     attachments,
     case_present,
@@ -78,6 +79,7 @@ def home() -> Any:
         ended=patrols.own_patrol(principal, ended) if ended else None,
         logged=bool(request.args.get("logged")),
         local_time=forms.local_time,
+        now=utcnow(),
     )
 
 

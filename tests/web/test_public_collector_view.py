@@ -332,3 +332,40 @@ def test_another_grids_case_is_refused(
     assert post.status_code == 404
     mine = new_case(client, tokens)
     assert client.get(f"/c/cases/{mine['id']}").status_code == 200
+
+
+def test_a_slot_due_now_can_be_started_from_the_list(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    from datetime import datetime, timedelta
+
+    from server.extensions import db
+    from server.models import Patrol, PatrolSchedule
+    from server.services.case_deadlines import local_zone
+
+    with app.app_context():
+        now = datetime.now(local_zone())
+        if now.hour == 0 or now.hour == 23:
+            pytest.skip("the slot's window would cross midnight")
+        db.session.add(
+            PatrolSchedule(
+                collector_id=world.user_ids["collector"],
+                grid_id=world.grid_ids["A1"],
+                times=[now.strftime("%H:%M")],
+                weekdays=[1, 2, 3, 4, 5, 6, 7],
+                tolerance_minutes=30,
+                skip_holidays=False,
+                valid_from=now.date() - timedelta(days=1),
+                active=True,
+            )
+        )
+        db.session.commit()
+    csrf = sign_in(client, "collector")
+    html = client.get("/c/").text
+    assert "现在开始" in html and 'class="slot-start"' in html
+    started = client.post("/c/patrols", data={"grid_id": world.grid_ids["A1"], "csrf_token": csrf})
+    assert started.status_code == 303
+    html = client.get("/c/").text
+    assert "已巡" in html and "现在开始" not in html  # the slot counts as done at once
+    with app.app_context():
+        assert db.session.query(Patrol).count() == 1
