@@ -437,8 +437,11 @@ def run_chaos(
     restarts = 0
     if restart is not None:
         halfway.wait()
-        restart()
-        restarts += 1
+        try:
+            restart()
+            restarts += 1
+        except Exception as err:  # the phones carry on; the run fails with the reason
+            errors.append(f"server restart: {type(err).__name__}: {str(err)[:300]}")
     for t in threads:
         t.join()
 
@@ -498,8 +501,17 @@ def run_chaos(
                 missing = sorted(set(want_rows) - set(got_rows))[:3]
                 extra = sorted(set(got_rows) - set(want_rows))[:3]
                 changed = [i for i in want_rows if i in got_rows and want_rows[i] != got_rows[i]]
+                detail = ""
+                if changed:  # which columns, phone's value -> the server's
+                    w, g = want_rows[changed[0]], got_rows[changed[0]]
+                    detail = " " + ", ".join(
+                        f"{c}: {g.get(c)!r} -> {w.get(c)!r}"
+                        for c in sorted(set(w) | set(g))
+                        if w.get(c) != g.get(c)
+                    )
                 diverged.append(
                     f"{d.name}.{table}: missing {missing} extra {extra} differ {changed[:3]}"
+                    + detail
                 )
         grid = _grid_of(mine)
         for table in TAG:
@@ -645,6 +657,13 @@ def read_server_rows(app: Any) -> Callable[[list[int]], dict[str, dict[str, Any]
     return read
 
 
+def crash_and_restart(live: Any) -> None:
+    """SIGKILL the server mid-run and start it again; 50 phones retrying at once slow its
+    start, hence the long wait for its health check."""
+    live.stop(hard=True)
+    live.start(timeout=180)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--devices", type=int, default=50)
@@ -696,7 +715,7 @@ def main() -> int:
             drop=args.drop,
             dup=args.dup,
             seed=args.seed,
-            restart=None if args.no_restart else lambda: live.restart(hard=True),
+            restart=None if args.no_restart else lambda: crash_and_restart(live),
             server_rows=read_server_rows(app),
         )
     finally:

@@ -14,7 +14,7 @@ from conftest import World
 from flask import Flask
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from sync_chaos import make_devices, read_server_rows, run_chaos
+from sync_chaos import crash_and_restart, make_devices, read_server_rows, run_chaos
 
 
 @pytest.mark.slow
@@ -32,7 +32,7 @@ def test_chaos_loses_nothing_duplicates_nothing_and_converges(
         drop=0.15,
         dup=0.1,
         seed=7,
-        restart=lambda: live_server.restart(hard=True),
+        restart=lambda: crash_and_restart(live_server),
         server_rows=read_server_rows(app),
     )
     print(result.summary())
