@@ -184,6 +184,7 @@ def apply_changes(
     result = PushResult()
     session.info[ORIGIN] = device.device_id  # cleared by the caller after the commit
     session.info[DEFER] = True
+    applied: dict[str, list[Raw]] = {}
     for spec in registry.tables:
         ops = changes.get(spec.name)
         if not ops:
@@ -194,6 +195,8 @@ def apply_changes(
                 if _apply_one(session, tables, spec, device, op, raw):
                     counts = result.counts.setdefault(spec.name, {})
                     counts[op] = counts.get(op, 0) + 1
+                    if op != "deleted":
+                        applied.setdefault(spec.name, []).append(raw)
                 elif op == "created":
                     result.rejected.setdefault(spec.name, []).append(raw["id"])
                 else:
@@ -203,9 +206,30 @@ def apply_changes(
                     # server's version. Unlisted, it is marked synced, and the next pull
                     # brings the server's version (a deleted record back as `created`).
                     result.refused.setdefault(spec.name, []).append(raw["id"])
+    session.commit()
+    for name, raws in applied.items():
+        _send_back_what_differs(session, registry.get(name), raws)
     session.flush()
     session.info.pop(DEFER, None)  # the caller's next commit stamps the whole push
     return result
+
+
+def _send_back_what_differs(session: Session, spec: SyncTable | None, raws: list[Raw]) -> None:
+    """A record stored otherwise than the device sent it (the server numbered, converted,
+    tidied or versioned it) goes back to that device: no echo only for exact copies."""
+    if spec is None or spec.model is None:
+        return
+    for start in range(0, len(raws), 500):
+        batch = raws[start : start + 500]
+        stored = {r["id"]: r for r in spec.to_raws(session, [r["id"] for r in batch])}
+        for raw in batch:
+            now = stored.get(raw["id"])
+            if now is None:
+                continue
+            if any(k in now and now[k] != v for k, v in raw.items() if k not in LOCAL_COLUMNS):
+                obj = session.get(spec.model, raw["id"])
+                if obj is not None:
+                    touch(session, spec.name, spec.id_of(obj), spec.scope_of(obj), by_server=True)
 
 
 def _apply_one(

@@ -76,17 +76,23 @@ def test_first_pull_holds_the_collectors_grid_and_reference_data(
 
 
 def test_push_applies_and_is_not_echoed_and_reaches_the_other_phone(
-    app: Flask, phone: Phone, make_phone: Any
+    app: Flask, phone: Phone, make_phone: Any, world: World
 ) -> None:
     phone.pull()
     other = make_phone("collector")  # the same collector's second phone
     other.pull()
     response = phone.push({"patrol_logs": {**empty(), "created": [log_raw("log-0000001")]}})
     assert ok(response) == {}
-    again = phone.pull()
-    assert again["changes"]["patrol_logs"] == empty(), "a phone's own push came back"
+    again = phone.pull()  # the server located it in a grid: that much comes back, as updated
+    logs = again["changes"]["patrol_logs"]
+    assert logs["created"] == [] and logs["deleted"] == []
+    [located] = logs["updated"]
+    assert located["grid_id"] == str(world.grid_ids["A1"])
+    exact = {**located, "_status": "created", "_changed": ""}  # an exact copy of the truth
+    ok(phone.push({"patrol_logs": {**empty(), "created": [{**exact, "id": "log-0000002"}]}}))
+    assert phone.pull()["changes"]["patrol_logs"] == empty(), "a phone's own push came back"
     seen = other.pull()
-    assert ids(seen, "patrol_logs", "created") == ["log-0000001"]
+    assert ids(seen, "patrol_logs", "created") == ["log-0000001", "log-0000002"]
     assert seen["changes"]["patrol_logs"]["created"][0]["text"] == "路灯不亮"
 
 
