@@ -358,11 +358,6 @@ def case_report(category_id: str, text: str) -> dict[str, Any]:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: a collector_note edit bumps the case's version on the server but the "
-    "phone never gets it back (own change, no echo) (/tmp/sync-findings.md, 'chaos — finding 3')",
-)
 def test_a_case_reported_offline_converges_after_a_note_edit(
     app: Flask, world: World, live_server: Any, phones: tuple[SyncClient, SyncClient]
 ) -> None:
@@ -380,11 +375,6 @@ def test_a_case_reported_offline_converges_after_a_note_edit(
     assert a.get("cases", x) == fresh.get("cases", x)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: the server strips a log's text but does not send it back "
-    "(/tmp/sync-findings.md, 'chaos — finding 3')",
-)
 def test_a_log_the_server_tidies_comes_back_tidied(
     app: Flask, world: World, live_server: Any, phones: tuple[SyncClient, SyncClient]
 ) -> None:
