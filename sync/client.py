@@ -28,9 +28,10 @@ again forever. This client instead takes the server's truth: it drops its local 
 each rejected record and pulls at once; the server sends its current version of the record
 (or its deletion, if it never held the record) and a `sync_rejections` row saying why, which
 the app can show (`client.all("sync_rejections")`). A refused change thus never blocks later
-pushes, and the phone never shows what the server does not hold. (Minqing refuses deletions
-quietly — not listed, so a WatermelonDB app does not retry them forever — and sends the
-record back at the next pull; this client behaves the same.)
+pushes, and the phone never shows what the server does not hold. (Minqing lists only refused
+creations; a refused update or deletion is answered as accepted — a WatermelonDB app would
+otherwise push it forever — and the next pull brings the server's version back, which this
+client applies like any remote change.)
 
 Network errors, connection refused, dropped responses and 5xx are retried with exponential
 backoff and full jitter (429 too, waiting at least its Retry-After). A push retried after a
