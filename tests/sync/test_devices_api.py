@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 from conftest import bearer
 from flask.testing import FlaskClient
@@ -58,3 +59,44 @@ def test_devices_are_for_admins_of_the_subdistrict(
         404,
         "not_found",
     )
+
+
+def test_sync_photo_upload_is_idempotent_and_checked(
+    app: Any, client: FlaskClient, tokens: dict[str, str]
+) -> None:
+    import hashlib
+    import io
+
+    from PIL import Image
+
+    from server.services.devices import issue_device
+
+    with app.app_context():
+        device = bearer(issue_device("collector").token)
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(buffer, "JPEG")
+    photo = buffer.getvalue()
+    sha = hashlib.sha256(photo).hexdigest()
+    url = f"/api/v1/sync/attachments/{sha}"
+    assert client.head(url, headers=device).status_code == 404
+    assert client.put(url, data=photo, headers=device).status_code == 201
+    assert client.put(url, data=photo, headers=device).status_code == 200  # a retry: no-op
+    assert client.head(url, headers=device).status_code == 200
+    other = "0" * 64
+    assert_error(
+        client.put(f"/api/v1/sync/attachments/{other}", data=photo, headers=device),
+        400,
+        "hash_mismatch",
+    )
+    app.config["MAX_CONTENT_LENGTH"], saved = 1024, app.config.get("MAX_CONTENT_LENGTH")
+    try:
+        big = b"\xff\xd8" + b"0" * 4096
+        response = client.put(
+            f"/api/v1/sync/attachments/{hashlib.sha256(big).hexdigest()}",
+            data=big,
+            headers=device,
+        )
+        assert response.status_code == 413
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = saved
+    assert client.put(url, data=photo).status_code == 401
