@@ -31,7 +31,7 @@ from sync.push import (
 )
 from sync.registry import DeviceContext, Raw, Registry, SyncColumn, SyncTable
 from sync.tables import SyncTables
-from sync.tracking import DEFER, ORIGIN, PENDING, PUSHED
+from sync.tracking import DEFER, ORIGIN, PENDING, PUSHED, committed_cursor
 
 SPOOL_BYTES = 4 * 1024 * 1024  # a pull larger than this is spooled to disk, not RAM
 
@@ -186,6 +186,11 @@ class SyncEngine:
             self._record(log_session, device, "replay", last_pulled_at, None, {}, started)
             return replay
         try:
+            clock = committed_cursor(session.connection(), self.tables)
+            if last_pulled_at is not None and last_pulled_at > clock:
+                # A cursor the server never gave (or a database restored from a backup):
+                # conflicts cannot be judged, so the device must pull first.
+                raise Conflict({})
             conflicts = find_conflicts(
                 session, self.registry, self.tables, device, changes, last_pulled_at
             )

@@ -362,9 +362,11 @@ def _reject(
     new = bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
     if new:
         touch(session, REJECTIONS, rejection_id, device.user_key, created=True, server_record=True)
-    if record_exists and exists is not None and (new or op != "created"):
+    in_scope = exists is not None and exists.scope_key in device.scope.get(spec.scope_kind, ())
+    if record_exists and exists is not None and in_scope and (new or op != "created"):
         # The device gets the server's version back, even if it was its own last write; a
-        # refused deletion comes back as `created` (the phone has destroyed its copy).
+        # refused deletion comes back as `created` (the phone has destroyed its copy). Not
+        # for records outside its scope: a refusal there must not disturb their owners.
         touch(session, spec.name, raw["id"], exists.scope_key, by_server=True)
         pending: dict[tuple[str, str], Touch] = session.info[PENDING]
         pending[(spec.name, raw["id"])].created = False

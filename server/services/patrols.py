@@ -24,7 +24,7 @@ from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.extensions import db
 from server.models import Category, Grid, Patrol, PatrolLog
 from server.models.base import SRID, utcnow
-from server.services import attachments
+from server.services import attachments, photo_access
 from server.services.cases import ReportInput, commit_change, create_case
 from server.services.locate import to_wgs84_checked
 from server.services.pagination import Page, keyset_page
@@ -361,6 +361,7 @@ def create_log(principal: Principal, data: LogInput) -> tuple[PatrolLog, bool]:
             raise NotFound("Patrol", "巡逻")
     if data.photos:
         attachments.require_attachments(data.photos)
+        photo_access.check_attachable(principal, data.photos)
     now = utcnow()
     log = PatrolLog(
         id=log_id,

@@ -2,7 +2,7 @@
 
 Photos are content-addressed, so a hash alone proves nothing: a photo is readable by its
 uploader and by whoever may see a case it belongs to; it may be attached by its uploader, or
-while it belongs to no case yet, or to a case it already belongs to. Anonymous reporters
+to a case it already belongs to. Anonymous reporters
 cannot attach photos (they cannot upload).
 """
 
@@ -49,7 +49,9 @@ def check_attachable(
         links = set(
             db.session.scalars(select(CaseAttachment.case_id).where(CaseAttachment.sha256 == sha))
         )
-        if principal is not None and (not links or links == {case_id}):
+        # Someone else's photo only where it already is: a hash seen elsewhere (a colleague's
+        # patrol log synced to every phone of the grid) must not let anyone claim the photo.
+        if principal is not None and case_id is not None and links == {case_id}:
             continue
         refused.append(sha)
     if refused:

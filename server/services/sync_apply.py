@@ -18,6 +18,7 @@ from server.models import Case, CaseAction, Category, Patrol, PatrolLog
 from server.services import cases as case_service
 from server.services import patrols as patrol_service
 from server.services.attachments import require_attachments
+from server.services.photo_access import check_attachable
 from server.services.principal import Principal
 from server.services.sync_tables import (
     _json_list,
@@ -185,6 +186,8 @@ def apply_log(
             if photos:
                 try:
                     require_attachments(photos)
+                    new_photos = [p for p in photos if p not in (existing.photos or [])]
+                    check_attachable(_principal(device), new_photos)
                 except DomainError as error:
                     raise refused_from(error) from error
             existing.text, existing.photos = text, photos

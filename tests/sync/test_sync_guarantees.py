@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -527,3 +528,73 @@ def test_two_phones_pushing_the_same_record_at_once(
         assert stored is not None and stored.text == ("甲改" if winner == "a" else "乙改")
         loser_new = db.session.get(PatrolLog, "log-race-" + ("b" if winner == "a" else "a"))
         assert loser_new is None  # the losing push applied nothing
+
+
+def test_a_stranger_cannot_disturb_records_outside_their_scope(
+    app: Flask, phone: Phone, make_phone: Any
+) -> None:
+    """A collector of another subdistrict pushing an edit of this collector's log (its id
+    leaked): refused, and the owner's next push is not turned into a 409."""
+    phone.pull()
+    raw = log_raw("log-victim-001")
+    ok(phone.push({"patrol_logs": {**empty(), "created": [raw]}}))
+    phone.pull()
+    stranger = make_phone("collector3")
+    stranger.pull()
+    forged = {**raw, "text": "x", "_status": "updated", "_changed": "text"}
+    ok(stranger.push({"patrol_logs": {**empty(), "updated": [forged]}}))
+    assert_error(
+        stranger.push({"patrol_logs": {**empty(), "updated": [forged]}}, since=10**12),
+        409,
+        "sync_conflict",
+    )  # a cursor the server never gave cannot skip the conflict check
+    mine = {**raw, "text": "我的修改", "_status": "updated", "_changed": "text"}
+    assert ok(phone.push({"patrol_logs": {**empty(), "updated": [mine]}})) == {}
+    logs = phone.pull()["changes"]["patrol_logs"]
+    assert [r["text"] for r in logs["updated"]] == ["我的修改"] and not logs["deleted"]
+
+
+def test_a_photo_seen_in_a_colleagues_log_cannot_be_claimed(
+    app: Flask, client: FlaskClient, make_phone: Any, world: World
+) -> None:
+    import hashlib
+    import io
+
+    from PIL import Image
+
+    from server.services.users import assign_grids
+
+    with app.app_context():
+        assign_grids("collector2", [world.grid_codes["A1"]])
+    owner, colleague = make_phone("collector"), make_phone("collector2")
+    buffer = io.BytesIO()
+    Image.new("RGB", (30, 20), (10, 120, 10)).save(buffer, "JPEG")
+    photo = buffer.getvalue()
+    sha = hashlib.sha256(photo).hexdigest()
+    assert (
+        client.put(
+            f"/api/v1/sync/attachments/{sha}", data=photo, headers=bearer(owner.token)
+        ).status_code
+        == 201
+    )
+    owner.pull()
+    ok(
+        owner.push(
+            {
+                "patrol_logs": {
+                    **empty(),
+                    "created": [{**log_raw("log-photo-0001"), "photos": json.dumps([sha])}],
+                }
+            }
+        )
+    )
+    body = colleague.pull()
+    [seen] = body["changes"]["patrol_logs"]["created"]
+    assert json.loads(seen["photos"]) == [sha]  # the hash travels
+    category = body["changes"]["categories"]["created"][0]["id"]
+    claim = case_raw("case-claim-001", category, photos=json.dumps([sha]))
+    response = colleague.push({"cases": {**empty(), "created": [claim]}})
+    assert ok(response) == {"experimentalRejectedIds": {"cases": ["case-claim-001"]}}
+    assert (
+        client.get(f"/api/v1/attachments/{sha}", headers=bearer(colleague.token)).status_code == 404
+    )
