@@ -18,7 +18,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sync.pull import PullPlan, plan_pull, write_pull
+from sync.pull import PullPlan, plan_pull, scope_ids, write_pull
 from sync.push import (
     REJECTIONS,
     Conflict,
@@ -79,17 +79,14 @@ class SyncEngine:
                 field="schema_version",
             )
         horizon = datetime.now(UTC) - timedelta(days=self.horizon_days)
-        specs = list(self.registry.tables)
-        plan = plan_pull(
-            session, self.registry, self.tables, device, last_pulled_at, horizon, specs
-        )
+        plan = plan_pull(session, self.registry, self.tables, device, last_pulled_at, horizon)
         if last_pulled_at:
-            self._add_migration(session, plan, device, migration, horizon, specs)
+            self._add_migration(session, plan, device, migration, horizon)
             self._delete_refused_creations(session, plan, device)
         out: IO[str] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - handed to the response
             max_size=SPOOL_BYTES, mode="w+", encoding="utf-8"
         )
-        counts = write_pull(session, plan, specs, out)
+        counts = write_pull(session, plan, self.registry.tables, out)
         session.rollback()  # a pull writes nothing to the synced tables
         self._record(
             session,
@@ -111,20 +108,17 @@ class SyncEngine:
         device: DeviceContext,
         migration: dict[str, Any] | None,
         horizon: datetime,
-        specs: Sequence[SyncTable],
     ) -> None:
         """A client that migrated its schema needs whole new tables / re-sent records."""
         if not migration:
             return
-        from sync.pull import _scope_ids
-
         wanted_tables = set(migration.get("tables") or [])
         wanted_columns = {c.get("table") for c in migration.get("columns") or [] if c}
-        for spec in specs:
+        for spec in self.registry.tables:
             if spec.name not in wanted_tables | wanted_columns:
                 continue
             keys = device.scope.get(spec.scope_kind, frozenset())
-            ids = _scope_ids(session, self.tables, spec, keys, horizon, plan.timestamp)
+            ids = scope_ids(session, self.tables, spec, keys, horizon, plan.timestamp)
             changes = plan.tables[spec.name]
             have = set(changes.created) | set(changes.updated) | set(changes.deleted)
             target = changes.created if spec.name in wanted_tables else changes.updated

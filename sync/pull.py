@@ -9,7 +9,7 @@ scope the device newly gained, reads a whole scope, bounded by the horizon.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO
@@ -55,23 +55,22 @@ def plan_pull(
     device: DeviceContext,
     last_pulled_at: int | None,
     horizon: datetime | None,
-    all_tables: list[SyncTable],
 ) -> PullPlan:
     """Decide which ids go out as created, updated or deleted (ids only, no records)."""
     conn = session.connection()
     timestamp = max(committed_cursor(conn, tables), 1)  # WatermelonDB refuses 0
     scope = dict(device.scope)
-    out: dict[str, TableChanges] = {t.name: TableChanges() for t in all_tables}
+    out: dict[str, TableChanges] = {t.name: TableChanges() for t in registry.tables}
     # A cursor ahead of the clock (a database restored from a backup) means the device
     # may hold changes the server no longer knows of: start it again from its scope.
     if last_pulled_at is None or last_pulled_at <= 0 or last_pulled_at > timestamp:
-        for spec in all_tables:
+        for spec in registry.tables:
             keys = scope.get(spec.scope_kind, frozenset())
-            out[spec.name].created = _scope_ids(session, tables, spec, keys, horizon, timestamp)
+            out[spec.name].created = scope_ids(session, tables, spec, keys, horizon, timestamp)
         return PullPlan(timestamp, out, scope)
 
     before = _scope_before(session, registry, tables, device, last_pulled_at, timestamp)
-    for spec in all_tables:
+    for spec in registry.tables:
         now_keys = scope.get(spec.scope_kind, frozenset())
         old_keys = before.get(spec.scope_kind, now_keys)
         gained, lost = now_keys - old_keys, old_keys - now_keys
@@ -82,7 +81,7 @@ def plan_pull(
             changes.deleted.extend(lost_ids)
             seen.update(lost_ids)
         if gained:
-            for rid in _scope_ids(session, tables, spec, gained, horizon, timestamp):
+            for rid in scope_ids(session, tables, spec, gained, horizon, timestamp):
                 if rid not in seen:
                     changes.created.append(rid)
                     seen.add(rid)
@@ -138,7 +137,7 @@ def _incremental(
             changes.updated.append(rid)
 
 
-def _scope_ids(
+def scope_ids(
     session: Session,
     tables: SyncTables,
     spec: SyncTable,
@@ -212,7 +211,7 @@ def _scope_before(
 
 
 def write_pull(
-    session: Session, plan: PullPlan, specs: list[SyncTable], out: IO[str]
+    session: Session, plan: PullPlan, specs: Sequence[SyncTable], out: IO[str]
 ) -> dict[str, dict[str, int]]:
     """Write `{changes, timestamp}` to `out`, loading records a batch at a time."""
     out.write('{"changes":{')

@@ -8,6 +8,7 @@ record now differs from what the phone sent, so the phone gets it back) or raise
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -20,18 +21,114 @@ from server.services import patrols as patrol_service
 from server.services.attachments import require_attachments
 from server.services.photo_access import check_attachable
 from server.services.principal import Principal
-from server.services.sync_tables import (
-    _json_list,
-    _number,
-    _ref,
-    _text,
-    from_millis,
-    refused_from,
-)
 from sync.registry import DeviceContext, Operation, Raw, Refused
 
 MAX_PHOTOS = 9
 MAX_TRACK_POINTS = 20_000  # the whole track so far: 5.5 h at one point a second
+
+
+# --- reading a pushed record's fields (each fault a Refused naming the field) ----------
+
+
+def from_millis(value: Any, field: str) -> datetime:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Refused(
+            "sync_bad_value",
+            f"{field}: milliseconds since the epoch expected",
+            f"字段 {field} 应为毫秒时间戳",
+            field=field,
+        )
+    try:
+        moment = datetime.fromtimestamp(value / 1000, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise Refused(
+            "sync_bad_value", f"{field}: out of range", f"字段 {field} 超出范围", field=field
+        ) from exc
+    if not 2000 <= moment.year <= 2100:
+        raise Refused(
+            "sync_bad_value",
+            f"{field}: not between 2000 and 2100",
+            f"字段 {field} 不在 2000–2100 年之间",
+            field=field,
+        )
+    return moment
+
+
+def refused_from(error: DomainError) -> Refused:
+    return Refused(error.code, error.message, error.message_zh, error.field)
+
+
+def _json_list(raw: Raw, field: str) -> list[Any]:
+    value = raw.get(field)
+    if value in (None, ""):
+        return []
+    if isinstance(value, list):
+        return value
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, list):
+        raise Refused(
+            "sync_bad_value",
+            f"{field}: a JSON array expected",
+            f"字段 {field} 应为 JSON 数组",
+            field=field,
+        )
+    return parsed
+
+
+def _text(raw: Raw, field: str, *, required: bool = True, max_len: int = 2000) -> str | None:
+    value = raw.get(field)
+    if value is None or value == "":
+        if required:
+            raise Refused(
+                "sync_missing_value", f"{field} is required", f"缺少字段 {field}", field=field
+            )
+        return None
+    if not isinstance(value, str):
+        raise Refused(
+            "sync_bad_value", f"{field}: text expected", f"字段 {field} 应为文本", field=field
+        )
+    if len(value) > max_len:
+        raise Refused(
+            "sync_too_long",
+            f"{field}: at most {max_len} characters",
+            f"字段 {field} 最多 {max_len} 个字符",
+            field=field,
+        )
+    if "\x00" in value:
+        raise Refused(
+            "sync_bad_value", f"{field}: NUL character", f"字段 {field} 含非法字符", field=field
+        )
+    return value
+
+
+def _number(raw: Raw, field: str) -> float:
+    value = raw.get(field)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise Refused(
+            "sync_bad_value", f"{field}: a number expected", f"字段 {field} 应为数字", field=field
+        )
+    return float(value)
+
+
+def _ref(raw: Raw, field: str, *, required: bool = True) -> int | None:
+    value = raw.get(field)
+    if value in (None, ""):
+        if required:
+            raise Refused(
+                "sync_missing_value", f"{field} is required", f"缺少字段 {field}", field=field
+            )
+        return None
+    if not isinstance(value, str) or not value.isdigit() or len(value) > 9:
+        raise Refused(
+            "sync_bad_value",
+            f"{field}: a record id expected",
+            f"字段 {field} 应为记录编号",
+            field=field,
+        )
+    return int(value)
 
 
 def _principal(device: DeviceContext) -> Principal:

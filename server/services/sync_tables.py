@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from geoalchemy2.shape import to_shape
@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session, object_session
 
 from geo.geojson import to_geojson
 from server.domain.cases import FINAL
-from server.errors import DomainError
 from server.models import (
     Case,
     CaseAction,
@@ -35,7 +34,6 @@ from sync.registry import (
     DeviceContext,
     Operation,
     Raw,
-    Refused,
     Registry,
     SyncColumn,
     SyncTable,
@@ -57,109 +55,8 @@ def millis(value: datetime | None) -> int | None:
     return None if value is None else int(value.timestamp() * 1000)
 
 
-def from_millis(value: Any, field: str) -> datetime:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise Refused(
-            "sync_bad_value",
-            f"{field}: milliseconds since the epoch expected",
-            f"字段 {field} 应为毫秒时间戳",
-            field=field,
-        )
-    try:
-        moment = datetime.fromtimestamp(value / 1000, UTC)
-    except (OverflowError, OSError, ValueError) as exc:
-        raise Refused(
-            "sync_bad_value", f"{field}: out of range", f"字段 {field} 超出范围", field=field
-        ) from exc
-    if not 2000 <= moment.year <= 2100:
-        raise Refused(
-            "sync_bad_value",
-            f"{field}: not between 2000 and 2100",
-            f"字段 {field} 不在 2000–2100 年之间",
-            field=field,
-        )
-    return moment
-
-
-def refused_from(error: DomainError) -> Refused:
-    return Refused(error.code, error.message, error.message_zh, error.field)
-
-
 def _ids(ids: Sequence[str]) -> list[int]:
     return [int(i) for i in ids if i.isdigit()]
-
-
-def _json_list(raw: Raw, field: str) -> list[Any]:
-    value = raw.get(field)
-    if value in (None, ""):
-        return []
-    if isinstance(value, list):
-        return value
-    try:
-        parsed = json.loads(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if not isinstance(parsed, list):
-        raise Refused(
-            "sync_bad_value",
-            f"{field}: a JSON array expected",
-            f"字段 {field} 应为 JSON 数组",
-            field=field,
-        )
-    return parsed
-
-
-def _text(raw: Raw, field: str, *, required: bool = True, max_len: int = 2000) -> str | None:
-    value = raw.get(field)
-    if value is None or value == "":
-        if required:
-            raise Refused(
-                "sync_missing_value", f"{field} is required", f"缺少字段 {field}", field=field
-            )
-        return None
-    if not isinstance(value, str):
-        raise Refused(
-            "sync_bad_value", f"{field}: text expected", f"字段 {field} 应为文本", field=field
-        )
-    if len(value) > max_len:
-        raise Refused(
-            "sync_too_long",
-            f"{field}: at most {max_len} characters",
-            f"字段 {field} 最多 {max_len} 个字符",
-            field=field,
-        )
-    if "\x00" in value:
-        raise Refused(
-            "sync_bad_value", f"{field}: NUL character", f"字段 {field} 含非法字符", field=field
-        )
-    return value
-
-
-def _number(raw: Raw, field: str) -> float:
-    value = raw.get(field)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise Refused(
-            "sync_bad_value", f"{field}: a number expected", f"字段 {field} 应为数字", field=field
-        )
-    return float(value)
-
-
-def _ref(raw: Raw, field: str, *, required: bool = True) -> int | None:
-    value = raw.get(field)
-    if value in (None, ""):
-        if required:
-            raise Refused(
-                "sync_missing_value", f"{field} is required", f"缺少字段 {field}", field=field
-            )
-        return None
-    if not isinstance(value, str) or not value.isdigit() or len(value) > 9:
-        raise Refused(
-            "sync_bad_value",
-            f"{field}: a record id expected",
-            f"字段 {field} 应为记录编号",
-            field=field,
-        )
-    return int(value)
 
 
 # --- reference data ---------------------------------------------------------------------
