@@ -1,0 +1,61 @@
+"""The unit of work: one transaction per request, task, command or sync push.
+
+Use cases take a `UnitOfWork` (the session and the clock) and never commit. The edges — API
+and web handlers, Celery tasks, CLI commands, the sync push — open one with
+`unit_of_work()`, call the use case, and the outermost block commits once. Work queued with
+`uow.after_commit(...)` is released only after that outermost commit, and dropped on rollback.
+
+    with unit_of_work() as uow:
+        issued = issue_device(uow, "collector01")
+    # committed; tasks enqueued
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from server.extensions import db
+from server.models.base import utcnow
+from server.services import outbox
+
+_DEPTH = "minqing.uow_depth"
+
+
+@dataclass
+class UnitOfWork:
+    """What a use case works with: the session of the transaction and the time it runs at."""
+
+    session: Session
+    now: datetime
+
+    def after_commit(self, task: Any, *args: Any, **kwargs: Any) -> None:
+        """Enqueue `task(*args, **kwargs)` once the outermost transaction has committed."""
+        outbox.after_commit(task, *args, **kwargs)
+
+
+@contextmanager
+def unit_of_work(now: datetime | None = None) -> Iterator[UnitOfWork]:
+    """Open a unit of work on the app's session; the outermost one commits or rolls back.
+
+    A unit of work opened inside another (a CLI command calling a handler, a sync push calling
+    the API's use cases) joins it: only the outermost block commits.
+    """
+    session = db.session()
+    depth = session.info.get(_DEPTH, 0)
+    session.info[_DEPTH] = depth + 1
+    try:
+        yield UnitOfWork(session=session, now=now or utcnow())
+        if depth == 0:
+            session.commit()
+    except BaseException:
+        if depth == 0:
+            session.rollback()
+        raise
+    finally:
+        session.info[_DEPTH] = depth
