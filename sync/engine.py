@@ -1,7 +1,8 @@
 """The sync engine's use cases: schema, pull, push; and the device bookkeeping around them.
 
-Callers own the transaction boundary of their session only through these functions: a
-pull reads, a push commits once (or not at all), and each logs what it did.
+A pull reads (and commits its device log line). A push works inside the caller's
+transaction and never commits: the host opens one unit of work around it, commits once,
+and logs what it did with `record`.
 """
 
 from __future__ import annotations
@@ -12,16 +13,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sync.pull import PullPlan, plan_pull, scope_ids, write_pull
 from sync.push import (
     REJECTIONS,
-    Conflict,
+    PushConflict,
     PushError,
     PushResult,
     apply_changes,
@@ -31,14 +31,9 @@ from sync.push import (
 )
 from sync.registry import DeviceContext, Raw, Registry, SyncColumn, SyncTable
 from sync.tables import SyncTables
-from sync.tracking import DEFER, ORIGIN, PENDING, PUSHED, committed_cursor
+from sync.tracking import committed_cursor
 
 SPOOL_BYTES = 4 * 1024 * 1024  # a pull larger than this is spooled to disk, not RAM
-
-
-class Transaction(Protocol):
-    def commit(self) -> None: ...
-    def rollback(self) -> None: ...
 
 
 @dataclass
@@ -88,7 +83,7 @@ class SyncEngine:
         )
         counts = write_pull(session, plan, self.registry.tables, out)
         session.rollback()  # a pull writes nothing to the synced tables
-        self._record(
+        self.record(
             session,
             device,
             "pull",
@@ -98,6 +93,7 @@ class SyncEngine:
             started,
             schema_version=schema_version,
         )
+        session.commit()  # the device log only
         out.seek(0)
         return Pulled(out, plan.timestamp, counts)
 
@@ -154,16 +150,14 @@ class SyncEngine:
     def push(
         self,
         session: Session,
-        outer: Transaction,
-        log_session: Session,
         device: DeviceContext,
         last_pulled_at: int | None,
         body: bytes,
     ) -> PushResult:
-        """Apply a push in `outer` (one database transaction, committed once at the end);
-        `session` works inside it a savepoint at a time. Raises PushError (400) or Conflict
-        (409); either way, and on any error, nothing is applied."""
-        started = time.monotonic()
+        """Apply a push inside the caller's transaction, which the caller commits once (the
+        host's unit of work); each record works in a savepoint of it. Raises PushError (400)
+        or PushConflict (409): the caller then rolls back, and nothing is applied. A replay
+        returns the stored answer and writes nothing."""
         try:
             decoded = json.loads(body or b"{}")
         except ValueError as exc:
@@ -174,76 +168,51 @@ class SyncEngine:
             decoded = decoded["changes"]  # clients that wrap the changes
         changes = parse_changes(self.registry, decoded)
         digest = digest_of(last_pulled_at, body)
-        replay = self._replayed(log_session, device, digest)
+        replay = self.replayed(session, device, digest)
         if replay is not None:
-            outer.rollback()  # release the write lock before logging (SQLite: one writer)
-            self._record(log_session, device, "replay", last_pulled_at, None, {}, started)
             return replay
-        try:
-            clock = committed_cursor(session.connection(), self.tables)
-            if last_pulled_at is not None and last_pulled_at > clock:
-                # A cursor the server never gave (or a database restored from a backup):
-                # conflicts cannot be judged, so the device must pull first.
-                raise Conflict({})
-            conflicts = find_conflicts(
-                session, self.registry, self.tables, device, changes, last_pulled_at
+        clock = committed_cursor(session.connection(), self.tables)
+        if last_pulled_at is not None and last_pulled_at > clock:
+            # A cursor the server never gave (or a database restored from a backup):
+            # conflicts cannot be judged, so the device must pull first.
+            raise PushConflict({})
+        conflicts = find_conflicts(
+            session, self.registry, self.tables, device, changes, last_pulled_at
+        )
+        if conflicts:
+            raise PushConflict(conflicts)
+        result = apply_changes(session, self.registry, self.tables, device, changes)
+        session.execute(
+            insert(self.tables.pushes).values(
+                device_id=device.device_id,
+                digest=digest,
+                response=result.response(),
+                cursor=last_pulled_at or 0,
+                created_at=datetime.now(UTC),
             )
-            if conflicts:
-                raise Conflict(conflicts)
-            result = apply_changes(session, self.registry, self.tables, device, changes)
-            session.execute(
-                insert(self.tables.pushes).values(
-                    device_id=device.device_id,
-                    digest=digest,
-                    response=result.response(),
-                    cursor=last_pulled_at or 0,
-                    created_at=datetime.now(UTC),
-                )
-            )
-            session.commit()
-            outer.commit()
-        except Conflict as conflict:
-            outer.rollback()
-            self._record(
-                log_session,
-                device,
-                "conflict",
-                last_pulled_at,
-                None,
-                {"conflicts": conflict.records},
-                started,
-            )
-            raise
-        except IntegrityError:
-            outer.rollback()  # the same push, applied meanwhile by a concurrent retry
-            replay = self._replayed(log_session, device, digest)
-            if replay is None:
-                raise
-            return replay
-        except BaseException:
-            outer.rollback()
-            raise
-        finally:
-            for key in (ORIGIN, PUSHED, DEFER, PENDING):
-                session.info.pop(key, None)
-        counts: dict[str, Any] = dict(result.counts)
-        if result.rejected:
-            counts["rejected"] = {k: len(v) for k, v in result.rejected.items()}
-        self._record(log_session, device, "push", last_pulled_at, None, counts, started)
+        )
         return result
 
-    def _replayed(self, session: Session, device: DeviceContext, digest: str) -> PushResult | None:
+    def replayed(self, session: Session, device: DeviceContext, digest: str) -> PushResult | None:
+        """The stored answer to a push already applied (same device, same digest)."""
         p = self.tables.pushes
         stored = session.execute(
             select(p.c.response).where(p.c.device_id == device.device_id, p.c.digest == digest)
         ).scalar()
-        session.rollback()
         if stored is None:
             return None
         return PushResult(rejected=stored.get("experimentalRejectedIds", {}), replayed=True)
 
+    @staticmethod
+    def push_counts(result: PushResult) -> dict[str, Any]:
+        """What the device log keeps of a push."""
+        counts: dict[str, Any] = dict(result.counts)
+        if result.rejected:
+            counts["rejected"] = {k: len(v) for k, v in result.rejected.items()}
+        return counts
+
     # --- bookkeeping ---------------------------------------------------------------------
-    def _record(
+    def record(
         self,
         session: Session,
         device: DeviceContext,
@@ -288,7 +257,6 @@ class SyncEngine:
                 millis=int((time.monotonic() - started) * 1000),
             )
         )
-        session.commit()
 
     # --- the engine's own table ----------------------------------------------------------
     def _rejections_table(self) -> SyncTable:

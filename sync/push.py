@@ -1,6 +1,6 @@
 """Push: apply a device's changes whole, refuse single records on their merits, or 409.
 
-- Conflict (409, nothing applied): a pushed record that some other writer changed after
+- PushConflict (409, nothing applied): a pushed record that some other writer changed after
   the device's `last_pulled_at`. The device's own earlier writes never conflict, so a
   push retried after a lost response goes through.
 - Replay: the same body with the same `last_pulled_at` from the same device returns the
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from sync.registry import DeviceContext, Operation, Raw, Refused, Registry, SyncTable
 from sync.tables import SyncTables
-from sync.tracking import DEFER, ORIGIN, PENDING, PUSHED, Touch, touch
+from sync.tracking import ORIGIN, PENDING, PUSHED, Touch, touch
 
 OPERATIONS: tuple[Operation, ...] = ("created", "updated", "deleted")
 LOCAL_COLUMNS = frozenset({"id", "_status", "_changed"})
@@ -46,7 +46,7 @@ class PushError(Exception):
 
 
 @dataclass
-class Conflict(Exception):
+class PushConflict(Exception):
     """Records changed on the server after the device's last pull: {table: [ids]}."""
 
     records: dict[str, list[str]]
@@ -180,10 +180,11 @@ def apply_changes(
     device: DeviceContext,
     changes: Mapping[str, Mapping[str, list[Any]]],
 ) -> PushResult:
-    """Apply every record (parents' tables first); refusals become rejections."""
+    """Apply every record (parents' tables first), each in a savepoint of the caller's
+    transaction; refusals become rejections. Nothing is committed here."""
     result = PushResult()
-    session.info[ORIGIN] = device.device_id  # cleared by the caller after the commit
-    session.info[DEFER] = True
+    session.info[ORIGIN] = device.device_id  # cleared when the outermost transaction ends
+    pushed: set[tuple[str, str]] = session.info.setdefault(PUSHED, set())
     applied: dict[str, list[Raw]] = {}
     for spec in registry.tables:
         ops = changes.get(spec.name)
@@ -192,6 +193,7 @@ def apply_changes(
         for op in OPERATIONS:
             for item in ops.get(op, []):
                 raw: Raw = {"id": item} if op == "deleted" else item
+                pushed.add((spec.name, raw["id"]))
                 if _apply_one(session, tables, spec, device, op, raw):
                     counts = result.counts.setdefault(spec.name, {})
                     counts[op] = counts.get(op, 0) + 1
@@ -206,11 +208,9 @@ def apply_changes(
                     # server's version. Unlisted, it is marked synced, and the next pull
                     # brings the server's version (a deleted record back as `created`).
                     result.refused.setdefault(spec.name, []).append(raw["id"])
-    session.commit()
     for name, raws in applied.items():
         _send_back_what_differs(session, registry.get(name), raws)
     session.flush()
-    session.info.pop(DEFER, None)  # the caller's next commit stamps the whole push
     return result
 
 
@@ -240,38 +240,35 @@ def _apply_one(
     op: Operation,
     raw: Raw,
 ) -> bool:
-    """One record in its own session transaction (a savepoint of the push's transaction):
-    host services may commit (the savepoint is released) or fail (only it is undone)."""
-    session.commit()  # release the previous record's savepoint; the push stays open
-    session.info.setdefault(PUSHED, set()).add((spec.name, raw["id"]))
-    touched_before = dict(session.info.get(PENDING, {}))
+    """One record in a savepoint: a refusal undoes that record only (with whatever it
+    touched or queued), and nothing of it remains. Database failures are not caught: the
+    whole push fails and is retried."""
+    refused: Refused | None = None
     try:
-        _check_record(spec, op, raw)
-        changed = _changed_columns(raw)
-        assert spec.apply is not None
-        server_changed = spec.apply(session, device, op, raw, changed)
-        session.flush()
-        if server_changed and spec.model is not None:
-            # The device must get back what the server made of its record (host services
-            # may have committed already, so touch it again rather than mark the entry).
-            obj = session.get(spec.model, raw["id"])
-            if obj is not None:
-                touch(session, spec.name, spec.id_of(obj), spec.scope_of(obj), by_server=True)
-        session.commit()
-        return True
+        with session.begin_nested():
+            try:
+                _check_record(spec, op, raw)
+                assert spec.apply is not None
+                server_changed = spec.apply(session, device, op, raw, _changed_columns(raw))
+                session.flush()
+            except Refused as error:
+                if not error.keep_applied:
+                    raise
+                session.flush()  # the part the device may change stays; the rest is refused
+                refused, server_changed = error, False
+            if server_changed and spec.model is not None:
+                # The device must get back what the server made of its record.
+                obj = session.get(spec.model, raw["id"])
+                if obj is not None:
+                    touch(session, spec.name, spec.id_of(obj), spec.scope_of(obj), by_server=True)
     except (Refused, TypeError, ValueError, AttributeError, KeyError, IndexError) as error:
         # A record the host could not even read (a wrong type where its checks missed one)
         # is refused like any other bad record: one odd record must not block a phone.
-        # Database failures are not caught: the whole push fails and is retried.
-        if isinstance(error, Refused) and error.keep_applied:
-            session.flush()  # the part the device may change stays; the rest is refused
-        else:
-            session.rollback()
-            session.info[PENDING] = touched_before  # forget what the undone record touched
         refused = error if isinstance(error, Refused) else _unreadable(spec, error)
-        _reject(session, tables, spec, device, op, raw, refused)
-        session.commit()
-        return False
+    if refused is None:
+        return True
+    _reject(session, tables, spec, device, op, raw, refused)
+    return False
 
 
 def _unreadable(spec: SyncTable, error: Exception) -> Refused:

@@ -83,6 +83,9 @@ class SyncTable:
     to_raws: Callable[[Session, Sequence[str]], Iterable[Raw]]  # records by id -> raws
     in_scope: Callable[[frozenset[int], datetime | None], Select[Any]]  # ids, first sync
     apply: Apply | None = None
+    # The model attribute holding the scope key, when a record can move between scopes:
+    # tracking reads its history to tell the old scope's devices (None: records never move).
+    scope_column: str | None = None
     create_only: bool = False  # devices may create, never update or delete
     id_of: Callable[[Any], str] = field(default=lambda obj: str(obj.id))
 

@@ -8,7 +8,7 @@ T sees every change stamped ≤ T: nothing commits later with a lower cursor (gu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import bindparam, event, select, update
@@ -24,7 +24,7 @@ PENDING = "sync_pending"  # session.info key: {(table, id): Touch}
 SCOPE_EVENTS = "sync_scope_events"  # session.info key: [(user_key, scope_key, granted)]
 ORIGIN = "sync_origin"  # session.info key: the device whose push this session applies
 PUSHED = "sync_pushed"  # session.info key: {(table, id)} the device sent in this push
-DEFER = "sync_defer"  # session.info key: set while a push runs; it stamps once, at its end
+SAVED = "sync_saved"  # session.info key: {savepoint: (pending, scope events) at its start}
 
 
 @dataclass
@@ -95,7 +95,10 @@ def committed_cursor(conn: Connection, tables: SyncTables) -> int:
 
 
 def install(session_class: Any, registry: Registry, tables: SyncTables) -> None:
-    """Listen on a session class (or sessionmaker) for changes to registered models."""
+    """Listen on the host's session class (or sessionmaker) for changes to registered models.
+
+    Records are stamped once, when the outermost transaction commits; a savepoint rolled
+    back forgets what was touched inside it."""
 
     @event.listens_for(session_class, "after_flush")
     def _collect(session: Session, _ctx: Any) -> None:
@@ -109,8 +112,8 @@ def install(session_class: Any, registry: Registry, tables: SyncTables) -> None:
                 continue
             scope = spec.scope_of(obj)
             prev = None
-            if not is_new:
-                prev = _previous_scope(obj, spec.scope_of, scope)
+            if not is_new and spec.scope_column is not None:
+                prev = _previous_scope(obj, spec.scope_column, scope)
             touch(session, spec.name, spec.id_of(obj), scope, deleted=is_deleted, created=is_new)
             if prev is not None:
                 session.info[PENDING][(spec.name, spec.id_of(obj))].prev_scope_key = prev
@@ -118,19 +121,20 @@ def install(session_class: Any, registry: Registry, tables: SyncTables) -> None:
     @event.listens_for(session_class, "before_commit")
     def _stamp(session: Session) -> None:
         session.flush()  # after_flush collects what this flush writes
-        if session.info.get(DEFER):
-            # A push commits a savepoint per record: take the clock once, at the end, so
-            # it is locked for the last moment of the push only (and always last).
+        if session.in_nested_transaction():
+            # A savepoint released (e.g. one pushed record): take the clock once, at the
+            # outermost commit, so it is locked for the last moment only (and always last).
             return
+        session.info.pop(SAVED, None)
         pending: dict[tuple[str, str], Touch] = session.info.pop(PENDING, {})
         events: list[tuple[int, int, bool]] = session.info.pop(SCOPE_EVENTS, [])
+        origin = session.info.pop(ORIGIN, None)
+        pushed: set[tuple[str, str]] = session.info.pop(PUSHED, set())
         if not pending and not events:
             return
         conn = session.connection()
         cursor = tick(conn, tables)
-        origin = session.info.get(ORIGIN)
         if pending:
-            pushed = session.info.get(PUSHED, set())
             _upsert_rows(conn, tables, list(pending.values()), cursor, origin, pushed)
         if events:
             conn.execute(
@@ -141,33 +145,35 @@ def install(session_class: Any, registry: Registry, tables: SyncTables) -> None:
                 ],
             )
 
-    @event.listens_for(session_class, "after_rollback")
-    def _forget(session: Session) -> None:
-        if not session.in_transaction() and not session.info.get(DEFER):
-            session.info.pop(PENDING, None)
-            session.info.pop(SCOPE_EVENTS, None)
+    @event.listens_for(session_class, "after_transaction_create")
+    def _save(session: Session, transaction: Any) -> None:
+        if transaction.nested:
+            saved = session.info.setdefault(SAVED, {})
+            saved[transaction] = (
+                {k: replace(t) for k, t in session.info.get(PENDING, {}).items()},
+                list(session.info.get(SCOPE_EVENTS, [])),
+            )
 
     @event.listens_for(session_class, "after_soft_rollback")
-    def _forget_soft(session: Session, previous: Any) -> None:
-        if session.info.get(DEFER):
-            return  # the push restores what the undone record had touched
-        if previous.parent is None:  # the outermost transaction rolled back
-            session.info.pop(PENDING, None)
-            session.info.pop(SCOPE_EVENTS, None)
+    def _forget(session: Session, previous: Any) -> None:
+        if previous.nested:  # a savepoint undone: forget what was touched inside it only
+            saved = session.info.get(SAVED, {}).pop(previous, None)
+            if saved is not None:
+                session.info[PENDING], session.info[SCOPE_EVENTS] = saved
+        elif previous.parent is None:  # the outermost transaction rolled back
+            for key in (PENDING, SCOPE_EVENTS, SAVED, ORIGIN, PUSHED):
+                session.info.pop(key, None)
 
 
-def _previous_scope(obj: Any, scope_of: Any, now: int | None) -> int | None:
-    """The scope key before this flush, when a scope column changed (a record moved)."""
-    session = object_session(obj)
-    if session is None:
+def _previous_scope(obj: Any, column: str, now: int | None) -> int | None:
+    """The scope key before this flush, when the table's scope column changed (a record
+    moved)."""
+    if object_session(obj) is None:
         return None
-    for attr in ("grid_id", "community_id", "subdistrict_id"):
-        if not hasattr(obj, attr):
-            continue
-        hist = get_history(obj, attr)
-        if hist.deleted:
-            old = hist.deleted[0]
-            return int(old) if old is not None and old != now else None
+    hist = get_history(obj, column)
+    if hist.deleted:
+        old = hist.deleted[0]
+        return int(old) if old is not None and old != now else None
     return None
 
 

@@ -20,6 +20,7 @@ from server.api.schemas import InputSchema
 from server.models import Attachment
 from server.services import attachments, photo_access
 from server.services.attachments import StoredFile
+from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("attachments", __name__, url_prefix="/api/v1", description="照片 Attachments")
 
@@ -78,11 +79,13 @@ def _out(row: Attachment) -> dict[str, Any]:
 
 def _stored(data: bytes, declared_sha256: str | None) -> tuple[dict[str, Any], int, Any]:
     principal = authenticated_principal()
-    row, created = attachments.store_upload(
-        data,
-        declared_sha256=declared_sha256,
-        uploader_id=principal.user_id,
-    )
+    with unit_of_work() as uow:
+        row, created = attachments.store_upload(
+            uow,
+            data,
+            declared_sha256=declared_sha256,
+            uploader_id=principal.user_id,
+        )
     body = _out(row)
     return body, (201 if created else 200), {"Location": body["url"]}
 

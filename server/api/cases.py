@@ -26,6 +26,7 @@ from server.domain.kpis import LABELS
 from server.domain.roles import Role
 from server.models.cases import PRIORITIES, SOURCES
 from server.services import case_present, case_queries, cases, kpi, ratelimit
+from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("cases", __name__, url_prefix="/api/v1", description="民情事项 Cases")
 
@@ -291,7 +292,8 @@ def report(args: dict[str, Any]) -> Any:
     principal = current_principal()
     if principal is None:
         ratelimit.resident_report(request.remote_addr or "unknown")
-    result = cases.report_case(principal, cases.ReportInput(**args))
+    with unit_of_work() as uow:
+        result = cases.report_case(uow, principal, cases.ReportInput(**args))
     body = {
         "case": case_present.present(result.case, principal),
         "public_token": result.case.public_token,
@@ -375,7 +377,8 @@ def case_action(args: dict[str, Any], case_id: str, action: str) -> Any:
     request_extension, approve_extension, deny_extension, report_done, verify_ok,
     verify_fail, close. Carries the case `version` (stale → 409)."""
     principal = authenticated_principal()
-    case = cases.act(principal, case_id, action, cases.ActionInput(**args))
+    with unit_of_work() as uow:
+        case = cases.act(uow, principal, case_id, action, cases.ActionInput(**args))
     photos = case_present.photos_of([case.id]).get(case.id, [])
     return case_present.present(case, principal, events=cases.events_of(case), photos=photos)
 
@@ -388,12 +391,14 @@ def case_action(args: dict[str, Any], case_id: str, action: str) -> Any:
 def bulk_dispatch(args: dict[str, Any]) -> Any:
     """Dispatch many cases to one unit, all or none."""
     principal = authenticated_principal()
-    done = cases.bulk_dispatch(
-        principal,
-        [cases.BulkItem(**item) for item in args["cases"]],
-        args["unit_id"],
-        args.get("deadline"),
-    )
+    with unit_of_work() as uow:
+        done = cases.bulk_dispatch(
+            uow,
+            principal,
+            [cases.BulkItem(**item) for item in args["cases"]],
+            args["unit_id"],
+            args.get("deadline"),
+        )
     return {"dispatched": [case_present.present(c, principal) for c in done]}
 
 

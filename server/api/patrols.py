@@ -22,6 +22,7 @@ from server.api.schemas import (
 )
 from server.domain.roles import Role
 from server.services import patrols, schedules
+from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("patrols", __name__, url_prefix="/api/v1", description="巡逻 Patrols")
 
@@ -120,13 +121,15 @@ def _track(args: dict[str, Any]) -> patrols.TrackInput | None:
 @blp.alt_response(200, schema=PatrolDetail, description="the same id was retried")
 def start(args: dict[str, Any]) -> Any:
     """Start a patrol in one of your grids (or record one made offline, with its points)."""
-    patrol, created = patrols.start_patrol(
-        authenticated_principal(),
-        grid_id=args["grid_id"],
-        patrol_id=args.get("id"),
-        started_at=args.get("started_at"),
-        track=_track(args),
-    )
+    with unit_of_work() as uow:
+        patrol, created = patrols.start_patrol(
+            uow,
+            authenticated_principal(),
+            grid_id=args["grid_id"],
+            patrol_id=args.get("id"),
+            started_at=args.get("started_at"),
+            track=_track(args),
+        )
     return patrol, 201 if created else 200
 
 
@@ -159,11 +162,14 @@ def get_patrol(patrol_id: str) -> Any:
 @blp.alt_response(409, schema=ErrorSchema, description="patrol_ended")
 def add_points(args: dict[str, Any], patrol_id: str) -> Any:
     """Append a batch of track points while walking (a retried batch changes nothing)."""
-    return patrols.add_points(
-        authenticated_principal(),
-        patrol_id,
-        patrols.TrackInput(points=args.get("points") or [], crs=args["crs"]),
-    )
+    with unit_of_work() as uow:
+        out = patrols.add_points(
+            uow,
+            authenticated_principal(),
+            patrol_id,
+            patrols.TrackInput(points=args.get("points") or [], crs=args["crs"]),
+        )
+    return out
 
 
 @blp.route("/patrols/<string(maxlength=64):patrol_id>/end", methods=["POST"])
@@ -173,9 +179,15 @@ def add_points(args: dict[str, Any], patrol_id: str) -> Any:
 @blp.alt_response(404, schema=ErrorSchema, description="no such patrol of yours")
 def end(args: dict[str, Any], patrol_id: str) -> Any:
     """End the patrol: distance, time in the grid, coverage and plausibility are computed."""
-    return patrols.end_patrol(
-        authenticated_principal(), patrol_id, ended_at=args.get("ended_at"), track=_track(args)
-    )
+    with unit_of_work() as uow:
+        out = patrols.end_patrol(
+            uow,
+            authenticated_principal(),
+            patrol_id,
+            ended_at=args.get("ended_at"),
+            track=_track(args),
+        )
+    return out
 
 
 # ---------------------------------------------------------------------------------- logs
@@ -238,7 +250,8 @@ class RaisedSchema(Schema):
 @blp.alt_response(200, schema=LogSchema, description="the same id was retried")
 def create_log(args: dict[str, Any]) -> Any:
     """Log an observation (巡逻日志) in one of your grids."""
-    log, created = patrols.create_log(authenticated_principal(), patrols.LogInput(**args))
+    with unit_of_work() as uow:
+        log, created = patrols.create_log(uow, authenticated_principal(), patrols.LogInput(**args))
     return log, 201 if created else 200
 
 
@@ -265,13 +278,15 @@ def list_logs(args: dict[str, Any]) -> Any:
 @blp.alt_response(409, schema=ErrorSchema, description="case_already_raised")
 def raise_case(args: dict[str, Any], log_id: str) -> Any:
     """Raise a case (source patrol) from a log, with its point and photos."""
-    log, result = patrols.raise_case(
-        authenticated_principal(),
-        log_id,
-        category=args.get("category"),
-        priority=args.get("priority"),
-        description=args.get("description"),
-    )
+    with unit_of_work() as uow:
+        log, result = patrols.raise_case(
+            uow,
+            authenticated_principal(),
+            log_id,
+            category=args.get("category"),
+            priority=args.get("priority"),
+            description=args.get("description"),
+        )
     return {
         "log": log,
         "case_id": result.case.id,

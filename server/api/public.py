@@ -12,6 +12,7 @@ from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema
 from server.domain.cases import VERDICTS
 from server.services import residents
+from server.services.uow import unit_of_work
 
 blp = ApiBlueprint(
     "public", __name__, url_prefix="/api/v1/public", description="居民查看与评价 Residents"
@@ -86,7 +87,9 @@ def public_case(token: str) -> Any:
 @blp.alt_response(410, schema=ErrorSchema, description="link_expired")
 def rate(args: dict[str, Any], token: str) -> Any:
     """Rate the resolution once: 满意 and 基本满意 close the case, 不满意 reopens it."""
-    return residents.rate(token, args["verdict"], args.get("comment")), 201
+    with unit_of_work() as uow:
+        out = residents.rate(uow, token, args["verdict"], args.get("comment"))
+    return out, 201
 
 
 @blp.route(f"/cases/{TOKEN}/photos/<string(length=64):sha256>", methods=["GET"])

@@ -18,8 +18,9 @@ from server.api.schemas import InputSchema, id_field
 from server.domain.roles import Role
 from server.errors import DomainError
 from server.services import attachments, photo_access, sync, sync_admin
+from server.services.uow import unit_of_work
 from sync.pull import iter_chunks
-from sync.push import Conflict, PushError
+from sync.push import PushConflict, PushError
 
 blp = ApiBlueprint("sync", __name__, url_prefix="/api/v1/sync", description="离线同步 Sync")
 
@@ -78,7 +79,8 @@ def _migration() -> dict[str, Any] | None:
 
 def _device_principal() -> Any:
     principal = authenticated_principal()
-    sync.note_app_version(principal, request.headers.get("X-App-Version"))
+    with unit_of_work() as uow:
+        sync.note_app_version(uow, principal, request.headers.get("X-App-Version"))
     return principal
 
 
@@ -219,7 +221,7 @@ def push() -> Any:
         raise DomainError(
             error.code, error.message, error.message_zh, field=error.field, status=400
         ) from error
-    except Conflict as conflict:
+    except PushConflict as conflict:
         raise DomainError(
             "sync_conflict",
             "records changed on the server since your last pull: pull, then push again",

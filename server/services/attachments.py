@@ -27,7 +27,7 @@ from server.models import Attachment, CaseAttachment
 from server.models.attachments import ATTACHMENT_ROLES
 from server.services import media
 from server.services.media import Variant
-from server.services.outbox import after_commit
+from server.services.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ def find(sha256: str) -> Attachment | None:
 
 
 def store_upload(
-    data: bytes, *, declared_sha256: str | None, uploader_id: int | None
+    uow: UnitOfWork, data: bytes, *, declared_sha256: str | None, uploader_id: int | None
 ) -> tuple[Attachment, bool]:
     """Store an uploaded photo once; `(attachment, created)`.
 
@@ -280,12 +280,12 @@ def store_upload(
         raise _too_large(limit)
     sha256 = hashlib.sha256(data).hexdigest()
     _check_declared_hash(declared_sha256, sha256)
-    existing = db.session.get(Attachment, sha256)
+    existing = uow.session.get(Attachment, sha256)
     if existing is not None:
         return existing, False
 
     photo = decode_photo(data)
-    # Files first, then the row. If the commit below fails, the files stay behind: they are
+    # Files first, then the row. If the transaction fails, the files stay behind: they are
     # named by the hash of their content, so they are harmless and a retry reuses them.
     media.write_once(path_for(sha256, "original"), data)
     media.write_once(path_for(sha256, "public", mime=photo.mime), photo.public_bytes)
@@ -299,27 +299,27 @@ def store_upload(
         thumbnail_ready=False,
         uploaded_by_id=uploader_id,
     )
-    db.session.add(row)
-    after_commit(THUMBNAIL_TASK, sha256)
     try:
-        db.session.commit()
+        with uow.savepoint():
+            uow.session.add(row)
+            uow.session.flush()
     except IntegrityError:
         # The same photo arrived twice at once and the other upload committed first.
-        db.session.rollback()
-        winner = db.session.get(Attachment, sha256)
+        winner = uow.session.get(Attachment, sha256)
         if winner is None:
             raise
         return winner, False
+    uow.after_commit(THUMBNAIL_TASK, sha256)
     return row, True
 
 
-def make_thumbnail(sha256: str) -> bool:
+def make_thumbnail(uow: UnitOfWork, sha256: str) -> bool:
     """Make the thumbnail of a stored photo from its public copy; False if nothing to do.
 
     The longest side becomes THUMBNAIL_SIZE (smaller photos are not enlarged). Idempotent:
     a photo whose thumbnail is ready, or that no longer exists, is left alone.
     """
-    row = db.session.get(Attachment, sha256)
+    row = uow.session.get(Attachment, sha256)
     if row is None or row.thumbnail_ready:
         return False
     size = int(current_app.config["THUMBNAIL_SIZE"])
@@ -331,7 +331,6 @@ def make_thumbnail(sha256: str) -> bool:
     thumb.save(out, format="JPEG", quality=85, optimize=True)
     media.write_atomic(path_for(sha256, "thumb"), out.getvalue())
     row.thumbnail_ready = True
-    db.session.commit()
     return True
 
 

@@ -1,6 +1,7 @@
 """The case loop's use cases: report a case, act on it, read it.
 
-Each public function is one use case and one transaction. Scope is checked here (whose
+Each public function is one use case; it works in the caller's unit of work and never
+commits. Scope is checked here (whose
 grid, which unit, which subdistrict); the state machine itself lives in
 `server.domain.cases`.
 """
@@ -34,7 +35,7 @@ from server.domain.deadlines import PRIORITIES
 from server.domain.roles import Role
 from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.extensions import db
-from server.models import Case, CaseEvent, Category, Grid, Subdistrict, Unit
+from server.models import Case, CaseAction, CaseEvent, Category, Grid, Subdistrict, Unit
 from server.models.base import SRID, utcnow
 from server.services import attachments, notify, photo_access
 from server.services.case_deadlines import case_deadline, local_zone
@@ -43,6 +44,7 @@ from server.services.case_scope import may_see
 from server.services.locate import locate
 from server.services.principal import Principal
 from server.services.spatial import intersects_bbox
+from server.services.uow import UnitOfWork, stale_version
 
 DISPATCHER_SOURCES = ("hotline", "visit", "wechat", "deliberation", "patrol")
 DUPLICATE_WINDOW = timedelta(days=7)
@@ -90,17 +92,10 @@ def actor_of(principal: Principal | None) -> str:
 # ---------------------------------------------------------------------------------- report
 
 
-def report_case(principal: Principal | None, data: ReportInput) -> ReportResult:
+def report_case(uow: UnitOfWork, principal: Principal | None, data: ReportInput) -> ReportResult:
     """Report a case: by a collector on patrol, a dispatcher on behalf of a caller, or an
     anonymous resident. The point is located to a grid; nothing is written if any check
     fails."""
-    result = create_case(principal, data)
-    commit_change()
-    return result
-
-
-def create_case(principal: Principal | None, data: ReportInput) -> ReportResult:
-    """The work of `report_case`, inside the caller's transaction (no commit)."""
     if principal is not None and principal.role is Role.UNIT_STAFF:
         raise Forbidden("Handling units do not report cases", "办理单位不能上报事项")
     if data.id is not None:
@@ -143,7 +138,7 @@ def create_case(principal: Principal | None, data: ReportInput) -> ReportResult:
             "字段 photos：匿名上报不能附照片",
         )
     photo_access.check_attachable(principal, data.photos)
-    now = utcnow()
+    now = uow.now
     reported_at = now
     if data.reported_at is not None and principal is not None and principal.device_id:
         # An offline phone says when it saw the problem; never in the future.
@@ -175,9 +170,10 @@ def create_case(principal: Principal | None, data: ReportInput) -> ReportResult:
         reported_at=reported_at,
         version=1,
     )
-    db.session.add(case)
-    db.session.flush()
+    uow.session.add(case)
+    uow.session.flush()
     event = record_event(
+        uow,
         case,
         "report",
         None,
@@ -298,19 +294,35 @@ class ActionInput:
     into: str | None = None
 
 
-def act(principal: Principal, case_id: str, action: str, data: ActionInput) -> Case:
-    """Fire one action of the case loop on a case the principal may see."""
+def act(
+    uow: UnitOfWork,
+    principal: Principal,
+    case_id: str,
+    action: str,
+    data: ActionInput,
+    *,
+    extra: Mapping[str, Any] | None = None,
+) -> Case:
+    """Fire one action of the case loop on a case the principal may see; `extra` goes into
+    the event's payload (e.g. when an offline action was done on site)."""
     case = visible_case(principal, case_id)
     try:
-        result = _apply(principal, case, action, data)
-        commit_change()
+        result = _apply(uow, principal, case, action, data, extra=extra)
+        uow.session.flush()
     except StaleDataError as exc:  # a concurrent action won the race (seen at a flush)
-        db.session.rollback()
-        raise _stale() from exc
+        raise stale_version() from exc
     return result
 
 
-def _apply(principal: Principal, case: Case, action: str, data: ActionInput) -> Case:
+def _apply(
+    uow: UnitOfWork,
+    principal: Principal,
+    case: Case,
+    action: str,
+    data: ActionInput,
+    *,
+    extra: Mapping[str, Any] | None = None,
+) -> Case:
     if data.version != case.version:
         raise Conflict(
             "stale_version",
@@ -348,10 +360,12 @@ def _apply(principal: Principal, case: Case, action: str, data: ActionInput) -> 
         photo_access.check_attachable(principal, data.photos, case.id)
     handler = _HANDLERS[edge.action]
     before = case.status
-    payload, event_name, recipients = handler(principal, case, data)
+    payload, event_name, recipients = handler(principal, case, data, uow.now)
     if edge.to is not None:
         case.status = edge.to.value
-    event = record_event(case, edge.action.value, before, principal, payload)
+    event = record_event(
+        uow, case, edge.action.value, before, principal, {**payload, **(extra or {})}
+    )
     if data.photos:
         role = "result" if edge.action is Action.REPORT_DONE else "verify"
         attachments.link_to_case(case.id, data.photos, role, event.id)
@@ -396,17 +410,23 @@ def _check_actor_scope(principal: Principal, case: Case, action: Action) -> None
 Handler = Any
 
 
-def _accept(p: Principal, case: Case, data: ActionInput) -> tuple[dict[str, Any], str, list[int]]:
-    case.accepted_at = utcnow()
+def _accept(
+    p: Principal, case: Case, data: ActionInput, now: datetime
+) -> tuple[dict[str, Any], str, list[int]]:
+    case.accepted_at = now
     return {}, "case.accepted", _reporter(case)
 
 
-def _reject(p: Principal, case: Case, data: ActionInput) -> tuple[dict[str, Any], str, list[int]]:
-    case.closed_at = utcnow()
+def _reject(
+    p: Principal, case: Case, data: ActionInput, now: datetime
+) -> tuple[dict[str, Any], str, list[int]]:
+    case.closed_at = now
     return {"reason": data.reason}, "case.rejected", _reporter(case)
 
 
-def _merge(p: Principal, case: Case, data: ActionInput) -> tuple[dict[str, Any], str, list[int]]:
+def _merge(
+    p: Principal, case: Case, data: ActionInput, now: datetime
+) -> tuple[dict[str, Any], str, list[int]]:
     target = db.session.get(Case, data.into) if data.into else None
     if (
         target is None
@@ -422,11 +442,13 @@ def _merge(p: Principal, case: Case, data: ActionInput) -> tuple[dict[str, Any],
             "只能合并到另一个未结束的事项",
         )
     case.merged_into_id = target.id
-    case.closed_at = utcnow()
+    case.closed_at = now
     return {"into": target.id, "into_number": target.number}, "case.merged", _reporter(case)
 
 
-def _dispatch(p: Principal, case: Case, data: ActionInput) -> tuple[dict[str, Any], str, list[int]]:
+def _dispatch(
+    p: Principal, case: Case, data: ActionInput, now: datetime
+) -> tuple[dict[str, Any], str, list[int]]:
     unit = db.session.get(Unit, data.unit_id) if data.unit_id else None
     if unit is None or not unit.active or unit.subdistrict_id != case.subdistrict_id:
         raise _invalid(
@@ -435,7 +457,6 @@ def _dispatch(p: Principal, case: Case, data: ActionInput) -> tuple[dict[str, An
             "no such active unit in this subdistrict",
             "本街道没有该办理单位或已停用",
         )
-    now = utcnow()
     if data.deadline is not None:
         if data.deadline <= now:
             raise _invalid(
@@ -467,14 +488,14 @@ def _dispatch(p: Principal, case: Case, data: ActionInput) -> tuple[dict[str, An
 
 
 def _acknowledge(
-    p: Principal, case: Case, data: ActionInput
+    p: Principal, case: Case, data: ActionInput, now: datetime
 ) -> tuple[dict[str, Any], str, list[int]]:
-    case.acknowledged_at = utcnow()
+    case.acknowledged_at = now
     return {}, "case.acknowledged", notify.dispatcher_ids(case.subdistrict_id)
 
 
 def _send_back(
-    p: Principal, case: Case, data: ActionInput
+    p: Principal, case: Case, data: ActionInput, now: datetime
 ) -> tuple[dict[str, Any], str, list[int]]:
     unit_id = case.unit_id
     case.unit_id = None
@@ -493,14 +514,14 @@ def _send_back(
 
 
 def _request_extension(
-    p: Principal, case: Case, data: ActionInput
+    p: Principal, case: Case, data: ActionInput, now: datetime
 ) -> tuple[dict[str, Any], str, list[int]]:
     if case.extension_requested_until is not None:
         raise Conflict(
             "extension_pending", "an extension request is already pending", "已有待审批的延期申请"
         )
     assert data.deadline is not None and case.deadline_at is not None
-    if data.deadline <= case.deadline_at or data.deadline <= utcnow():
+    if data.deadline <= case.deadline_at or data.deadline <= now:
         raise _invalid(
             "validation_error",
             "deadline",
@@ -522,7 +543,7 @@ def _request_extension(
 
 def _decide_extension(approve: bool) -> Handler:
     def handler(
-        p: Principal, case: Case, data: ActionInput
+        p: Principal, case: Case, data: ActionInput, now: datetime
     ) -> tuple[dict[str, Any], str, list[int]]:
         if case.extension_requested_until is None:
             raise Conflict(
@@ -540,7 +561,7 @@ def _decide_extension(approve: bool) -> Handler:
             )
             case.deadline_at = case.extension_requested_until
             case.extension_count += 1
-            if case.deadline_at > utcnow():
+            if case.deadline_at > now:
                 case.overdue = False
                 case.overdue_at = None
                 case.escalated_at = None
@@ -555,11 +576,10 @@ def _decide_extension(approve: bool) -> Handler:
 
 
 def _report_done(
-    p: Principal, case: Case, data: ActionInput
+    p: Principal, case: Case, data: ActionInput, now: datetime
 ) -> tuple[dict[str, Any], str, list[int]]:
     if data.photos:
         attachments.require_attachments(data.photos)
-    now = utcnow()
     case.handled_at = now
     case.handled_on_time = case.deadline_at is None or now <= case.deadline_at
     case.result = (data.result or "").strip()
@@ -574,16 +594,16 @@ def _report_done(
 
 
 def _verify_ok(
-    p: Principal, case: Case, data: ActionInput
+    p: Principal, case: Case, data: ActionInput, now: datetime
 ) -> tuple[dict[str, Any], str, list[int]]:
     if data.photos:
         attachments.require_attachments(data.photos)
-    case.verified_at = utcnow()
+    case.verified_at = now
     return {"photos": data.photos, "note": data.reason}, "case.awaiting_rating", _reporter(case)
 
 
 def _verify_fail(
-    p: Principal, case: Case, data: ActionInput
+    p: Principal, case: Case, data: ActionInput, now: datetime
 ) -> tuple[dict[str, Any], str, list[int]]:
     if data.photos:
         attachments.require_attachments(data.photos)
@@ -599,8 +619,10 @@ def _verify_fail(
     )
 
 
-def _close(p: Principal, case: Case, data: ActionInput) -> tuple[dict[str, Any], str, list[int]]:
-    case.closed_at = utcnow()
+def _close(
+    p: Principal, case: Case, data: ActionInput, now: datetime
+) -> tuple[dict[str, Any], str, list[int]]:
+    case.closed_at = now
     return {"explanation": data.reason}, "case.closed", _reporter(case)
 
 
@@ -632,7 +654,11 @@ class BulkItem:
 
 
 def bulk_dispatch(
-    principal: Principal, items: Sequence[BulkItem], unit_id: int, deadline: datetime | None
+    uow: UnitOfWork,
+    principal: Principal,
+    items: Sequence[BulkItem],
+    unit_id: int,
+    deadline: datetime | None,
 ) -> list[Case]:
     """Dispatch many cases to one unit: all of them, or none (each refusal is named)."""
     problems: list[dict[str, Any]] = []
@@ -641,6 +667,7 @@ def bulk_dispatch(
         try:
             case = visible_case(principal, item.id)
             _apply(
+                uow,
                 principal,
                 case,
                 Action.DISPATCH.value,
@@ -650,17 +677,88 @@ def bulk_dispatch(
         except DomainError as exc:
             problems.append({"id": item.id, **exc.to_dict()})
         except StaleDataError:
-            problems.append({"id": item.id, **_stale().to_dict()})
+            problems.append({"id": item.id, **stale_version().to_dict()})
     if problems:
-        db.session.rollback()
         raise Conflict(
             "bulk_refused",
             f"{len(problems)} of {len(items)} cases cannot be dispatched; none was",
             f"{len(problems)} 个事项无法派遣，全部未派遣",
             details=problems,
         )
-    commit_change()
     return done
+
+
+# ------------------------------------------------------------------ the collector's phone
+
+OFFLINE_ACTIONS = frozenset({Action.VERIFY_OK.value, Action.VERIFY_FAIL.value})
+
+
+@dataclass(frozen=True)
+class OfflineActionInput:
+    """A collector's on-site verification done offline (a pushed `case_actions` record)."""
+
+    id: str
+    case_id: str
+    action: str
+    note: str | None
+    photos: list[str]
+    acted_at: datetime
+
+
+def act_offline(uow: UnitOfWork, principal: Principal, data: OfflineActionInput) -> bool:
+    """Apply a collector's offline verification to the case as it is now (the phone could
+    not know its version); the event keeps when it was done on site (`acted_at`). Applied
+    once per action id: False for a retry."""
+    if uow.session.get(CaseAction, data.id) is not None:
+        return False
+    if data.action not in OFFLINE_ACTIONS:
+        raise _invalid(
+            "action_not_allowed",
+            "action",
+            f"{data.action!r} cannot be done from a phone (verify_ok, verify_fail)",
+            f"手机端不能执行 {data.action}（只能现场核实：verify_ok、verify_fail）",
+        )
+    case = visible_case(principal, data.case_id)
+    acted_at = min(data.acted_at, uow.now)
+    act(
+        uow,
+        principal,
+        case.id,
+        data.action,
+        ActionInput(version=case.version, reason=data.note, photos=list(data.photos)),
+        extra={"acted_at": acted_at.isoformat()},
+    )
+    uow.session.add(
+        CaseAction(
+            id=data.id,
+            case_id=case.id,
+            collector_id=principal.user_id,
+            device_id=principal.device_id,
+            grid_id=case.grid_id,
+            action=data.action,
+            note=data.note,
+            photos=list(data.photos),
+            acted_at=acted_at,
+            outcome="applied",
+        )
+    )
+    uow.session.flush()
+    return True
+
+
+def set_collector_note(
+    uow: UnitOfWork, principal: Principal, case_id: str, note: str | None
+) -> bool:
+    """The collector's own note on a case they may see (their grids, their reports); it
+    changes nothing of the case's handling. True if it changed."""
+    if principal.role is not Role.COLLECTOR:
+        raise Forbidden("Only collectors keep a collector's note", "只有民情收集员可以填写现场备注")
+    case = visible_case(principal, case_id)
+    if note == case.collector_note:
+        return False
+    case.collector_note = note
+    uow.session.flush()
+    return True
 
 
 # ---------------------------------------------------------------------------------- reading
@@ -683,6 +781,7 @@ def events_of(case: Case) -> list[CaseEvent]:
 
 
 def record_event(
+    uow: UnitOfWork,
     case: Case,
     action: str,
     before: str | None,
@@ -691,8 +790,9 @@ def record_event(
     *,
     actor_role: str | None = None,
 ) -> CaseEvent:
+    """The case's next event (seq 1, 2, … per case), at the unit of work's time."""
     seq = (
-        db.session.scalar(select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case.id)) or 0
+        uow.session.scalar(select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case.id)) or 0
     ) + 1
     event = CaseEvent(
         case_id=case.id,
@@ -703,40 +803,18 @@ def record_event(
         actor_id=principal.user_id if principal else None,
         actor_role=actor_role or actor_of(principal),
         payload={k: v for k, v in payload.items() if v not in (None, [], "")},
-        created_at=utcnow(),
+        created_at=uow.now,
     )
-    db.session.add(event)
-    db.session.flush()
+    uow.session.add(event)
+    uow.session.flush()
     return event
 
 
 def record_system_event(
-    case: Case, action: str, before: str | None, payload: dict[str, Any]
+    uow: UnitOfWork, case: Case, action: str, before: str | None, payload: dict[str, Any]
 ) -> CaseEvent:
     """An event fired by a sweep (overdue, escalation, rating timeout)."""
-    return record_event(case, action, before, None, payload, actor_role="system")
-
-
-def _stale() -> Conflict:
-    return Conflict(
-        "stale_version",
-        "the case changed meanwhile; reload and retry",
-        "事项已被他人修改，请刷新后重试",
-        field="version",
-    )
-
-
-def commit_change() -> None:
-    try:
-        db.session.commit()
-    except StaleDataError as exc:
-        db.session.rollback()
-        raise Conflict(
-            "stale_version",
-            "the case changed meanwhile; reload and retry",
-            "事项已被他人修改，请刷新后重试",
-            field="version",
-        ) from exc
+    return record_event(uow, case, action, before, None, payload, actor_role="system")
 
 
 def subdistrict_of(case: Case) -> Subdistrict:

@@ -25,10 +25,11 @@ from server.extensions import db
 from server.models import Category, Grid, Patrol, PatrolLog
 from server.models.base import SRID, utcnow
 from server.services import attachments, photo_access
-from server.services.cases import ReportInput, commit_change, create_case
+from server.services.cases import ReportInput, report_case
 from server.services.locate import to_wgs84_checked
 from server.services.pagination import Page, keyset_page
 from server.services.principal import Principal
+from server.services.uow import UnitOfWork
 
 MAX_POINTS = 20_000
 EARLIEST_FIX = datetime(
@@ -135,6 +136,7 @@ def _merge(existing: list[list[Any]], new: list[list[Any]]) -> list[list[Any]]:
 
 
 def start_patrol(
+    uow: UnitOfWork,
     principal: Principal,
     *,
     grid_id: int,
@@ -146,7 +148,7 @@ def start_patrol(
     start returns the existing patrol (created False)."""
     _collector_only(principal)
     pid = _check_id(patrol_id)
-    existing = db.session.get(Patrol, pid)
+    existing = uow.session.get(Patrol, pid)
     if existing is not None:
         if existing.collector_id != principal.user_id:
             raise Conflict(
@@ -154,7 +156,7 @@ def start_patrol(
             )
         return existing, False
     grid = _own_grid(principal, grid_id)
-    now = utcnow()
+    now = uow.now
     patrol = Patrol(
         id=pid,
         collector_id=principal.user_id,
@@ -166,8 +168,8 @@ def start_patrol(
         points=_merge([], _normalise(track)) if track else [],
         flags=[],
     )
-    db.session.add(patrol)
-    commit_change()
+    uow.session.add(patrol)
+    uow.session.flush()
     return patrol, True
 
 
@@ -192,7 +194,7 @@ def _writable(principal: Principal, patrol_id: str) -> Patrol:
     return patrol
 
 
-def add_points(principal: Principal, patrol_id: str, track: TrackInput) -> Patrol:
+def add_points(uow: UnitOfWork, principal: Principal, patrol_id: str, track: TrackInput) -> Patrol:
     """Append a batch of track points (retried batches are harmless)."""
     patrol = _writable(principal, patrol_id)
     if patrol.status != "active":
@@ -203,11 +205,11 @@ def add_points(principal: Principal, patrol_id: str, track: TrackInput) -> Patro
             field="points",
         )
     patrol.points = _merge(patrol.points or [], _normalise(track))
-    commit_change()
     return patrol
 
 
 def end_patrol(
+    uow: UnitOfWork,
     principal: Principal,
     patrol_id: str,
     *,
@@ -221,7 +223,7 @@ def end_patrol(
         return patrol
     if track is not None and track.points:
         patrol.points = _merge(patrol.points or [], _normalise(track))
-    now = utcnow()
+    now = uow.now
     end = min(ended_at, now) if ended_at else now
     if end < patrol.started_at:
         raise Invalid(
@@ -233,7 +235,6 @@ def end_patrol(
     patrol.ended_at = end
     patrol.status = "ended"
     apply_summary(patrol)
-    commit_change()
     return patrol
 
 
@@ -319,11 +320,11 @@ class LogInput:
     logged_at: datetime | None = None
 
 
-def create_log(principal: Principal, data: LogInput) -> tuple[PatrolLog, bool]:
+def create_log(uow: UnitOfWork, principal: Principal, data: LogInput) -> tuple[PatrolLog, bool]:
     """Log an observation in one of the collector's grids (idempotent by id)."""
     _collector_only(principal)
     log_id = _check_id(data.id)
-    existing = db.session.get(PatrolLog, log_id)
+    existing = uow.session.get(PatrolLog, log_id)
     if existing is not None:
         if existing.collector_id != principal.user_id:
             raise Conflict(
@@ -362,7 +363,7 @@ def create_log(principal: Principal, data: LogInput) -> tuple[PatrolLog, bool]:
     if data.photos:
         attachments.require_attachments(data.photos)
         photo_access.check_attachable(principal, data.photos)
-    now = utcnow()
+    now = uow.now
     log = PatrolLog(
         id=log_id,
         patrol_id=data.patrol_id,
@@ -377,9 +378,32 @@ def create_log(principal: Principal, data: LogInput) -> tuple[PatrolLog, bool]:
         photos=list(data.photos),
         logged_at=min(data.logged_at, now) if data.logged_at else now,
     )
-    db.session.add(log)
-    commit_change()
+    uow.session.add(log)
+    uow.session.flush()
     return log, True
+
+
+def edit_log(
+    uow: UnitOfWork, principal: Principal, log_id: str, *, text: str, photos: list[str]
+) -> bool:
+    """The collector edits their own log's text and photos; True if anything changed.
+    Photos newly added must be attachable by them (their own uploads, or free ones)."""
+    _collector_only(principal)
+    log = uow.session.get(PatrolLog, log_id)
+    if log is None or log.collector_id != principal.user_id:
+        raise NotFound("Patrol log", "巡逻日志")
+    text = text.strip()
+    if not text:
+        raise Invalid("validation_error", "text: required", "字段 text：必填", field="text")
+    before = list(log.photos or [])
+    if (text, photos) == (log.text, before):
+        return False
+    if photos:
+        attachments.require_attachments(photos)
+        photo_access.check_attachable(principal, [p for p in photos if p not in before])
+    log.text, log.photos = text, list(photos)
+    uow.session.flush()
+    return True
 
 
 def get_log(principal: Principal, log_id: str) -> PatrolLog:
@@ -409,6 +433,7 @@ def list_logs(
 
 
 def raise_case(
+    uow: UnitOfWork,
     principal: Principal,
     log_id: str,
     *,
@@ -438,7 +463,8 @@ def raise_case(
             "字段 category：日志未分类，必须指定",
             field="category",
         )
-    result = create_case(
+    result = report_case(
+        uow,
         principal,
         ReportInput(
             category=code,
@@ -450,5 +476,4 @@ def raise_case(
         ),
     )
     log.case_id = result.case.id
-    commit_change()
     return log, result

@@ -17,12 +17,13 @@ from sqlalchemy import select
 from server.extensions import db
 from server.models import CaseEvent, Community, Grid
 from server.services import attachments
-from server.services.cases import ReportInput, ReportResult, commit_change, create_case
+from server.services.cases import ReportInput, ReportResult, report_case
+from server.services.uow import UnitOfWork
 
 OUTLINE_TOLERANCE = 0.00002  # degrees, about 2 m: enough for a finger on a phone map
 
 
-def report_with_photo(data: ReportInput, photo: bytes | None) -> ReportResult:
+def report_with_photo(uow: UnitOfWork, data: ReportInput, photo: bytes | None) -> ReportResult:
     """Report a case as an anonymous resident, with the photo they uploaded alongside.
 
     The photo is checked and stored first (a bad file refuses the report: 413/415); the
@@ -30,17 +31,16 @@ def report_with_photo(data: ReportInput, photo: bytes | None) -> ReportResult:
     """
     stored = None
     if photo:
-        stored, _ = attachments.store_upload(photo, declared_sha256=None, uploader_id=None)
+        stored, _ = attachments.store_upload(uow, photo, declared_sha256=None, uploader_id=None)
     data.photos = []
-    result = create_case(None, data)
+    result = report_case(uow, None, data)
     if stored is not None:
-        event = db.session.scalar(
+        event = uow.session.scalar(
             select(CaseEvent).where(CaseEvent.case_id == result.case.id, CaseEvent.seq == 1)
         )
         assert event is not None
         event.payload = {**(event.payload or {}), "photos": [stored.sha256]}
         attachments.link_to_case(result.case.id, [stored.sha256], "report", event.id)
-    commit_change()
     return result
 
 

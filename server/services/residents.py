@@ -26,7 +26,8 @@ from server.extensions import db
 from server.models import Case, CaseAttachment, CaseEvent, Rating
 from server.models.base import utcnow
 from server.services import attachments, notify
-from server.services.cases import commit_change, record_event
+from server.services.cases import record_event
+from server.services.uow import UnitOfWork
 
 LINK_DAYS_AFTER_CLOSE = 180  # a closed case's link keeps working this long
 
@@ -126,19 +127,20 @@ def public_view(token: str) -> dict[str, Any]:
     }
 
 
-def rate(token: str, verdict: str, comment: str | None) -> dict[str, Any]:
+def rate(uow: UnitOfWork, token: str, verdict: str, comment: str | None) -> dict[str, Any]:
     """The resident's one rating while the case awaits it (see `_rate`); a rating racing
     another for the same round loses with 409 `already_rated`."""
     try:
-        return _rate(token, verdict, comment)
+        _rate(uow, token, verdict, comment)
+        uow.session.flush()
     except (StaleDataError, IntegrityError) as exc:
-        db.session.rollback()
         raise Conflict(
             "already_rated", "This result has already been rated", "您已评价过此次办理结果"
         ) from exc
+    return public_view(token)
 
 
-def _rate(token: str, verdict: str, comment: str | None) -> dict[str, Any]:
+def _rate(uow: UnitOfWork, token: str, verdict: str, comment: str | None) -> None:
     """The resident's one rating while the case awaits it. 不满意 reopens the case for the
     dispatcher; 满意 and 基本满意 close it."""
     case = _case_for(token)
@@ -161,8 +163,8 @@ def _rate(token: str, verdict: str, comment: str | None) -> dict[str, Any]:
     case.status = target.value
     case.rating = verdict
     if target is Status.CLOSED:
-        case.closed_at = utcnow()
-    db.session.add(
+        case.closed_at = uow.now
+    uow.session.add(
         Rating(
             case_id=case.id,
             round=round_no,
@@ -171,6 +173,7 @@ def _rate(token: str, verdict: str, comment: str | None) -> dict[str, Any]:
         )
     )
     record_event(
+        uow,
         case,
         Action.RATE.value,
         before,
@@ -185,8 +188,6 @@ def _rate(token: str, verdict: str, comment: str | None) -> dict[str, Any]:
         recipients=notify.dispatcher_ids(case.subdistrict_id),
         extra={"verdict": verdict},
     )
-    commit_change()
-    return public_view(token)
 
 
 def public_photo(token: str, sha256: str) -> attachments.StoredFile:

@@ -1,27 +1,32 @@
 """Offline sync for collectors' phones: the engine wired to Minqing's tables and devices.
 
-`install(app)` starts change tracking on the application's session; `pull` and `push`
-serve one device. Pushes run in one database transaction on their own connection, with
-the services' commits turned into savepoint releases, so a push applies whole or not at
-all even though each record goes through the ordinary services.
+`install(app)` starts change tracking on the application's session class; `pull` and
+`push` serve one device. A push is one unit of work on the app's session: each record goes
+through the same use cases as the API in a savepoint, and the push commits once, so it
+applies whole or not at all and its after-commit work is released after that commit.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.errors import Forbidden
-from server.extensions import db
+from server.extensions import AppSession, db
 from server.models import SYNC_TABLES, CollectorGrid, Device, User
 from server.services.principal import Principal
 from server.services.sync_tables import build_registry, device_scope
+from server.services.uow import UnitOfWork, unit_of_work
 from sync import tracking
 from sync.engine import Pulled, SyncEngine
-from sync.push import PushResult
+from sync.push import PushConflict, PushResult, digest_of
 from sync.registry import DeviceContext
 
 _engine: SyncEngine | None = None
@@ -47,9 +52,9 @@ def install(app: Flask) -> None:
     _installed = True
     with app.app_context():
         registry = engine().registry
-    tracking.install(Session, registry, SYNC_TABLES)
+    tracking.install(AppSession, registry, SYNC_TABLES)
 
-    @event.listens_for(Session, "after_flush")
+    @event.listens_for(AppSession, "after_flush")
     def _grid_assignments(session: Session, _ctx: Any) -> None:
         for obj in session.new:
             if isinstance(obj, CollectorGrid):
@@ -81,12 +86,12 @@ def device_context(principal: Principal) -> DeviceContext:
     )
 
 
-def note_app_version(principal: Principal, version: str | None) -> None:
+def note_app_version(uow: UnitOfWork, principal: Principal, version: str | None) -> None:
+    """Keep the app version a device reports (for the admins' device list)."""
     if principal.device_id and version:
-        device = db.session.get(Device, principal.device_id)
+        device = uow.session.get(Device, principal.device_id)
         if device is not None and device.app_version != version[:32]:
             device.app_version = version[:32]
-            db.session.commit()
 
 
 def pull(
@@ -100,44 +105,68 @@ def pull(
 
 
 def push(principal: Principal, last_pulled_at: int | None, body: bytes) -> PushResult:
+    """The sync push as one unit of work: every record goes through the same use cases as
+    the API, in a savepoint each; one commit at the end releases the after-commit work
+    (webhooks, thumbnails, notifications). Raises PushError (400) or PushConflict (409)
+    with nothing applied."""
+    started = time.monotonic()
     device = device_context(principal)
-    db.session.rollback()
-    connection = db.engine.connect()
-    outer = connection.begin()
-    sqlite_driver = _take_sqlite_write_lock(connection)
-    session = db.session.registry()
-    work = Session(
-        bind=connection,
-        join_transaction_mode="create_savepoint",
-        info=dict(),
-        expire_on_commit=False,  # a savepoint release needs no reload of what it holds
-    )
-    db.session.registry.set(work)  # the services' db.session is this push's session
+    db.session.rollback()  # end the read above: the push begins with its write lock
+    sync_engine = engine()
     try:
-        return engine().push(work, outer, session, device, last_pulled_at, body)
-    finally:
-        db.session.registry.set(session)
-        work.close()
-        if outer.is_active:
-            outer.rollback()
-        if sqlite_driver is not None:
-            sqlite_driver.isolation_level = ""  # back to pysqlite's own transactions
-        connection.close()
+        with _write_lock(), unit_of_work() as uow:
+            result = sync_engine.push(uow.session, device, last_pulled_at, body)
+    except PushConflict as conflict:
+        with unit_of_work() as uow:
+            sync_engine.record(
+                uow.session,
+                device,
+                "conflict",
+                last_pulled_at,
+                None,
+                {"conflicts": conflict.records},
+                started,
+            )
+        raise
+    except IntegrityError:
+        # The same push, applied meanwhile by a concurrent retry: answer as it was answered.
+        with unit_of_work() as uow:
+            replay = sync_engine.replayed(uow.session, device, digest_of(last_pulled_at, body))
+        if replay is None:
+            raise
+        result = replay
+    with unit_of_work() as uow:
+        if result.replayed:
+            sync_engine.record(uow.session, device, "replay", last_pulled_at, None, {}, started)
+        else:
+            counts = sync_engine.push_counts(result)
+            sync_engine.record(uow.session, device, "push", last_pulled_at, None, counts, started)
+    return result
 
 
-def _take_sqlite_write_lock(connection: Any) -> Any:
+@contextmanager
+def _write_lock() -> Iterator[None]:
     """On SQLite, begin the push's transaction ourselves (BEGIN IMMEDIATE).
 
     pysqlite only opens a transaction before a write, so a SAVEPOINT issued first becomes
     the outermost transaction and its RELEASE commits: a push would not be atomic. With
     the driver's own transaction handling off and an explicit BEGIN, savepoints nest, and
-    the write lock taken up front serialises pushes (SQLite has one writer anyway)."""
+    the write lock taken up front serialises pushes (SQLite has one writer anyway). The
+    driver is given back its own handling once the unit of work has ended."""
+    connection = db.session.connection()
     if connection.dialect.name != "sqlite":
-        return None
+        yield
+        return
     driver = connection.connection.driver_connection
+    assert driver is not None
     driver.isolation_level = None
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
-    return driver
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        yield
+    finally:
+        if driver.in_transaction:  # the unit of work ended without reaching its commit
+            driver.rollback()
+        driver.isolation_level = ""  # back to pysqlite's own transactions
 
 
 def schema() -> dict[str, Any]:

@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 
 from server.errors import DomainError
 from server.extensions import db
-from server.models import Case, CaseAction, Category, Patrol, PatrolLog
+from server.models import Case, Category, Patrol, PatrolLog
+from server.models.base import utcnow
 from server.services import cases as case_service
 from server.services import patrols as patrol_service
-from server.services.attachments import require_attachments
-from server.services.photo_access import check_attachable
 from server.services.principal import Principal
+from server.services.uow import UnitOfWork
 from sync.registry import DeviceContext, Operation, Raw, Refused
 
 MAX_PHOTOS = 9
@@ -131,6 +131,11 @@ def _ref(raw: Raw, field: str, *, required: bool = True) -> int | None:
     return int(value)
 
 
+def _uow(session: Session) -> UnitOfWork:
+    """The push's unit of work, joined (the push commits once, at its end)."""
+    return UnitOfWork(session=session, now=utcnow())
+
+
 def _principal(device: DeviceContext) -> Principal:
     principal = device.principal
     assert isinstance(principal, Principal)
@@ -230,6 +235,7 @@ def apply_patrol(
     principal = _principal(device)
     if op == "deleted":
         raise _no_delete("patrols")
+    uow = _uow(session)
     try:
         patrol = session.get(Patrol, raw["id"])
         track = _track(raw)
@@ -237,6 +243,7 @@ def apply_patrol(
             grid_id = _ref(raw, "grid_id")
             assert grid_id is not None
             patrol, _ = patrol_service.start_patrol(
+                uow,
                 principal,
                 grid_id=grid_id,
                 patrol_id=raw["id"],
@@ -248,13 +255,14 @@ def apply_patrol(
         if ended and patrol.status == "active":
             ended_at = raw.get("ended_at")
             patrol_service.end_patrol(
+                uow,
                 principal,
                 patrol.id,
                 ended_at=from_millis(ended_at, "ended_at") if ended_at is not None else None,
                 track=track,
             )
         elif patrol.status == "active" and track.points:
-            patrol_service.add_points(principal, patrol.id, track)
+            patrol_service.add_points(uow, principal, patrol.id, track)
     except DomainError as error:
         raise refused_from(error) from error
     return True  # the server computes distance, coverage and flags
@@ -269,6 +277,7 @@ def apply_log(
     principal = _principal(device)
     if op == "deleted":
         raise _no_delete("patrol_logs")
+    uow = _uow(session)
     existing = session.get(PatrolLog, raw["id"])
     if existing is not None:
         if existing.collector_id != principal.user_id:
@@ -277,18 +286,12 @@ def apply_log(
         # still holds the record as created, maybe edited since.
         text = _text(raw, "text")
         assert text is not None
-        text, photos = text.strip(), _photos(raw)
-        wants = op == "created" or not changed or bool(changed & {"text", "photos"})
-        if wants and (text, photos) != (existing.text, list(existing.photos or [])):
-            if photos:
-                try:
-                    require_attachments(photos)
-                    new_photos = [p for p in photos if p not in (existing.photos or [])]
-                    check_attachable(_principal(device), new_photos)
-                except DomainError as error:
-                    raise refused_from(error) from error
-            existing.text, existing.photos = text, photos
-            session.flush()
+        photos = _photos(raw)
+        if op == "created" or not changed or bool(changed & {"text", "photos"}):
+            try:
+                patrol_service.edit_log(uow, principal, existing.id, text=text, photos=photos)
+            except DomainError as error:
+                raise refused_from(error) from error
         if op == "updated":
             _read_only_changes(raw, changed, {"text", "photos"})
         return False
@@ -306,7 +309,7 @@ def apply_log(
         logged_at=from_millis(raw.get("logged_at"), "logged_at"),
     )
     try:
-        patrol_service.create_log(principal, data)
+        patrol_service.create_log(uow, principal, data)
     except DomainError as error:
         raise refused_from(error) from error
     return _crs(raw) != "wgs84"  # the phone gets WGS84 coordinates back
@@ -326,15 +329,16 @@ def apply_case(
             "事项不能删除，只能由调度员结案、退回或合并",
             field="id",
         )
+    uow = _uow(session)
     existing = session.get(Case, raw["id"])
     if existing is not None:
-        if existing.reporter_id != principal.user_id and existing.grid_id not in principal.grid_ids:
-            raise Refused("not_found", "Case not found", "事项不存在", field="id")
         note = _text(raw, "collector_note", required=False)
-        wants_note = op == "created" or not changed or "collector_note" in changed
-        if wants_note and note != existing.collector_note:
-            existing.collector_note = note
-            session.flush()
+        try:
+            case_service.visible_case(principal, existing.id)
+            if op == "created" or not changed or "collector_note" in changed:
+                case_service.set_collector_note(uow, principal, existing.id, note)
+        except DomainError as error:
+            raise refused_from(error) from error
         if op == "updated":
             _read_only_changes(raw, changed, {"collector_note"})
         return False
@@ -353,67 +357,38 @@ def apply_case(
         id=raw["id"],
         reported_at=from_millis(raw.get("reported_at"), "reported_at"),
     )
+    note = _text(raw, "collector_note", required=False)
     try:
-        result = case_service.report_case(principal, data)
+        result = case_service.report_case(uow, principal, data)
+        if note:
+            case_service.set_collector_note(uow, principal, result.case.id, note)
     except DomainError as error:
         raise refused_from(error) from error
-    note = _text(raw, "collector_note", required=False)
-    if note:
-        result.case.collector_note = note
-        session.flush()
     return True  # number, status, deadline and grid come from the server
 
 
 # --- case actions --------------------------------------------------------------------------
-
-COLLECTOR_ACTIONS = {"verify_ok", "verify_fail"}
 
 
 def apply_case_action(
     session: Session, device: DeviceContext, op: Operation, raw: Raw, changed: frozenset[str]
 ) -> bool:
     principal = _principal(device)
-    if session.get(CaseAction, raw["id"]) is not None:
-        return False  # a retried push: applied once already
     action = _text(raw, "action", max_len=32)
     case_id = _text(raw, "case_id", max_len=64)
     assert action is not None and case_id is not None
-    if action not in COLLECTOR_ACTIONS:
-        raise Refused(
-            "action_not_allowed",
-            f"{action!r} cannot be done from a phone (verify_ok, verify_fail)",
-            f"手机端不能执行 {action}（只能现场核实：verify_ok、verify_fail）",
-            field="action",
-        )
-    note = _text(raw, "note", required=False)
-    photos = _photos(raw)
-    acted_at = from_millis(raw.get("acted_at"), "acted_at")
+    data = case_service.OfflineActionInput(
+        id=raw["id"],
+        case_id=case_id,
+        action=action,
+        note=_text(raw, "note", required=False),
+        photos=_photos(raw),
+        acted_at=from_millis(raw.get("acted_at"), "acted_at"),
+    )
     try:
-        case = case_service.visible_case(principal, case_id)
-        case_service.act(
-            principal,
-            case_id,
-            action,
-            case_service.ActionInput(version=case.version, reason=note, photos=photos),
-        )
+        return case_service.act_offline(_uow(session), principal, data)
     except DomainError as error:
         raise refused_from(error) from error
-    session.add(
-        CaseAction(
-            id=raw["id"],
-            case_id=case.id,
-            collector_id=principal.user_id,
-            device_id=principal.device_id,
-            grid_id=case.grid_id,
-            action=action,
-            note=note,
-            photos=photos,
-            acted_at=acted_at,
-            outcome="applied",
-        )
-    )
-    session.flush()
-    return True
 
 
 __all__ = ["apply_case", "apply_case_action", "apply_log", "apply_patrol", "json"]

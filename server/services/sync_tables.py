@@ -149,6 +149,7 @@ def reference_tables() -> list[SyncTable]:
             columns=[col("code", S), col("name", S), col("kind", S), col("active", B)],
             scope_kind="subdistrict",
             scope_of=lambda u: u.subdistrict_id,
+            scope_column="subdistrict_id",
             to_raws=_units,
             in_scope=lambda keys, _h: select(_id_text(Unit.id)).where(
                 Unit.subdistrict_id.in_(sorted(keys))
@@ -288,6 +289,7 @@ def field_tables() -> list[SyncTable]:
             ],
             scope_kind="grid",
             scope_of=lambda p: p.grid_id,
+            scope_column="grid_id",
             to_raws=_patrols,
             in_scope=lambda keys, h: select(Patrol.id.label("id")).where(
                 Patrol.grid_id.in_(sorted(keys)),
@@ -322,6 +324,7 @@ def field_tables() -> list[SyncTable]:
             ],
             scope_kind="grid",
             scope_of=lambda c: c.grid_id,
+            scope_column="grid_id",
             to_raws=_cases,
             in_scope=_open_or_recent_cases,
             apply=sync_apply.apply_case,
@@ -343,6 +346,7 @@ def field_tables() -> list[SyncTable]:
             ],
             scope_kind="grid",
             scope_of=lambda g: g.grid_id,
+            scope_column="grid_id",
             to_raws=_logs,
             in_scope=lambda keys, h: select(PatrolLog.id.label("id")).where(
                 PatrolLog.grid_id.in_(sorted(keys)),
@@ -363,6 +367,7 @@ def field_tables() -> list[SyncTable]:
             ],
             scope_kind="grid",
             scope_of=lambda a: a.grid_id,
+            scope_column="grid_id",
             to_raws=_case_actions,
             in_scope=lambda keys, h: select(CaseAction.id.label("id")).where(
                 CaseAction.grid_id.in_(sorted(keys)),

@@ -19,7 +19,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
+from server.errors import Conflict
 from server.extensions import db
 from server.models.base import utcnow
 from server.services import outbox
@@ -38,6 +40,23 @@ class UnitOfWork:
         """Enqueue `task(*args, **kwargs)` once the outermost transaction has committed."""
         outbox.after_commit(task, *args, **kwargs)
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Work that may fail on its own (one pushed record): undone alone if it raises,
+        with the tasks it queued; the unit of work goes on."""
+        with self.session.begin_nested():
+            yield
+
+
+def stale_version() -> Conflict:
+    """A concurrent writer won the race for a versioned record (409 `stale_version`)."""
+    return Conflict(
+        "stale_version",
+        "the case changed meanwhile; reload and retry",
+        "事项已被他人修改，请刷新后重试",
+        field="version",
+    )
+
 
 @contextmanager
 def unit_of_work(now: datetime | None = None) -> Iterator[UnitOfWork]:
@@ -53,6 +72,11 @@ def unit_of_work(now: datetime | None = None) -> Iterator[UnitOfWork]:
         yield UnitOfWork(session=session, now=now or utcnow())
         if depth == 0:
             session.commit()
+    except StaleDataError as exc:  # a concurrent action won the race (at a flush or the commit)
+        if depth == 0:
+            session.rollback()
+            raise stale_version() from exc
+        raise
     except BaseException:
         if depth == 0:
             session.rollback()

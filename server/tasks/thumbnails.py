@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from server.services import attachments
+from server.services.uow import unit_of_work
 
 
 @shared_task(
@@ -15,4 +16,6 @@ from server.services import attachments
 )
 def thumbnail(sha256: str) -> bool:
     """Make the thumbnail of one photo; a no-op when it is already made (safe to repeat)."""
-    return attachments.make_thumbnail(sha256)
+    with unit_of_work() as uow:
+        out = attachments.make_thumbnail(uow, sha256)
+    return out

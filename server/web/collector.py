@@ -27,6 +27,7 @@ from server.services import (
     photo_access,
 )
 from server.services.principal import Principal
+from server.services.uow import unit_of_work
 from server.web import forms, web_blueprint
 from server.web.i18n import t
 from server.web.public import read_category, read_photo, read_point, read_text
@@ -45,7 +46,10 @@ def _photo_sha(principal: Principal) -> list[str]:
     data = read_photo()
     if data is None:
         return []
-    stored, _ = attachments.store_upload(data, declared_sha256=None, uploader_id=principal.user_id)
+    with unit_of_work() as uow:
+        stored, _ = attachments.store_upload(
+            uow, data, declared_sha256=None, uploader_id=principal.user_id
+        )
     return [stored.sha256]
 
 
@@ -92,7 +96,8 @@ def start_patrol() -> Any:
     principal = signed_in()
     grid_id = forms.integer(request.form, "grid_id", required=True)
     assert grid_id is not None
-    patrols.start_patrol(principal, grid_id=grid_id)
+    with unit_of_work() as uow:
+        patrols.start_patrol(uow, principal, grid_id=grid_id)
     return redirect(url_for("web_collector.home"), code=303)
 
 
@@ -123,7 +128,8 @@ def add_points(patrol_id: str) -> Any:
             )
         if principal.role is not Role.COLLECTOR:
             raise Forbidden("Only collectors patrol", "只有民情收集员可以巡逻")
-        patrol = patrols.add_points(principal, patrol_id, _track())
+        with unit_of_work() as uow:
+            patrol = patrols.add_points(uow, principal, patrol_id, _track())
     except DomainError as exc:
         return jsonify(exc.to_dict()), exc.status
     return jsonify({"id": patrol.id, "points": len(patrol.points or [])})
@@ -133,7 +139,8 @@ def add_points(patrol_id: str) -> Any:
 @page(Role.COLLECTOR)
 def end_patrol(patrol_id: str) -> Any:
     principal = signed_in()
-    patrol = patrols.end_patrol(principal, patrol_id)
+    with unit_of_work() as uow:
+        patrol = patrols.end_patrol(uow, principal, patrol_id)
     return redirect(url_for("web_collector.home", ended=patrol.id), code=303)
 
 
@@ -173,7 +180,8 @@ def add_log() -> Any:
             patrol_id=forms.text(request.form, "patrol_id", max_length=64),
         )
         data.photos = _photo_sha(principal)
-        patrols.create_log(principal, data)
+        with unit_of_work() as uow:
+            patrols.create_log(uow, principal, data)
     except DomainError as exc:
         return _log_page(principal, exc)
     return redirect(url_for("web_collector.home", logged=1), code=303)
@@ -215,7 +223,8 @@ def report_case() -> Any:
             address=read_text("address", "地址", required=False, max_len=200),
         )
         data.photos = _photo_sha(principal)
-        result = cases.report_case(principal, data)
+        with unit_of_work() as uow:
+            result = cases.report_case(uow, principal, data)
     except DomainError as exc:
         return _report_page(exc)
     return redirect(url_for("web_collector.case_page", case_id=result.case.id, new=1), code=303)
@@ -271,7 +280,8 @@ def verify(case_id: str) -> Any:
             reason=forms.text(request.form, "reason", max_length=1000),
             photos=_photo_sha(principal),
         )
-        cases.act(principal, case_id, action, data)
+        with unit_of_work() as uow:
+            cases.act(uow, principal, case_id, action, data)
     except DomainError as exc:
         return _case_page(principal, case_id, exc)
     return redirect(url_for("web_collector.case_page", case_id=case_id, done=action), code=303)

@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from server.errors import DomainError, Invalid
 from server.services import org, ratelimit, resident_reports
 from server.services.cases import ReportInput
+from server.services.uow import unit_of_work
 from server.web import web_blueprint
 
 bp = web_blueprint("web_public", __name__, error_template="public/error.html")
@@ -149,7 +150,8 @@ def report() -> Any:
         )
         photo = read_photo()
         ratelimit.resident_report(request.remote_addr or "unknown")
-        result = resident_reports.report_with_photo(data, photo)
+        with unit_of_work() as uow:
+            result = resident_reports.report_with_photo(uow, data, photo)
     except DomainError as exc:
         return _form_page(exc)
     token = result.case.public_token

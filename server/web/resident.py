@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from server.domain.cases import VERDICT_ZH, VERDICTS
 from server.errors import DomainError, Invalid
 from server.services import residents
+from server.services.uow import unit_of_work
 from server.web import web_blueprint
 from server.web.forms import local_time
 from server.web.i18n import t
@@ -132,7 +133,8 @@ def rate(token: str) -> Any:
     form = {k: request.form.get(k, "") for k in ("verdict", "comment")}
     try:
         verdict, comment = _verdict_and_comment()
-        residents.rate(token, verdict, comment)
+        with unit_of_work() as uow:
+            residents.rate(uow, token, verdict, comment)
     except DomainError as exc:
         if exc.code in ("not_found", "link_expired"):
             return _link_page(exc)

@@ -74,6 +74,7 @@ def test_a_commit_in_flight_during_a_pull_reaches_the_next_pull(
 
     def write(log_id: str, hold: bool) -> None:
         from server.services.patrols import LogInput, create_log
+        from server.services.uow import unit_of_work
 
         try:
             with app.app_context():
@@ -85,7 +86,10 @@ def test_a_commit_in_flight_during_a_pull_reaches_the_next_pull(
                         stalled.set()
                         assert stall.wait(20)
 
-                create_log(principal(), LogInput(text=log_id, lon=A1[0], lat=A1[1], id=log_id))
+                with unit_of_work() as uow:
+                    create_log(
+                        uow, principal(), LogInput(text=log_id, lon=A1[0], lat=A1[1], id=log_id)
+                    )
         except BaseException as exc:
             errors.append(exc)
 
@@ -169,10 +173,10 @@ def test_a_push_that_fails_midway_leaves_nothing(
     phone.pull()
     real = patrols.create_log
 
-    def crash_on_second(principal: Any, data: Any) -> Any:
+    def crash_on_second(uow: Any, principal: Any, data: Any) -> Any:
         if data.id == "log-crash-002":
             raise RuntimeError("the disk is full")  # not a refusal: a failure
-        return real(principal, data)
+        return real(uow, principal, data)
 
     monkeypatch.setattr(patrols, "create_log", crash_on_second)
     changes = {
@@ -345,6 +349,7 @@ def test_first_sync_is_bounded_by_the_horizon(app: Flask, phone: Phone, world: W
     from server.models.base import utcnow
     from server.services.patrols import LogInput, create_log
     from server.services.principal import Principal
+    from server.services.uow import unit_of_work
 
     who = Principal(
         user_id=world.user_ids["collector"],
@@ -355,26 +360,30 @@ def test_first_sync_is_bounded_by_the_horizon(app: Flask, phone: Phone, world: W
     )
     with app.app_context():
         horizon = app.config["SYNC_HORIZON_DAYS"]
-        create_log(
-            who,
-            LogInput(
-                text="old",
-                lon=A1[0],
-                lat=A1[1],
-                id="log-old-00001",
-                logged_at=utcnow() - timedelta(days=horizon + 5),
-            ),
-        )
-        create_log(
-            who,
-            LogInput(
-                text="new",
-                lon=A1[0],
-                lat=A1[1],
-                id="log-new-00001",
-                logged_at=utcnow() - timedelta(days=1),
-            ),
-        )
+        with unit_of_work() as uow:
+            create_log(
+                uow,
+                who,
+                LogInput(
+                    text="old",
+                    lon=A1[0],
+                    lat=A1[1],
+                    id="log-old-00001",
+                    logged_at=utcnow() - timedelta(days=horizon + 5),
+                ),
+            )
+        with unit_of_work() as uow:
+            create_log(
+                uow,
+                who,
+                LogInput(
+                    text="new",
+                    lon=A1[0],
+                    lat=A1[1],
+                    id="log-new-00001",
+                    logged_at=utcnow() - timedelta(days=1),
+                ),
+            )
         assert db.session.scalar(select(func.count()).select_from(PatrolLog)) == 2
     first = phone.pull()
     assert ids(first, "patrol_logs", "created") == ["log-new-00001"]

@@ -14,6 +14,7 @@ from server.errors import DomainError
 from server.models.base import utcnow
 from server.models.cases import SOURCES
 from server.services import attachments, case_present, case_queries, cases, org
+from server.services.uow import unit_of_work
 from server.web import forms, render_error
 from server.web.console import bp
 from server.web.console.map import location_sketch
@@ -219,7 +220,8 @@ def bulk_dispatch() -> Any:
     assert unit_id is not None
     deadline = forms.local_moment(request.form, "deadline")
     try:
-        done = cases.bulk_dispatch(principal, items, unit_id, deadline)
+        with unit_of_work() as uow:
+            done = cases.bulk_dispatch(uow, principal, items, unit_id, deadline)
     except DomainError as exc:
         if exc.code != "bulk_refused":
             raise
@@ -332,7 +334,8 @@ def case_action_post(case_id: str, action: str) -> Any:
         into=forms.text(form, "into", max_length=64),
     )
     try:
-        case = cases.act(principal, case_id[:64], action[:32], data)
+        with unit_of_work() as uow:
+            case = cases.act(uow, principal, case_id[:64], action[:32], data)
     except DomainError as exc:
         # Show the refusal with a way back to the case as it is now.
         body, status = render_error(
@@ -359,6 +362,9 @@ def _uploaded_photos(user_id: int) -> list[str]:
         data = upload.read()
         if not data:
             continue
-        row, _created = attachments.store_upload(data, declared_sha256=None, uploader_id=user_id)
+        with unit_of_work() as uow:
+            row, _created = attachments.store_upload(
+                uow, data, declared_sha256=None, uploader_id=user_id
+            )
         shas.append(row.sha256)
     return shas
