@@ -207,11 +207,13 @@ def main() -> None:
     from server.extensions import db
     from server.models import Category, Community, Grid, Subdistrict
     from server.services.demo import seed_demo
+    from server.services.uow import unit_of_work
 
     app = fresh_app("postgis")
     client = app.test_client()
     with app.app_context():
-        seed_demo("bench-password")
+        with unit_of_work() as uow:
+            seed_demo(uow, "bench-password")
         grids = [(g.id, g.community_id, *_centre(g)) for g in db.session.scalars(select(Grid))]
         ctx = {
             "grids": grids,

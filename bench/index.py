@@ -778,9 +778,11 @@ def explain_day(day: date, clock: StatementClock) -> None:
     """EXPLAIN (ANALYZE, BUFFERS) every SELECT that compute_day(day) runs."""
     from server.extensions import db
     from server.services.index import compute_day
+    from server.services.uow import unit_of_work
 
     clock.capture = []
-    compute_day(day, publish=False)
+    with unit_of_work() as uow:
+        compute_day(uow, day, publish=False)
     captured, clock.capture = clock.capture, None
     raw = db.session.connection().connection.dbapi_connection
     print(f"\n## EXPLAIN ANALYZE of compute_day({day}) — its SELECTs")
@@ -820,6 +822,7 @@ def main() -> None:
     from server.extensions import db
     from server.services.case_deadlines import local_zone
     from server.services.index import compute_day, local_bounds, yesterday
+    from server.services.uow import unit_of_work
 
     began_run = time.perf_counter()
     rng = random.Random(args.seed)
@@ -861,7 +864,8 @@ def main() -> None:
         index_began = time.perf_counter()
         for i, day in enumerate(days):
             start = time.perf_counter()
-            result = compute_day(day, publish=False)
+            with unit_of_work() as uow:
+                result = compute_day(uow, day, publish=False)
             per_day.append(time.perf_counter() - start)
             areas += result.grids + result.communities
             if (i + 1) % 30 == 0 or i + 1 == len(days):

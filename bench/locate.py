@@ -98,10 +98,12 @@ def bench(backend_name: str, n: int, seed: int) -> None:
     from server.extensions import db
     from server.models import Grid, Subdistrict
     from server.services.demo import seed_demo
+    from server.services.uow import unit_of_work
 
     app = fresh_app(backend_name)
     with app.app_context():
-        seed_demo("bench-password")
+        with unit_of_work() as uow:
+            seed_demo(uow, "bench-password")
         backend = db.engine.dialect.name
         grids = db.session.execute(select(Grid.id, Grid.code, Grid.geom)).all()
         boundary = to_shape(db.session.scalar(select(Subdistrict.geom)))

@@ -97,10 +97,12 @@ def setup(app: Any, n_devices: int) -> dict[str, Any]:
     from server.models import Grid, Subdistrict
     from server.services.devices import issue_device
     from server.services.grids_import import import_geojson
+    from server.services.uow import unit_of_work
     from server.services.users import create_user
 
     with app.app_context():
-        import_geojson(territory())
+        with unit_of_work() as uow:
+            import_geojson(uow, territory())
         grid_ids = [
             g.id
             for g in db.session.scalars(
@@ -112,17 +114,20 @@ def setup(app: Any, n_devices: int) -> dict[str, Any]:
         for i in range(n_devices + 2):  # two spare phones for (b)
             g = i % GRIDS
             name = f"sync{i:03d}"
-            user = create_user(
-                username=name,
-                password="bench-password-1",
-                role="collector",
-                display_name=f"压测收集员{i}",
-                subdistrict_code=SUBDISTRICT,
-                grid_codes=[f"{COMMUNITY}{g + 1:03d}"],
-            )
+            with unit_of_work() as uow:
+                user = create_user(
+                    uow,
+                    username=name,
+                    password="bench-password-1",
+                    role="collector",
+                    display_name=f"压测收集员{i}",
+                    subdistrict_code=SUBDISTRICT,
+                    grid_codes=[f"{COMMUNITY}{g + 1:03d}"],
+                )
+                token = issue_device(uow, name).token
             devices.append(
                 {
-                    "token": issue_device(name).token,
+                    "token": token,
                     "grid": g,
                     "grid_id": grid_ids[g],
                     "collector_id": user.id,

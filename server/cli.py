@@ -13,6 +13,7 @@ from flask.cli import AppGroup, FlaskGroup
 
 from server.app import create_app
 from server.errors import DomainError
+from server.services.uow import unit_of_work
 
 cli = FlaskGroup(create_app=lambda: create_app(), help="Minqing 民情 — grid patrol service.")
 
@@ -39,8 +40,11 @@ def grids_import(path: Path, skip_invalid: bool) -> None:
     except (ValueError, AttributeError):
         n = 0
     try:
-        with click.progressbar(length=max(n, 1), label="importing 导入中") as bar:
-            report = import_geojson(text, skip_invalid=skip_invalid, progress=bar.update)
+        with (
+            click.progressbar(length=max(n, 1), label="importing 导入中") as bar,
+            unit_of_work() as uow,
+        ):
+            report = import_geojson(uow, text, skip_invalid=skip_invalid, progress=bar.update)
     except ImportRejected as exc:
         _print_problems(exc.report.problems)
         click.secho(f"✗ {exc.message_zh} / {exc.message}", fg="red", err=True)
@@ -85,8 +89,10 @@ def demo_seed(history_days: int) -> None:
     from server.services.demo_history import seed_history
 
     password = current_app.config["DEMO_PASSWORD"]
-    report = seed_demo(password)
-    history = seed_history(days=history_days) if history_days > 0 else None
+    with unit_of_work() as uow:
+        report = seed_demo(uow, password)
+    with unit_of_work() as uow:
+        history = seed_history(uow, days=history_days) if history_days > 0 else None
     if report.created:
         click.echo("created 新建: " + ", ".join(f"{k} {v}" for k, v in report.created.items()))
     if history is not None and not history.skipped:
@@ -135,16 +141,18 @@ def users_create(
     from server.services.users import create_user
 
     try:
-        user = create_user(
-            username=username,
-            password=password,
-            role=role,
-            display_name=display_name,
-            phone=phone,
-            subdistrict_code=subdistrict_code,
-            unit_code=unit_code,
-            grid_codes=[c.strip() for c in (grid_codes or "").split(",") if c.strip()],
-        )
+        with unit_of_work() as uow:
+            user = create_user(
+                uow,
+                username=username,
+                password=password,
+                role=role,
+                display_name=display_name,
+                phone=phone,
+                subdistrict_code=subdistrict_code,
+                unit_code=unit_code,
+                grid_codes=[c.strip() for c in (grid_codes or "").split(",") if c.strip()],
+            )
     except DomainError as exc:
         _fail(exc)
     click.echo(f"created user {user.username} ({role})")
@@ -159,7 +167,8 @@ def users_assign(username: str, grid_codes: tuple[str, ...], replace: bool) -> N
     from server.services.users import assign_grids
 
     try:
-        codes = assign_grids(username, grid_codes, replace=replace)
+        with unit_of_work() as uow:
+            codes = assign_grids(uow, username, grid_codes, replace=replace)
     except DomainError as exc:
         _fail(exc)
     click.echo(f"{username}: {', '.join(codes)}")
@@ -185,7 +194,8 @@ def devices_issue(collector: str, name: str | None, as_json: bool, png: Path | N
     from server.services.devices import issue_device
 
     try:
-        issued = issue_device(collector, name)
+        with unit_of_work() as uow:
+            issued = issue_device(uow, collector, name)
     except DomainError as exc:
         _fail(exc)
     payload = issued.provisioning_payload()
@@ -212,7 +222,8 @@ def devices_revoke(device_id: str) -> None:
     from server.services.devices import revoke_device
 
     try:
-        device = revoke_device(device_id)
+        with unit_of_work() as uow:
+            device = revoke_device(uow, device_id)
     except DomainError as exc:
         _fail(exc)
     click.echo(f"revoked 已停用 {device.id} at {device.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
@@ -249,7 +260,8 @@ def index_compute(day: object) -> None:
 
     target = day.date() if isinstance(day, datetime) else index.yesterday()
     try:
-        result = index.compute_day(target)
+        with unit_of_work() as uow:
+            result = index.compute_day(uow, target)
     except DomainError as exc:
         _fail(exc)
     click.echo(
@@ -270,8 +282,11 @@ def index_backfill(first: object, last: object) -> None:
     assert isinstance(first, datetime) and isinstance(last, datetime)
     days = (last.date() - first.date()).days + 1
     try:
-        with click.progressbar(length=max(days, 1), label="computing 计算中") as bar:
-            n = index.backfill(first.date(), last.date(), progress=bar.update)
+        with (
+            click.progressbar(length=max(days, 1), label="computing 计算中") as bar,
+            unit_of_work() as uow,
+        ):
+            n = index.backfill(uow, first.date(), last.date(), progress=bar.update)
     except DomainError as exc:
         _fail(exc)
     click.echo(f"computed {n} days 已计算 {n} 天")

@@ -175,11 +175,13 @@ def world(app: Flask) -> World:
     from server.extensions import db
     from server.models import Category, Community, Grid, Subdistrict, Unit
     from server.services.grids_import import import_geojson
+    from server.services.uow import unit_of_work
     from server.services.users import assign_grids, create_user
 
     fc, codes = build_world_geojson()
     with app.app_context():
-        import_geojson(fc)
+        with unit_of_work() as uow:
+            import_geojson(uow, fc)
         sd = db.session.scalar(select(Subdistrict).where(Subdistrict.code == codes["SD"]))
         sd2 = db.session.scalar(select(Subdistrict).where(Subdistrict.code == codes["SD2"]))
         assert sd is not None and sd2 is not None
@@ -208,19 +210,24 @@ def world(app: Flask) -> World:
         ]
         user_ids = {}
         for i, (username, role, sd_code, unit_code) in enumerate(people):
-            user = create_user(
-                username=username,
-                password=TEST_PASSWORD,
-                role=role,
-                display_name=f"测试{username}",
-                phone=f"1380000{i:04d}",
-                subdistrict_code=sd_code,
-                unit_code=unit_code,
-            )
+            with unit_of_work() as uow:
+                user = create_user(
+                    uow,
+                    username=username,
+                    password=TEST_PASSWORD,
+                    role=role,
+                    display_name=f"测试{username}",
+                    phone=f"1380000{i:04d}",
+                    subdistrict_code=sd_code,
+                    unit_code=unit_code,
+                )
             user_ids[username] = user.id
-        assign_grids("collector", [codes["A1"]])
-        assign_grids("collector2", [codes["B1"]])
-        assign_grids("collector3", [codes["C1"]])
+        with unit_of_work() as uow:
+            assign_grids(uow, "collector", [codes["A1"]])
+        with unit_of_work() as uow:
+            assign_grids(uow, "collector2", [codes["B1"]])
+        with unit_of_work() as uow:
+            assign_grids(uow, "collector3", [codes["C1"]])
         grids = {g.code: g.id for g in db.session.scalars(select(Grid))}
         communities = {c.code: c.id for c in db.session.scalars(select(Community))}
         return World(

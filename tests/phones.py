@@ -11,6 +11,8 @@ from conftest import World, bearer
 from flask import Flask
 from flask.testing import FlaskClient
 
+from server.services.uow import unit_of_work
+
 
 @dataclass
 class Phone:
@@ -45,7 +47,8 @@ def issue(app: Flask, username: str) -> tuple[str, str]:
     from server.services.devices import issue_device
 
     with app.app_context():
-        issued = issue_device(username)
+        with unit_of_work() as uow:
+            issued = issue_device(uow, username)
         return issued.token, issued.device.id
 
 

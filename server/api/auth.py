@@ -11,6 +11,7 @@ from server.api.blueprint import ApiBlueprint
 from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema
 from server.services import auth
+from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("auth", __name__, url_prefix="/api/v1/auth", description="登录 Login")
 
@@ -33,4 +34,8 @@ class TokenResponse(Schema):
 @blp.alt_response(429, schema=ErrorSchema, description="account_locked, too_many_requests")
 def issue_token(body: dict[str, Any]) -> Any:
     """Log in: exchange a username and password for a bearer token."""
-    return auth.login(body["username"], body["password"], request.remote_addr or "unknown")
+    with unit_of_work() as uow:
+        attempt = auth.login(
+            uow, body["username"], body["password"], request.remote_addr or "unknown"
+        )
+    return attempt.issued()

@@ -14,6 +14,7 @@ from server.domain.roles import Role
 from server.errors import Forbidden, Unauthorized
 from server.services.auth import resolve_bearer
 from server.services.principal import Principal
+from server.services.uow import unit_of_work
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,7 +66,8 @@ class ApiBlueprint(Blueprint):
                         raise _missing_token()
                     g.principal = None
                 else:
-                    principal = resolve_bearer(token)
+                    with unit_of_work() as uow:
+                        principal = resolve_bearer(uow, token)
                     if roles and principal.role not in roles:
                         raise Forbidden(
                             "Your role may not use this endpoint", "您的角色无权使用此接口"

@@ -291,7 +291,8 @@ def report(args: dict[str, Any]) -> Any:
     """Report a case (上报). Without a token: an anonymous resident (rate-limited)."""
     principal = current_principal()
     if principal is None:
-        ratelimit.resident_report(request.remote_addr or "unknown")
+        with unit_of_work() as uow:  # counted even if the report is then refused
+            ratelimit.resident_report(uow, request.remote_addr or "unknown")
     with unit_of_work() as uow:
         result = cases.report_case(uow, principal, cases.ReportInput(**args))
     body = {

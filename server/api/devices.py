@@ -11,6 +11,7 @@ from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema
 from server.domain.roles import Role
 from server.services import devices, sync_admin
+from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("devices", __name__, url_prefix="/api/v1", description="设备 Devices")
 
@@ -72,7 +73,8 @@ def issue(body: dict[str, Any]) -> Any:
     """Issue a device for a collector: the token is shown once, also as a QR code."""
     principal = authenticated_principal()
     sync_admin.check_collector_scope(principal, body["collector"])
-    issued = devices.issue_device(body["collector"], body["name"], principal.user_id)
+    with unit_of_work() as uow:
+        issued = devices.issue_device(uow, body["collector"], body["name"], principal.user_id)
     payload = issued.provisioning_payload()
     return {
         "device": sync_admin.device_view(issued.device),
@@ -97,7 +99,9 @@ def list_devices(args: dict[str, Any]) -> Any:
 @blp.alt_response(404, schema=ErrorSchema, description="no such device")
 def revoke(device_id: str) -> Any:
     """Revoke a device: its token stops working at once (it cannot sync any more)."""
-    return sync_admin.revoke_for(authenticated_principal(), device_id[:64])
+    with unit_of_work() as uow:
+        out = sync_admin.revoke_for(uow, authenticated_principal(), device_id[:64])
+    return out
 
 
 @blp.route("/devices/<device_id>/syncs", methods=["GET"])

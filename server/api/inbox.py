@@ -10,6 +10,7 @@ from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import PageArgs
 from server.services import notify
+from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("inbox", __name__, url_prefix="/api/v1", description="消息 Inbox")
 
@@ -65,7 +66,9 @@ def inbox(args: dict[str, Any]) -> Any:
 @blp.alt_response(404, schema=ErrorSchema, description="not yours or no such notification")
 def read_one(notification_id: int) -> Any:
     """Mark one of your notifications read (again is harmless)."""
-    return notify.mark_read(authenticated_principal(), notification_id)
+    with unit_of_work() as uow:
+        out = notify.mark_read(uow, authenticated_principal(), notification_id)
+    return out
 
 
 @blp.route("/inbox/read-all", methods=["POST"])
@@ -73,4 +76,6 @@ def read_one(notification_id: int) -> Any:
 @blp.response(200, ReadAllSchema)
 def read_all() -> Any:
     """Mark all your unread notifications read."""
-    return {"updated": notify.mark_all_read(authenticated_principal())}
+    with unit_of_work() as uow:
+        out = notify.mark_all_read(uow, authenticated_principal())
+    return {"updated": out}

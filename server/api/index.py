@@ -11,6 +11,7 @@ from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema, day_field, id_field
 from server.domain.roles import Role
 from server.services import index
+from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("index", __name__, url_prefix="/api/v1", description="民情指数 Index")
 
@@ -113,7 +114,10 @@ def compute(args: dict[str, Any]) -> Any:
     """Compute (or recompute) one day's index and bulletins now; the same numbers every time.
     A dispatcher's subdistrict only; a city admin's: all."""
     principal = authenticated_principal()
-    result = index.compute_day(args["date"], subdistrict_id=principal.subdistrict_id, publish=False)
+    with unit_of_work() as uow:
+        result = index.compute_day(
+            uow, args["date"], subdistrict_id=principal.subdistrict_id, publish=False
+        )
     return {
         "date": result.day,
         "grids": result.grids,

@@ -339,9 +339,11 @@ class ScheduleListArgs(InputSchema):
 @blp.response(201, ScheduleSchema)
 def create_schedule(args: dict[str, Any]) -> Any:
     """Schedule a collector's patrols of a grid (local times, weekdays, tolerance)."""
-    return schedules.create_schedule(
-        authenticated_principal(), schedules.ScheduleInput(**args)
-    ), 201
+    with unit_of_work() as uow:
+        out = schedules.create_schedule(
+            uow, authenticated_principal(), schedules.ScheduleInput(**args)
+        )
+    return out, 201
 
 
 @blp.route("/patrol-schedules", methods=["GET"])
@@ -359,7 +361,8 @@ def list_schedules(args: dict[str, Any]) -> Any:
 @blp.alt_response(404, schema=ErrorSchema, description="no such schedule")
 def delete_schedule(schedule_id: int) -> Any:
     """Stop a schedule (its history of done and missed slots is kept)."""
-    schedules.deactivate_schedule(authenticated_principal(), schedule_id)
+    with unit_of_work() as uow:
+        schedules.deactivate_schedule(uow, authenticated_principal(), schedule_id)
     return None
 
 

@@ -15,6 +15,7 @@ from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema, PageArgs, id_field
 from server.domain.roles import Role
 from server.services import webhooks
+from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("webhooks", __name__, url_prefix="/api/v1", description="外部推送 Webhooks")
 
@@ -96,14 +97,16 @@ def list_webhooks() -> Any:
 @blp.alt_response(404, schema=ErrorSchema, description="no such subdistrict")
 def create_webhook(args: dict[str, Any]) -> Any:
     """Subscribe a URL to case events; the answer holds the signing secret, once."""
-    created = webhooks.create_subscription(
-        authenticated_principal(),
-        name=args["name"],
-        url=args["url"],
-        events=args["events"],
-        secret=args.get("secret"),
-        subdistrict_id=args.get("subdistrict_id"),
-    )
+    with unit_of_work() as uow:
+        created = webhooks.create_subscription(
+            uow,
+            authenticated_principal(),
+            name=args["name"],
+            url=args["url"],
+            events=args["events"],
+            secret=args.get("secret"),
+            subdistrict_id=args.get("subdistrict_id"),
+        )
     sub = created.subscription
     return {
         **{name: getattr(sub, name) for name in WebhookSchema().fields},
@@ -117,7 +120,8 @@ def create_webhook(args: dict[str, Any]) -> Any:
 @blp.alt_response(404, schema=ErrorSchema, description="not found or not yours")
 def delete_webhook(subscription_id: int) -> Any:
     """Deactivate a subscription: nothing more is sent; its delivery history is kept."""
-    webhooks.deactivate_subscription(authenticated_principal(), subscription_id)
+    with unit_of_work() as uow:
+        webhooks.deactivate_subscription(uow, authenticated_principal(), subscription_id)
     return None
 
 
@@ -141,4 +145,6 @@ def deliveries(args: dict[str, Any], subscription_id: int) -> Any:
 @blp.alt_response(409, schema=ErrorSchema, description="subscription_inactive")
 def send_test(subscription_id: int) -> Any:
     """Send a `ping` event to the subscription's URL now (queued like any event)."""
-    return webhooks.send_test(authenticated_principal(), subscription_id)
+    with unit_of_work() as uow:
+        out = webhooks.send_test(uow, authenticated_principal(), subscription_id)
+    return out

@@ -17,6 +17,7 @@ from server.extensions import db
 from server.models import Category, CollectorGrid, Device, Grid, Subdistrict, Unit, User
 from server.services import devices, grids_import, users
 from server.services.principal import Principal
+from server.services.uow import UnitOfWork
 
 PRIORITY_KEYS = ("urgent", "high", "normal", "low")
 MAX_DEADLINE = 24 * 365
@@ -70,6 +71,7 @@ def _subdistrict_code(principal: Principal, asked: str | None) -> str | None:
 
 
 def create_person(
+    uow: UnitOfWork,
     principal: Principal,
     *,
     username: str,
@@ -89,6 +91,7 @@ def create_person(
         if unit is None or not principal.may_see_subdistrict(unit.subdistrict_id):
             raise NotFound("Unit", "办理单位", field="unit")
     return users.create_user(
+        uow,
         username=username,
         password=password,
         role=role,
@@ -111,11 +114,13 @@ def _collector(principal: Principal, user_id: int) -> User:
     return user
 
 
-def set_collector_grids(principal: Principal, user_id: int, grid_codes: Iterable[str]) -> list[str]:
+def set_collector_grids(
+    uow: UnitOfWork, principal: Principal, user_id: int, grid_codes: Iterable[str]
+) -> list[str]:
     """Make these grids (and only these) the collector's."""
     _admin(principal)
     user = _collector(principal, user_id)
-    return users.assign_grids(user.username, grid_codes, replace=True)
+    return users.assign_grids(uow, user.username, grid_codes, replace=True)
 
 
 def list_collectors(principal: Principal) -> list[User]:
@@ -132,24 +137,28 @@ def devices_in_reach(principal: Principal) -> list[Device]:
     ]
 
 
-def issue_device(principal: Principal, collector_id: int, name: str | None) -> devices.IssuedDevice:
+def issue_device(
+    uow: UnitOfWork, principal: Principal, collector_id: int, name: str | None
+) -> devices.IssuedDevice:
     _admin(principal)
     user = _collector(principal, collector_id)
-    return devices.issue_device(user.username, name, issued_by_id=principal.user_id)
+    return devices.issue_device(uow, user.username, name, issued_by_id=principal.user_id)
 
 
-def revoke_device(principal: Principal, device_id: str) -> Device:
+def revoke_device(uow: UnitOfWork, principal: Principal, device_id: str) -> Device:
     _admin(principal)
     device = db.session.get(Device, device_id)
     if device is None or not principal.may_see_subdistrict(device.collector.subdistrict_id or -1):
         raise NotFound("Device", "设备", field="device_id")
-    return devices.revoke_device(device_id)
+    return devices.revoke_device(uow, device_id)
 
 
-def import_territory(principal: Principal, source: str) -> grids_import.ImportReport:
+def import_territory(
+    uow: UnitOfWork, principal: Principal, source: str
+) -> grids_import.ImportReport:
     """Import a GeoJSON of subdistricts, communities and grids (all or nothing)."""
     _city_admin(principal)
-    return grids_import.import_geojson(source)
+    return grids_import.import_geojson(uow, source)
 
 
 def list_categories() -> list[Category]:
@@ -157,6 +166,7 @@ def list_categories() -> list[Category]:
 
 
 def update_category(
+    uow: UnitOfWork,
     principal: Principal,
     code: str,
     *,
@@ -196,5 +206,4 @@ def update_category(
     category.deadline_unit = unit
     category.default_priority = default_priority
     category.active = active
-    db.session.commit()
     return category

@@ -18,6 +18,7 @@ from server.models.base import utcnow
 from server.services import ratelimit
 from server.services.passwords import check_password
 from server.services.principal import Principal
+from server.services.uow import UnitOfWork
 
 DEVICE_TOKEN_PREFIX = "mqd_"
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
@@ -55,37 +56,51 @@ def _locked(until: datetime) -> DomainError:
     )
 
 
-def login(username: str, password: str, address: str = "unknown") -> IssuedToken:
+@dataclass(frozen=True)
+class LoginAttempt:
+    """A login's outcome. A refused login still writes (failure counters, the lock), so the
+    refusal is returned, not raised: the edge commits, then raises it."""
+
+    token: IssuedToken | None = None
+    refusal: DomainError | None = None
+
+    def issued(self) -> IssuedToken:
+        """The token, or the refusal raised (call after the unit of work has committed)."""
+        if self.refusal is not None:
+            raise self.refusal
+        assert self.token is not None
+        return self.token
+
+
+def login(uow: UnitOfWork, username: str, password: str, address: str = "unknown") -> LoginAttempt:
     """Exchange a username and password for an access token.
 
     Consecutive failures lock the account for a while (the password is not even checked
     while locked, so guessing on cannot succeed).
     """
     ratelimit.check_login_address(address)
-    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
-    now = utcnow()
+    user = uow.session.scalar(select(User).where(User.username == username.strip().lower()))
+    now = uow.now
     if user is not None and user.locked_until is not None and user.locked_until > now:
         raise _locked(user.locked_until)
     if not check_password(user.password_hash if user else None, password):
-        ratelimit.record_login_failure(address)
+        ratelimit.record_login_failure(uow, address)
         if user is not None:
             user.failed_logins += 1
             if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
                 minutes = current_app.config["LOGIN_LOCK_MINUTES"]
                 user.locked_until = now + timedelta(minutes=minutes)
                 user.failed_logins = 0
-            db.session.commit()
-        raise _bad_credentials()
+        return LoginAttempt(refusal=_bad_credentials())
     assert user is not None
     if not user.active:
         raise Unauthorized("account_disabled", "This account is disabled", "该账号已停用")
     user.last_login_at = now
     user.failed_logins = 0
     user.locked_until = None
-    db.session.commit()
     ttl = current_app.config["ACCESS_TOKEN_TTL"]
     token = _serializer().dumps({"u": user.id, "v": user.token_version})
-    return IssuedToken(access_token=token, token_type="Bearer", expires_in=ttl)
+    return LoginAttempt(token=IssuedToken(access_token=token, token_type="Bearer", expires_in=ttl))
 
 
 def _principal_for(user: User, device_id: str | None = None) -> Principal:
@@ -112,10 +127,10 @@ def _invalid_token() -> Unauthorized:
     return Unauthorized("invalid_token", "The token is invalid or expired", "令牌无效或已过期")
 
 
-def resolve_bearer(token: str) -> Principal:
+def resolve_bearer(uow: UnitOfWork, token: str) -> Principal:
     """The principal a bearer token stands for; 401 for anything not currently valid."""
     if token.startswith(DEVICE_TOKEN_PREFIX):
-        return _resolve_device(token)
+        return _resolve_device(uow, token)
     try:
         data = _serializer().loads(token, max_age=current_app.config["ACCESS_TOKEN_TTL"])
     except SignatureExpired as exc:
@@ -130,8 +145,8 @@ def resolve_bearer(token: str) -> Principal:
     return _principal_for(user)
 
 
-def _resolve_device(token: str) -> Principal:
-    device = db.session.scalar(select(Device).where(Device.token_hash == hash_device_token(token)))
+def _resolve_device(uow: UnitOfWork, token: str) -> Principal:
+    device = uow.session.scalar(select(Device).where(Device.token_hash == hash_device_token(token)))
     if device is None:
         raise _invalid_token()
     if device.revoked_at is not None:
@@ -139,8 +154,7 @@ def _resolve_device(token: str) -> Principal:
     user = device.collector
     if not user.active:
         raise _invalid_token()
-    now = utcnow()
+    now = uow.now
     if device.last_seen_at is None or now - device.last_seen_at > LAST_SEEN_RESOLUTION:
         device.last_seen_at = now  # at most one write a minute per device
-        db.session.commit()
     return _principal_for(user, device_id=device.id)

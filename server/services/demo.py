@@ -20,6 +20,7 @@ from server.extensions import db
 from server.models import Category, CollectorGrid, Community, Grid, Subdistrict, Unit, User
 from server.services.grids_import import import_geojson
 from server.services.passwords import hash_password
+from server.services.uow import UnitOfWork
 
 SUBDISTRICT_CODE = "321002006"
 SUBDISTRICT_NAME = "曲江街道（演示）"
@@ -140,12 +141,12 @@ def _phone(rng: random.Random) -> str:
     return "1" + rng.choice("35789") + "".join(str(rng.randint(0, 9)) for _ in range(9))
 
 
-def seed_demo(password: str) -> SeedReport:
+def seed_demo(uow: UnitOfWork, password: str) -> SeedReport:
     """Create whatever part of the demo is missing; never change what exists."""
     report = SeedReport()
     subdistrict = db.session.scalar(select(Subdistrict).where(Subdistrict.code == SUBDISTRICT_CODE))
     if subdistrict is None:
-        imported = import_geojson(_feature_collection())
+        imported = import_geojson(uow, _feature_collection())
         for level, n in imported.created.items():
             report.created[level] = n
         subdistrict = db.session.scalar(
@@ -243,5 +244,5 @@ def seed_demo(password: str) -> SeedReport:
         collector = collectors[n * COLLECTORS // len(grid_ids)]
         db.session.add(CollectorGrid(collector_id=collector.id, grid_id=grid_id))
         report.count("assignments")
-    db.session.commit()
+    uow.session.flush()
     return report

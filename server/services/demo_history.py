@@ -43,6 +43,7 @@ from server.models.base import SRID, utcnow
 from server.services.case_deadlines import calendar, case_deadline, local_zone
 from server.services.case_numbers import next_number
 from server.services.index import backfill
+from server.services.uow import UnitOfWork
 
 OBSERVATIONS = [
     ("sanitation", "小区垃圾桶满溢，周边有散落垃圾"),
@@ -114,7 +115,7 @@ def _track(
     return points
 
 
-def seed_history(days: int = 60, seed: int = 2026) -> HistoryReport:
+def seed_history(uow: UnitOfWork, days: int = 60, seed: int = 2026) -> HistoryReport:
     """Generate `days` of history up to yesterday for the demo subdistrict, once."""
     report = HistoryReport()
     if db.session.scalar(select(func.count()).select_from(Patrol)):
@@ -249,8 +250,8 @@ def seed_history(days: int = 60, seed: int = 2026) -> HistoryReport:
         report.ratings += n_ratings
         report.by_status[case.status] = report.by_status.get(case.status, 0) + 1
     report.cases = len(cases)
-    db.session.commit()
-    report.index_days = backfill(first, today - timedelta(days=1))
+    uow.session.flush()
+    report.index_days = backfill(uow, first, today - timedelta(days=1))
     return report
 
 

@@ -14,8 +14,8 @@ from server.domain.roles import Role
 from server.errors import DomainError, NotFound
 from server.extensions import db
 from server.models import Device, User
-from server.models.base import utcnow
 from server.services.auth import DEVICE_TOKEN_PREFIX, hash_device_token
+from server.services.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,10 @@ class IssuedDevice:
 
 
 def issue_device(
-    collector_username: str, name: str | None = None, issued_by_id: int | None = None
+    uow: UnitOfWork,
+    collector_username: str,
+    name: str | None = None,
+    issued_by_id: int | None = None,
 ) -> IssuedDevice:
     collector = db.session.scalar(
         select(User).where(User.username == collector_username.strip().lower())
@@ -57,19 +60,18 @@ def issue_device(
         token_hint=token[-4:],
         issued_by_id=issued_by_id,
     )
-    db.session.add(device)
-    db.session.commit()
+    uow.session.add(device)
+    uow.session.flush()
     return IssuedDevice(device=device, token=token)
 
 
-def revoke_device(device_id: str) -> Device:
+def revoke_device(uow: UnitOfWork, device_id: str) -> Device:
     """Revoke a device: its token stops working at once. Revoking twice is harmless."""
-    device = db.session.get(Device, device_id)
+    device = uow.session.get(Device, device_id)
     if device is None:
         raise NotFound("Device", "设备", field="device_id")
     if device.revoked_at is None:
-        device.revoked_at = utcnow()
-        db.session.commit()
+        device.revoked_at = uow.now
     return device
 
 

@@ -26,6 +26,7 @@ from server.errors import DomainError
 from server.extensions import db
 from server.models import Community, Grid, Subdistrict
 from server.models.base import SRID
+from server.services.uow import UnitOfWork
 
 # Overlap and containment are judged in square metres, so that shared borders digitised
 # with a little float noise are not faults.
@@ -357,12 +358,13 @@ def _check_hierarchy(items: list[_Item], report: ImportReport) -> list[_Item]:
 
 
 def import_geojson(
+    uow: UnitOfWork,
     source: str | Mapping[str, Any],
     *,
     skip_invalid: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Validate the whole file, then write it in one transaction (or nothing)."""
+    """Validate the whole file, then write it in the caller's unit of work (or nothing)."""
     report = ImportReport()
     try:
         parsed = parse_feature_collection(source)
@@ -387,16 +389,12 @@ def import_geojson(
         raise ImportRejected(report)
     report.skipped = len(report.problems)
     order = {"subdistrict": 0, "community": 1, "grid": 2}
-    try:
-        for item in sorted(items, key=lambda i: (order[i.level], i.code)):
-            _upsert(item, report)
-            if progress:
-                progress(1)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    report.written = True
+    for item in sorted(items, key=lambda i: (order[i.level], i.code)):
+        _upsert(item, report)
+        if progress:
+            progress(1)
+    uow.session.flush()
+    report.written = True  # once the caller's unit of work commits
     return report
 
 

@@ -41,6 +41,7 @@ from server.models import (
 from server.models.base import utcnow
 from server.services import notify
 from server.services.case_deadlines import local_zone
+from server.services.uow import UnitOfWork
 
 NOT_NEW = ("rejected", "merged")
 
@@ -200,10 +201,12 @@ def grid_inputs(day: date, subdistrict_id: int, grid_ids: list[int]) -> dict[int
     return out
 
 
-def compute_day(day: date, *, subdistrict_id: int | None = None, publish: bool = True) -> DayResult:
+def compute_day(
+    uow: UnitOfWork, day: date, *, subdistrict_id: int | None = None, publish: bool = True
+) -> DayResult:
     """Compute and store the index of `day` for every grid and community (of one
     subdistrict, or all), then the communities' bulletins. Idempotent."""
-    if day > (utcnow().astimezone(local_zone())).date():
+    if day > (uow.now.astimezone(local_zone())).date():
         raise Invalid(
             "validation_error",
             "date: the day has not happened yet",
@@ -249,7 +252,7 @@ def compute_day(day: date, *, subdistrict_id: int | None = None, publish: bool =
         db.session.execute(insert(SentimentIndex), rows)
         communities_done += len(community_results)
         bulletins += _bulletins(day, sid, community_results, publish)
-    db.session.commit()
+    uow.session.flush()
     return DayResult(day=day, grids=grids_done, communities=communities_done, bulletins=bulletins)
 
 
@@ -347,6 +350,7 @@ def _bulletins(
 
 
 def backfill(
+    uow: UnitOfWork,
     first: date,
     last: date,
     *,
@@ -359,7 +363,7 @@ def backfill(
         raise Invalid("validation_error", "to: before from", "字段 to：早于 from", field="to")
     day, n = first, 0
     while day <= last:
-        compute_day(day, subdistrict_id=subdistrict_id, publish=False)
+        compute_day(uow, day, subdistrict_id=subdistrict_id, publish=False)
         n += 1
         if progress:
             progress(1)

@@ -48,6 +48,7 @@ from server.models.base import utcnow
 from server.services.outbox import after_commit
 from server.services.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from server.services.principal import Principal
+from server.services.uow import UnitOfWork
 
 DELIVER_TASK = "minqing.webhooks.deliver"
 MAX_ID = 2**31 - 1
@@ -515,25 +516,23 @@ def list_inbox(
     )
 
 
-def mark_read(principal: Principal, notification_id: int) -> Notification:
+def mark_read(uow: UnitOfWork, principal: Principal, notification_id: int) -> Notification:
     """Mark one of the caller's notifications read (again is harmless); others' are 404."""
     note = None
     if 0 < notification_id <= MAX_ID:
-        note = db.session.get(Notification, notification_id)
+        note = uow.session.get(Notification, notification_id)
     if note is None or note.user_id != principal.user_id:
         raise NotFound("Notification", "消息")
     if note.read_at is None:
-        note.read_at = utcnow()
-        db.session.commit()
+        note.read_at = uow.now
     return note
 
 
-def mark_all_read(principal: Principal) -> int:
+def mark_all_read(uow: UnitOfWork, principal: Principal) -> int:
     """Mark every unread notification of the caller read; how many were."""
-    result = db.session.execute(
+    result = uow.session.execute(
         update(Notification)
         .where(Notification.user_id == principal.user_id, Notification.read_at.is_(None))
-        .values(read_at=utcnow())
+        .values(read_at=uow.now)
     )
-    db.session.commit()
     return int(getattr(result, "rowcount", 0) or 0)

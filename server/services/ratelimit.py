@@ -15,6 +15,7 @@ from server.errors import DomainError
 from server.extensions import db
 from server.models.base import UTCDateTime, utcnow
 from server.models.ratelimit import RateLimitWindow
+from server.services.uow import UnitOfWork
 
 HOUR = timedelta(hours=1)
 
@@ -30,13 +31,14 @@ def _too_many(retry: int, what: str, what_zh: str) -> DomainError:
     )
 
 
-def hit(key: str, limit: int, window: timedelta) -> None:
+def hit(uow: UnitOfWork, key: str, limit: int, window: timedelta) -> None:
     """Count one hit of `key`; 429 `too_many_requests` past `limit` in the window.
 
     One atomic upsert (first hit inserts, later ones add or restart the window), so parallel
-    first requests from one address cannot collide.
+    first requests from one address cannot collide. The edge counts the hit in a unit of
+    work of its own, so a request that then fails still counts.
     """
-    now = utcnow()
+    now = uow.now
     insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     table = RateLimitWindow.__table__
     expired = table.c.window_start <= literal(now - window, UTCDateTime())
@@ -54,8 +56,7 @@ def hit(key: str, limit: int, window: timedelta) -> None:
         )
         .returning(table.c.hits, table.c.window_start)
     )
-    hits, started = db.session.execute(stmt).one()
-    db.session.commit()
+    hits, started = uow.session.execute(stmt).one()
     if hits > limit:
         if started.tzinfo is None:
             started = started.replace(tzinfo=UTC)
@@ -63,10 +64,10 @@ def hit(key: str, limit: int, window: timedelta) -> None:
         raise _too_many(retry, "reports", "提交过于频繁")
 
 
-def resident_report(address: str) -> None:
+def resident_report(uow: UnitOfWork, address: str) -> None:
     """Anonymous residents may file MINQING_RESIDENT_REPORTS_PER_HOUR reports an hour."""
     digest = hashlib.sha256(address.encode()).hexdigest()[:32]  # no raw IPs stored
-    hit(f"resident-report:{digest}", current_app.config["RESIDENT_REPORTS_PER_HOUR"], HOUR)
+    hit(uow, f"resident-report:{digest}", current_app.config["RESIDENT_REPORTS_PER_HOUR"], HOUR)
 
 
 LOGIN_WINDOW = timedelta(minutes=10)
@@ -91,8 +92,10 @@ def check_login_address(address: str) -> None:
     raise _too_many(retry, "failed logins", "该地址登录失败次数过多")
 
 
-def record_login_failure(address: str) -> None:
+def record_login_failure(uow: UnitOfWork, address: str) -> None:
     """Count a failed login against the address (the 401 is answered all the same)."""
     # over the limit: the 401 stands, and the next attempt is refused by check_login_address
     with contextlib.suppress(DomainError):
-        hit(_login_key(address), current_app.config["LOGIN_FAILURES_PER_ADDRESS"], LOGIN_WINDOW)
+        hit(
+            uow, _login_key(address), current_app.config["LOGIN_FAILURES_PER_ADDRESS"], LOGIN_WINDOW
+        )

@@ -23,10 +23,10 @@ from server.models import (
     PatrolSlot,
     User,
 )
-from server.models.base import utcnow
 from server.services import notify
 from server.services.case_deadlines import calendar, local_zone
 from server.services.principal import Principal
+from server.services.uow import UnitOfWork
 
 LOOKBACK = timedelta(days=2)  # how far back a sweep looks for slots it has not judged
 
@@ -48,7 +48,7 @@ def _dispatchers_only(principal: Principal) -> None:
         raise Forbidden("Only dispatchers and admins set schedules", "只有调度员和管理员可以排班")
 
 
-def create_schedule(principal: Principal, data: ScheduleInput) -> PatrolSchedule:
+def create_schedule(uow: UnitOfWork, principal: Principal, data: ScheduleInput) -> PatrolSchedule:
     """Schedule a collector's patrols in one of their grids."""
     _dispatchers_only(principal)
     try:
@@ -82,7 +82,7 @@ def create_schedule(principal: Principal, data: ScheduleInput) -> PatrolSchedule
             "该收集员不负责此网格",
             field="grid_id",
         )
-    today = utcnow().astimezone(local_zone()).date()
+    today = uow.now.astimezone(local_zone()).date()
     if data.valid_to is not None and data.valid_to < (data.valid_from or today):
         raise Invalid(
             "validation_error",
@@ -101,8 +101,8 @@ def create_schedule(principal: Principal, data: ScheduleInput) -> PatrolSchedule
         valid_to=data.valid_to,
         active=True,
     )
-    db.session.add(schedule)
-    db.session.commit()
+    uow.session.add(schedule)
+    uow.session.flush()
     return schedule
 
 
@@ -123,7 +123,7 @@ def list_schedules(principal: Principal, collector_id: int | None = None) -> lis
     return list(db.session.scalars(stmt.order_by(PatrolSchedule.id)))
 
 
-def deactivate_schedule(principal: Principal, schedule_id: int) -> PatrolSchedule:
+def deactivate_schedule(uow: UnitOfWork, principal: Principal, schedule_id: int) -> PatrolSchedule:
     _dispatchers_only(principal)
     schedule = db.session.get(PatrolSchedule, schedule_id)
     if schedule is None:
@@ -132,7 +132,6 @@ def deactivate_schedule(principal: Principal, schedule_id: int) -> PatrolSchedul
     if collector is None or not principal.may_see_subdistrict(collector.subdistrict_id or -1):
         raise NotFound("Schedule", "排班")
     schedule.active = False
-    db.session.commit()
     return schedule
 
 
@@ -151,11 +150,11 @@ def _slots(schedule: PatrolSchedule, start: datetime, end: datetime) -> list[Slo
     )
 
 
-def judge_slots(now: datetime | None = None) -> dict[str, int]:
+def judge_slots(uow: UnitOfWork) -> dict[str, int]:
     """Record every slot whose window closed since the last sweep as done or missed, once
     (the unique (schedule, due time) keeps a second sweep from counting it again); tell
     collectors and dispatchers about missed ones."""
-    now = now or utcnow()
+    now = uow.now
     start = now - LOOKBACK
     done = missed = 0
     for schedule in db.session.scalars(
@@ -200,7 +199,6 @@ def judge_slots(now: datetime | None = None) -> dict[str, int]:
             else:
                 missed += 1
                 _tell_missed(schedule, slot)
-    db.session.commit()
     return {"done": done, "missed": missed}
 
 

@@ -7,18 +7,17 @@ bounded batches, so a sweep costs what the due work costs, not the size of the h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select
 
 from server.domain.cases import ON_THE_CLOCK, Action, Status, decide
-from server.extensions import db
 from server.models import Case, Rating
-from server.models.base import utcnow
 from server.services import notify
 from server.services.cases import record_system_event
 from server.services.residents import current_round
+from server.services.uow import UnitOfWork
 
 BATCH = 500
 
@@ -34,10 +33,10 @@ def _on_the_clock() -> list[str]:
     return [s.value for s in ON_THE_CLOCK]
 
 
-def mark_overdue(now: datetime | None = None) -> int:
+def mark_overdue(uow: UnitOfWork) -> int:
     """Flag dispatched cases past their deadline; tell the unit and the dispatchers."""
-    now = now or utcnow()
-    cases = db.session.scalars(
+    now = uow.now
+    cases = uow.session.scalars(
         select(Case)
         .where(Case.status.in_(_on_the_clock()), Case.overdue.is_(False), Case.deadline_at < now)
         .order_by(Case.deadline_at)
@@ -49,20 +48,19 @@ def mark_overdue(now: datetime | None = None) -> int:
         hours = (
             round((now - case.deadline_at).total_seconds() / 3600, 1) if case.deadline_at else None
         )
-        record_system_event(case, "overdue", case.status, {"overdue_hours": hours})
+        record_system_event(uow, case, "overdue", case.status, {"overdue_hours": hours})
         recipients = notify.dispatcher_ids(case.subdistrict_id)
         if case.unit_id:
             recipients += notify.unit_staff_ids(case.unit_id)
         notify.publish("case.overdue", case, actor_id=None, recipients=recipients)
-    db.session.commit()
     return len(cases)
 
 
-def escalate(now: datetime | None = None) -> int:
+def escalate(uow: UnitOfWork) -> int:
     """Cases overdue by more than ESCALATE_AFTER_HOURS go to the subdistrict level."""
-    now = now or utcnow()
+    now = uow.now
     threshold = now - timedelta(hours=current_app.config["ESCALATE_AFTER_HOURS"])
-    cases = db.session.scalars(
+    cases = uow.session.scalars(
         select(Case)
         .where(
             Case.status.in_(_on_the_clock()),
@@ -76,6 +74,7 @@ def escalate(now: datetime | None = None) -> int:
     for case in cases:
         case.escalated_at = now
         record_system_event(
+            uow,
             case,
             "escalate",
             case.status,
@@ -85,16 +84,15 @@ def escalate(now: datetime | None = None) -> int:
             case.subdistrict_id
         )
         notify.publish("case.escalated", case, actor_id=None, recipients=recipients)
-    db.session.commit()
     return len(cases)
 
 
-def close_unrated(now: datetime | None = None) -> int:
+def close_unrated(uow: UnitOfWork) -> int:
     """Cases awaiting a rating longer than RATING_TIMEOUT_DAYS close with rating `none`
     (never counted as satisfied)."""
-    now = now or utcnow()
+    now = uow.now
     limit = now - timedelta(days=current_app.config["RATING_TIMEOUT_DAYS"])
-    cases = db.session.scalars(
+    cases = uow.session.scalars(
         select(Case)
         .where(Case.status == Status.AWAITING_RATING.value, Case.verified_at < limit)
         .order_by(Case.verified_at)
@@ -107,8 +105,9 @@ def close_unrated(now: datetime | None = None) -> int:
         case.status = edge.to.value
         case.rating = "none"
         case.closed_at = now
-        db.session.add(Rating(case_id=case.id, round=current_round(case), verdict="none"))
+        uow.session.add(Rating(case_id=case.id, round=current_round(case), verdict="none"))
         record_system_event(
+            uow,
             case,
             Action.RATING_TIMEOUT.value,
             before,
@@ -120,12 +119,11 @@ def close_unrated(now: datetime | None = None) -> int:
             actor_id=None,
             recipients=notify.dispatcher_ids(case.subdistrict_id),
         )
-    db.session.commit()
     return len(cases)
 
 
-def sweep(now: datetime | None = None) -> SweepResult:
+def sweep(uow: UnitOfWork) -> SweepResult:
     """All three, as the beat runs them."""
     return SweepResult(
-        overdue=mark_overdue(now), escalated=escalate(now), closed_unrated=close_unrated(now)
+        overdue=mark_overdue(uow), escalated=escalate(uow), closed_unrated=close_unrated(uow)
     )

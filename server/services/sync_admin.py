@@ -15,6 +15,7 @@ from server.extensions import db
 from server.models import SYNC_TABLES, Device, User
 from server.services.pagination import decode_keyset, encode_keyset
 from server.services.principal import Principal
+from server.services.uow import UnitOfWork
 
 REJ = SYNC_TABLES.rejections
 SORT = "created_at"
@@ -127,11 +128,11 @@ def list_devices_for(principal: Principal, collector: str | None) -> list[dict[s
     return out
 
 
-def revoke_for(principal: Principal, device_id: str) -> dict[str, Any]:
+def revoke_for(uow: UnitOfWork, principal: Principal, device_id: str) -> dict[str, Any]:
     from server.services.devices import revoke_device
 
     _device_in_scope(principal, device_id)
-    return device_view(revoke_device(device_id))
+    return device_view(revoke_device(uow, device_id))
 
 
 def sync_log_for(principal: Principal, device_id: str, limit: int) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from server.errors import DomainError, Invalid, NotFound
 from server.extensions import db
 from server.models import CollectorGrid, Grid, Subdistrict, Unit, User
 from server.services.passwords import hash_password
+from server.services.uow import UnitOfWork
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
 MIN_PASSWORD_LENGTH = 8
@@ -24,6 +25,7 @@ def _invalid(field: str, message: str, message_zh: str) -> Invalid:
 
 
 def create_user(
+    uow: UnitOfWork,
     *,
     username: str,
     password: str,
@@ -86,27 +88,20 @@ def create_user(
         subdistrict_id=subdistrict.id if subdistrict else None,
         unit_id=unit.id if unit else None,
     )
-    db.session.add(user)
-    try:
-        db.session.flush()
-        if grid_codes:
-            _assign(user, grid_codes, replace=False)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    uow.session.add(user)
+    uow.session.flush()
+    if grid_codes:
+        _assign(user, grid_codes, replace=False)
     return user
 
 
-def assign_grids(username: str, grid_codes: Iterable[str], *, replace: bool = False) -> list[str]:
+def assign_grids(
+    uow: UnitOfWork, username: str, grid_codes: Iterable[str], *, replace: bool = False
+) -> list[str]:
     """Make a collector responsible for grids (of their own subdistrict only)."""
-    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
-    try:
-        codes = _assign(user, grid_codes, replace=replace)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    user = uow.session.scalar(select(User).where(User.username == username.strip().lower()))
+    codes = _assign(user, grid_codes, replace=replace)
+    uow.session.flush()
     return codes
 
 

@@ -43,7 +43,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,7 +54,6 @@ from server.domain.roles import Role
 from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.extensions import db
 from server.models import Subdistrict, WebhookDelivery, WebhookSubscription
-from server.models.base import utcnow
 from server.services.notify import (
     DELIVER_TASK,
     EVENTS,
@@ -63,9 +62,9 @@ from server.services.notify import (
     WILDCARD,
     new_delivery,
 )
-from server.services.outbox import after_commit
 from server.services.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor
 from server.services.principal import Principal
+from server.services.uow import UnitOfWork, unit_of_work
 
 PING = "ping"
 USER_AGENT = "Minqing-Webhook/1"
@@ -203,6 +202,7 @@ def _scope_subdistrict(principal: Principal, requested: int | None) -> int | Non
 
 
 def create_subscription(
+    uow: UnitOfWork,
     principal: Principal,
     *,
     name: str,
@@ -236,8 +236,8 @@ def create_subscription(
         events=clean_events,
         active=True,
     )
-    db.session.add(sub)
-    db.session.commit()
+    uow.session.add(sub)
+    uow.session.flush()
     return CreatedSubscription(subscription=sub, secret=clear)
 
 
@@ -263,18 +263,19 @@ def get_subscription(principal: Principal, subscription_id: int) -> WebhookSubsc
     return sub
 
 
-def deactivate_subscription(principal: Principal, subscription_id: int) -> WebhookSubscription:
+def deactivate_subscription(
+    uow: UnitOfWork, principal: Principal, subscription_id: int
+) -> WebhookSubscription:
     """Stop a subscription: no new deliveries, pending ones are abandoned (marked failed).
     Its delivery history is kept. Deactivating twice is harmless."""
     sub = get_subscription(principal, subscription_id)
     if sub.active:
         sub.active = False
-        db.session.execute(
+        uow.session.execute(
             update(WebhookDelivery)
             .where(WebhookDelivery.subscription_id == sub.id, WebhookDelivery.status == PENDING)
             .values(status=FAILED, last_error="subscription deactivated")
         )
-        db.session.commit()
     return sub
 
 
@@ -297,7 +298,7 @@ def list_deliveries(
     return Page(items=rows, next_cursor=encode_cursor(rows[-1].id) if more and rows else None)
 
 
-def send_test(principal: Principal, subscription_id: int) -> WebhookDelivery:
+def send_test(uow: UnitOfWork, principal: Principal, subscription_id: int) -> WebhookDelivery:
     """Queue a `ping` event to the subscription, to check the receiver and its secret."""
     sub = get_subscription(principal, subscription_id)
     if not sub.active:
@@ -311,9 +312,8 @@ def send_test(principal: Principal, subscription_id: int) -> WebhookDelivery:
         PING,
         {"subscription": {"id": sub.id, "name": sub.name}, "message": "Minqing webhook test"},
     )
-    db.session.flush()
-    after_commit(DELIVER_TASK, delivery.id)
-    db.session.commit()
+    uow.session.flush()
+    uow.after_commit(DELIVER_TASK, delivery.id)
     return delivery
 
 
@@ -381,29 +381,15 @@ def deliver(delivery_id: int) -> DeliveryOutcome:
     delivered; otherwise the attempt is counted, its status code and error recorded, and
     the delivery stays pending (`retry`) until WEBHOOK_MAX_ATTEMPTS attempts, then failed.
     A delivery whose subscription was deactivated is marked failed without sending.
+
+    The edge of a task: two units of work, before and after the request, so that no
+    transaction stays open while it is in flight.
     """
-    delivery = db.session.get(WebhookDelivery, delivery_id)
-    if delivery is None:
-        db.session.rollback()
-        return DeliveryOutcome(delivery_id, "missing", 0, sent=False, retry=False)
-    max_attempts = int(current_app.config["WEBHOOK_MAX_ATTEMPTS"])
-    sub = db.session.get(WebhookSubscription, delivery.subscription_id)
-    if delivery.status == PENDING and (sub is None or not sub.active):
-        delivery.status = FAILED
-        delivery.last_error = "subscription deactivated"
-    elif delivery.status == PENDING and delivery.attempts >= max_attempts:
-        delivery.status = FAILED
-    if delivery.status != PENDING or sub is None:
-        outcome = DeliveryOutcome(
-            delivery.id, delivery.status, delivery.attempts, sent=False, retry=False
-        )
-        db.session.commit()
-        return outcome
-
-    url, secret, event, event_id = sub.url, sub.secret, delivery.event, delivery.event_id
-    body = encode_body(delivery.payload)
-    db.session.commit()  # end the read: no transaction stays open during the request
-
+    with unit_of_work() as uow:
+        prepared = _prepare_delivery(uow, delivery_id)
+    if isinstance(prepared, DeliveryOutcome):
+        return prepared
+    url, secret, event, event_id, body = prepared
     timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json; charset=utf-8",
@@ -416,16 +402,43 @@ def deliver(delivery_id: int) -> DeliveryOutcome:
     }
     timeout = float(current_app.config["WEBHOOK_TIMEOUT_SECONDS"])
     status_code, error = _post(url, body, headers, timeout)
+    with unit_of_work() as uow:
+        return _record_attempt(uow, delivery_id, status_code, error)
 
-    delivery = db.session.get(WebhookDelivery, delivery_id, populate_existing=True)
+
+def _prepare_delivery(
+    uow: UnitOfWork, delivery_id: int
+) -> DeliveryOutcome | tuple[str, str, str, str, bytes]:
+    """What to send (url, secret, event, event id, body), or the outcome without sending."""
+    delivery = uow.session.get(WebhookDelivery, delivery_id)
+    if delivery is None:
+        return DeliveryOutcome(delivery_id, "missing", 0, sent=False, retry=False)
+    max_attempts = int(current_app.config["WEBHOOK_MAX_ATTEMPTS"])
+    sub = uow.session.get(WebhookSubscription, delivery.subscription_id)
+    if delivery.status == PENDING and (sub is None or not sub.active):
+        delivery.status = FAILED
+        delivery.last_error = "subscription deactivated"
+    elif delivery.status == PENDING and delivery.attempts >= max_attempts:
+        delivery.status = FAILED
+    if delivery.status != PENDING or sub is None:
+        return DeliveryOutcome(
+            delivery.id, delivery.status, delivery.attempts, sent=False, retry=False
+        )
+    return sub.url, sub.secret, delivery.event, delivery.event_id, encode_body(delivery.payload)
+
+
+def _record_attempt(
+    uow: UnitOfWork, delivery_id: int, status_code: int | None, error: str | None
+) -> DeliveryOutcome:
+    max_attempts = int(current_app.config["WEBHOOK_MAX_ATTEMPTS"])
+    delivery = uow.session.get(WebhookDelivery, delivery_id, populate_existing=True)
     if delivery is None:  # deleted meanwhile (its subscription was removed)
-        db.session.rollback()
         return DeliveryOutcome(delivery_id, "missing", 0, sent=True, retry=False)
     delivery.attempts = (delivery.attempts or 0) + 1
     delivery.last_status_code = status_code
     if error is None:
         delivery.status = DELIVERED
-        delivery.delivered_at = utcnow()
+        delivery.delivered_at = uow.now
         delivery.last_error = None
     else:
         delivery.last_error = error[:ERROR_MAX]
@@ -440,19 +453,18 @@ def deliver(delivery_id: int) -> DeliveryOutcome:
         status_code=status_code,
         error=error,
     )
-    db.session.commit()
     return outcome
 
 
 STALLED_AFTER = timedelta(minutes=10)
 
 
-def requeue_stalled(now: datetime | None = None, *, limit: int = 500) -> int:
+def requeue_stalled(uow: UnitOfWork, *, limit: int = 500) -> int:
     """Send again the deliveries that were never attempted (their enqueue was lost, e.g.
     the broker was down at commit time), ten minutes after they were made."""
-    now = now or utcnow()
+    now = uow.now
     ids = list(
-        db.session.scalars(
+        uow.session.scalars(
             select(WebhookDelivery.id)
             .where(
                 WebhookDelivery.status == "pending",
@@ -464,6 +476,5 @@ def requeue_stalled(now: datetime | None = None, *, limit: int = 500) -> int:
         )
     )
     for delivery_id in ids:
-        after_commit(DELIVER_TASK, delivery_id)
-    db.session.commit()
+        uow.after_commit(DELIVER_TASK, delivery_id)
     return len(ids)

@@ -8,6 +8,7 @@ from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
 from server.services import index, schedules
+from server.services.uow import unit_of_work
 
 RETRY = {
     "autoretry_for": (OperationalError,),
@@ -20,14 +21,16 @@ RETRY = {
 @shared_task(name="minqing.patrols.judge_slots", **RETRY)
 def judge_slots() -> dict[str, int]:
     """Mark scheduled patrol slots done or missed, once each."""
-    return schedules.judge_slots()
+    with unit_of_work() as uow:
+        return schedules.judge_slots(uow)
 
 
 @shared_task(name="minqing.index.compute_day", **RETRY)
 def compute_day(day: str | None = None) -> dict[str, object]:
     """The index of `day` (ISO date; default yesterday, local time) and its bulletins."""
     target = date.fromisoformat(day) if day else index.yesterday()
-    result = index.compute_day(target)
+    with unit_of_work() as uow:
+        result = index.compute_day(uow, target)
     return {
         "day": result.day.isoformat(),
         "grids": result.grids,

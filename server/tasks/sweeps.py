@@ -6,6 +6,7 @@ from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
 from server.services import sweeps
+from server.services.uow import unit_of_work
 
 # Results are kept (they are small counts) so that operators can see what a sweep did.
 RETRY = {
@@ -18,9 +19,14 @@ RETRY = {
 
 @shared_task(name="minqing.cases.sweep_overdue", **RETRY)
 def sweep_overdue() -> dict[str, int]:
-    return {"overdue": sweeps.mark_overdue(), "escalated": sweeps.escalate()}
+    with unit_of_work() as uow:
+        overdue = sweeps.mark_overdue(uow)
+    with unit_of_work() as uow:
+        escalated = sweeps.escalate(uow)
+    return {"overdue": overdue, "escalated": escalated}
 
 
 @shared_task(name="minqing.cases.sweep_rating_timeouts", **RETRY)
 def sweep_rating_timeouts() -> dict[str, int]:
-    return {"closed_unrated": sweeps.close_unrated()}
+    with unit_of_work() as uow:
+        return {"closed_unrated": sweeps.close_unrated(uow)}

@@ -7,6 +7,7 @@ from typing import Any
 from celery import Task, shared_task
 
 from server.services import webhooks
+from server.services.uow import unit_of_work
 
 
 @shared_task(
@@ -37,4 +38,5 @@ def deliver(self: Task, delivery_id: int) -> dict[str, Any]:
 @shared_task(name="minqing.webhooks.requeue_stalled", ignore_result=False)
 def requeue_stalled() -> dict[str, int]:
     """Beat: deliveries whose enqueue was lost are sent again (once they are 10 min old)."""
-    return {"requeued": webhooks.requeue_stalled()}
+    with unit_of_work() as uow:
+        return {"requeued": webhooks.requeue_stalled(uow)}

@@ -149,7 +149,8 @@ def report() -> Any:
             address=read_text("address", "地址", required=False, max_len=200),
         )
         photo = read_photo()
-        ratelimit.resident_report(request.remote_addr or "unknown")
+        with unit_of_work() as uow:  # counted even if the report is then refused
+            ratelimit.resident_report(uow, request.remote_addr or "unknown")
         with unit_of_work() as uow:
             result = resident_reports.report_with_photo(uow, data, photo)
     except DomainError as exc:

@@ -22,6 +22,7 @@ from server.domain.roles import Role
 from server.errors import DomainError, Forbidden
 from server.services import auth
 from server.services.principal import Principal
+from server.services.uow import unit_of_work
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,8 +80,11 @@ def check_csrf() -> None:
 def sign_in(username: str, password: str) -> Principal:
     """Check the password (services.auth.login: lockouts, per-address limits) and start a
     fresh session; DomainError on refusal."""
-    issued = auth.login(username, password, request.remote_addr or "unknown")
-    principal = auth.resolve_bearer(issued.access_token)
+    with unit_of_work() as uow:
+        attempt = auth.login(uow, username, password, request.remote_addr or "unknown")
+    issued = attempt.issued()
+    with unit_of_work() as uow:
+        principal = auth.resolve_bearer(uow, issued.access_token)
     session.clear()  # a new session on sign-in: nothing from before survives (fixation)
     session.permanent = True
     session["token"] = issued.access_token
@@ -114,7 +118,8 @@ def web_principal() -> Principal | None:
         _expire()
         return None
     try:
-        principal = auth.resolve_bearer(token)
+        with unit_of_work() as uow:
+            principal = auth.resolve_bearer(uow, token)
     except DomainError:  # token expired, password changed, account disabled
         _expire()
         return None

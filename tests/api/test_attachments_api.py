@@ -20,6 +20,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import ExifTags, Image
 
+from server.services.uow import unit_of_work
+
 GPS = {1: "N", 2: (32.0, 23.0, 24.0), 3: "E", 4: (119.0, 25.0, 48.0)}
 
 
@@ -330,9 +332,11 @@ def test_thumbnail_pending_then_made_once(
     assert int(pending.headers["Retry-After"]) > 0
 
     with app.app_context():
-        assert make_thumbnail(sha(data)) is True
+        with unit_of_work() as uow:
+            assert make_thumbnail(uow, sha(data)) is True
         made = thumb.stat().st_mtime_ns
-        assert make_thumbnail(sha(data)) is False  # already made: nothing rewritten
+        with unit_of_work() as uow:
+            assert make_thumbnail(uow, sha(data)) is False  # already made: nothing rewritten
     assert thumb.stat().st_mtime_ns == made
     response = client.get(url, headers=auth)
     assert response.status_code == 200 and response.mimetype == "image/jpeg"
@@ -444,7 +448,8 @@ def device_token(app: Flask, world: World) -> tuple[str, str]:
     from server.services.devices import issue_device
 
     with app.app_context():
-        issued = issue_device("collector")
+        with unit_of_work() as uow:
+            issued = issue_device(uow, "collector")
         return issued.device.id, issued.token
 
 
@@ -457,8 +462,8 @@ def test_device_token_uploads_for_its_collector_until_revoked(
     data = photo()
     assert post(client, data, bearer(token)).status_code == 201
     assert row(app, sha(data)).uploaded_by_id == world.user_ids["collector"]
-    with app.app_context():
-        revoke_device(device_id)
+    with app.app_context(), unit_of_work() as uow:
+        revoke_device(uow, device_id)
     later = photo()
     assert_error(post(client, later, bearer(token)), 401, "device_revoked")
     assert_error(put(client, sha(later), later, bearer(token)), 401, "device_revoked")

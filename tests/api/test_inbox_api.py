@@ -13,6 +13,8 @@ from flask.testing import FlaskClient
 from helpers import assert_error
 from sqlalchemy import func, select
 
+from server.services.uow import unit_of_work
+
 REPORTER_NAME = "王小明"
 REPORTER_PHONE = "13912345678"
 
@@ -337,7 +339,7 @@ def test_a_device_token_reads_its_collectors_inbox(
 
     case_id = insert_case(app, world)
     publish(app, "case.verified", case_id, recipients=[world.user_ids["collector"]])
-    with app.app_context():
-        token = issue_device("collector").token
+    with app.app_context(), unit_of_work() as uow:
+        token = issue_device(uow, "collector").token
     body = client.get("/api/v1/inbox", headers=bearer(token)).get_json()
     assert [n["event"] for n in body["items"]] == ["case.verified"]

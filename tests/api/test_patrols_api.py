@@ -13,6 +13,8 @@ from flask.testing import FlaskClient
 from helpers import assert_error, ok
 from shapely.geometry import box
 
+from server.services.uow import unit_of_work
+
 T0 = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 
 
@@ -315,8 +317,10 @@ def test_schedules_and_slots(
         201,
     )
     with app.app_context():
-        first = schedules.judge_slots(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
-        again = schedules.judge_slots(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+        with unit_of_work(datetime(2026, 11, 25, 9, 0, tzinfo=UTC)) as uow:
+            first = schedules.judge_slots(uow)
+        with unit_of_work(datetime(2026, 11, 25, 9, 0, tzinfo=UTC)) as uow:
+            again = schedules.judge_slots(uow)
     # 11-24 09:00 and 15:00 (missed), 11-25 09:00 (done) and 15:00 (missed)
     assert first == {"done": 1, "missed": 3}
     assert again == {"done": 0, "missed": 0}

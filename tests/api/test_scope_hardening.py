@@ -12,6 +12,8 @@ from flask.testing import FlaskClient
 from helpers import act, assert_error, dispatched, new_case, ok, report
 from PIL import Image
 
+from server.services.uow import unit_of_work
+
 
 def upload(client: FlaskClient, token: str, colour: str = "blue") -> str:
     buffer = io.BytesIO()
@@ -99,7 +101,8 @@ def test_a_lost_race_is_409_not_500(
 
     case = new_case(client, tokens)
     with app.app_context():
-        principal = resolve_bearer(tokens["dispatcher"])
+        with unit_of_work() as uow:
+            principal = resolve_bearer(uow, tokens["dispatcher"])
         case_service.visible_case(principal, case["id"])  # loaded at version 1 here …
         ok(act(client, tokens["dispatcher"], case, "accept"))  # … then accepted elsewhere
         with pytest.raises(Conflict) as info:
@@ -118,8 +121,8 @@ def test_a_collector_verifies_only_in_their_grids(
 
     case = ok(act(client, tokens["staff"], dispatched(client, tokens, world), "acknowledge"))
     case = ok(act(client, tokens["staff"], case, "report_done", result="ok"))
-    with app.app_context():  # the collector is moved to another grid
-        assign_grids("collector", [world.grid_codes["A2"]], replace=True)
+    with app.app_context(), unit_of_work() as uow:  # the collector is moved to another grid
+        assign_grids(uow, "collector", [world.grid_codes["A2"]], replace=True)
     token = login(client, "collector")
     assert_error(act(client, token, case, "verify_ok"), 403, "forbidden")
 

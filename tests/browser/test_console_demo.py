@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from server.services.uow import unit_of_work
+
 DEMO_PASSWORD = "minqing-demo"
 
 
@@ -20,8 +22,10 @@ def demo(app: Flask, backend: str) -> None:
     from server.services.demo_history import seed_history
 
     with app.app_context():
-        seed_demo(DEMO_PASSWORD)
-        seed_history(days=14)
+        with unit_of_work() as uow:
+            seed_demo(uow, DEMO_PASSWORD)
+        with unit_of_work() as uow:
+            seed_history(uow, days=14)
 
 
 def _hotline_duplicate(app: Flask) -> str:

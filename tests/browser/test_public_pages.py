@@ -15,6 +15,8 @@ from flask.testing import FlaskClient
 from helpers import A1, act, ok, report
 from PIL import Image
 
+from server.services.uow import unit_of_work
+
 
 def loaded_width(locator: Any) -> int:
     """The image's natural width once the browser has loaded it (0: it failed)."""
@@ -188,7 +190,8 @@ def test_board_with_index_trend_and_figures(
 
     with app.app_context():
         today = utcnow().astimezone(local_zone()).date()
-        index.backfill(today - timedelta(days=6), today)
+        with unit_of_work() as uow:
+            index.backfill(uow, today - timedelta(days=6), today)
         from server.extensions import db
 
         db.session.remove()
@@ -237,8 +240,10 @@ def test_demo_pages_for_the_readme(
     from server.services.demo_history import seed_history
 
     with app.app_context():
-        seed_demo(DEMO_PASSWORD)
-        seed_history(days=14)
+        with unit_of_work() as uow:
+            seed_demo(uow, DEMO_PASSWORD)
+        with unit_of_work() as uow:
+            seed_history(uow, days=14)
         waiting = db.session.scalars(
             select(Case).where(Case.status == "awaiting_rating").order_by(Case.reported_at.desc())
         ).first()

@@ -25,6 +25,8 @@ from flask import Flask
 from sqlalchemy import text
 from watermelon_device import WatermelonDevice
 
+from server.services.uow import unit_of_work
+
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 A1 = (LON0 + 0.5 * STEP, LAT0 + 0.5 * STEP)  # inside grid A1 (collector's)
@@ -76,7 +78,8 @@ class Field:
         from server.services.devices import issue_device
 
         with self.app.app_context():
-            issued = issue_device(collector, name=f"conformance {name}")
+            with unit_of_work() as uow:
+                issued = issue_device(uow, collector, name=f"conformance {name}")
             device_id, token = issued.device.id, issued.token
         device = WatermelonDevice(self.url, token, name, self.log_dir)
         self.phones.append(device)
@@ -236,8 +239,8 @@ def share_grid_a1(field: Field, collector: str) -> None:
     """Make another collector responsible for grid A1 too (as an admin would)."""
     from server.services.users import assign_grids
 
-    with field.app.app_context():
-        assign_grids(collector, [field.world.grid_codes["A1"]])
+    with field.app.app_context(), unit_of_work() as uow:
+        assign_grids(uow, collector, [field.world.grid_codes["A1"]])
 
 
 def same_fields(
@@ -375,8 +378,8 @@ def test_updates_and_deletions_propagate(field: Field) -> None:
     # the admin takes grid A1 away from collector2: B's next pull deletes what it held there
     from server.services.users import assign_grids
 
-    with field.app.app_context():
-        assign_grids("collector2", [world.grid_codes["B1"]], replace=True)
+    with field.app.app_context(), unit_of_work() as uow:
+        assign_grids(uow, "collector2", [world.grid_codes["B1"]], replace=True)
     gone = b.sync_ok()
     no_protocol_complaints(gone)
     assert ids(gone, "patrols", "deleted") == [patrol]
@@ -547,8 +550,8 @@ def test_a_revoked_device_gets_401_and_syncs_nothing(field: Field) -> None:
     a = field.phone("collector", "A")
     a.sync_ok()
     log = offline_log(a, field, None, "吊销后的记录 written after revocation")
-    with field.app.app_context():
-        revoke_device(field.device_ids["A"])
+    with field.app.app_context(), unit_of_work() as uow:
+        revoke_device(uow, field.device_ids["A"])
 
     report = a.sync()
     assert report["ok"] is False and report["status"] == 401, report

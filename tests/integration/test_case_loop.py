@@ -15,6 +15,14 @@ from PIL import Image
 from sqlalchemy import select
 
 
+def sweep_at(sweep: Any, now: Any = None) -> int:
+    """Run a sweep in its own unit of work, at `now` (default: the clock)."""
+    from server.services.uow import unit_of_work
+
+    with unit_of_work(now) as uow:
+        return int(sweep(uow))
+
+
 def upload_photo(client: FlaskClient, token: str, colour: str = "red") -> str:
     buffer = io.BytesIO()
     Image.new("RGB", (640, 480), colour).save(buffer, "JPEG")
@@ -136,10 +144,10 @@ def test_rating_timeout_closes_with_none(
 
     case = _to_awaiting(client, tokens, world)
     with app.app_context():
-        assert sweeps.close_unrated() == 0  # not yet
+        assert sweep_at(sweeps.close_unrated) == 0  # not yet
         later = utcnow() + timedelta(days=app.config["RATING_TIMEOUT_DAYS"], minutes=1)
-        assert sweeps.close_unrated(later) == 1
-        assert sweeps.close_unrated(later) == 0  # idempotent
+        assert sweep_at(sweeps.close_unrated, later) == 1
+        assert sweep_at(sweeps.close_unrated, later) == 0  # idempotent
         row = db.session.get(Case, case["id"])
         assert row is not None and row.status == "closed" and row.rating == "none"
         verdicts = db.session.scalars(
@@ -160,12 +168,12 @@ def test_overdue_and_escalation_sweeps_are_idempotent(
         row = db.session.get(Case, case["id"])
         assert row is not None and row.deadline_at is not None
         after = row.deadline_at + timedelta(minutes=1)
-        assert sweeps.mark_overdue(after) == 1
-        assert sweeps.mark_overdue(after) == 0
+        assert sweep_at(sweeps.mark_overdue, after) == 1
+        assert sweep_at(sweeps.mark_overdue, after) == 0
         much_later = row.deadline_at + timedelta(hours=app.config["ESCALATE_AFTER_HOURS"] + 1)
-        assert sweeps.escalate(after) == 0
-        assert sweeps.escalate(much_later) == 1
-        assert sweeps.escalate(much_later) == 0
+        assert sweep_at(sweeps.escalate, after) == 0
+        assert sweep_at(sweeps.escalate, much_later) == 1
+        assert sweep_at(sweeps.escalate, much_later) == 0
         actions = db.session.scalars(
             select(CaseEvent.action).where(CaseEvent.case_id == case["id"]).order_by(CaseEvent.seq)
         ).all()

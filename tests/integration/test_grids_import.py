@@ -11,6 +11,8 @@ from factories import LAT0, LON0, STEP, build_world_geojson, feature, square
 from flask import Flask
 from sqlalchemy import func, select
 
+from server.services.uow import unit_of_work
+
 
 def counts(app: Flask) -> dict[str, int]:
     from server.extensions import db
@@ -27,7 +29,9 @@ def run_import(app: Flask, fc: Any, **kwargs: Any) -> Any:
     from server.services.grids_import import import_geojson
 
     with app.app_context():
-        return import_geojson(fc, **kwargs)
+        with unit_of_work() as uow:
+            out = import_geojson(uow, fc, **kwargs)
+        return out
 
 
 def test_import_creates_then_is_idempotent(app: Flask) -> None:

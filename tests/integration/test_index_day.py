@@ -12,6 +12,8 @@ from flask.testing import FlaskClient
 from helpers import act, new_case, ok
 from sqlalchemy import select
 
+from server.services.uow import unit_of_work
+
 DAY = date(2026, 11, 20)
 
 
@@ -106,8 +108,8 @@ def test_index_of_a_day_by_hand(
     from server.services import index
 
     shift_to_day(app, build(client, world, tokens))
-    with app.app_context():
-        result = index.compute_day(DAY)
+    with app.app_context(), unit_of_work() as uow:
+        result = index.compute_day(uow, DAY)
     assert (result.grids, result.communities) == (4, 3)
 
     expected = IndexInputs(
@@ -146,8 +148,8 @@ def test_index_of_a_day_by_hand(
 
     # recomputing the day gives the same rows
     before = [stored(app, "grid", g) for g in world.grid_ids.values()]
-    with app.app_context():
-        index.compute_day(DAY)
+    with app.app_context(), unit_of_work() as uow:
+        index.compute_day(uow, DAY)
     assert [stored(app, "grid", g) for g in world.grid_ids.values()] == before
 
     # published, with no personal data, and the bulletin
@@ -175,7 +177,8 @@ def test_a_future_day_is_refused(app: Flask, client: FlaskClient, world: World) 
 
     with app.app_context():
         try:
-            index.compute_day(date.today() + timedelta(days=2))
+            with unit_of_work() as uow:
+                index.compute_day(uow, date.today() + timedelta(days=2))
         except Invalid as exc:
             assert exc.field == "date"
         else:

@@ -21,6 +21,8 @@ from conftest import Worker, World, wait_for
 from flask import Flask
 from sqlalchemy import select
 
+from server.services.uow import unit_of_work
+
 REPORTER_NAME = "王小明"
 REPORTER_PHONE = "13912345678"
 
@@ -108,7 +110,10 @@ def subscribe(
         subdistrict_id=world.subdistrict_id,
     )
     with app.app_context():
-        created = create_subscription(admin, name="接收端", url=url, events=events or ["*"])
+        with unit_of_work() as uow:
+            created = create_subscription(
+                uow, admin, name="接收端", url=url, events=events or ["*"]
+            )
         return created.subscription.id, created.secret
 
 
@@ -388,8 +393,10 @@ def test_deliveries_whose_enqueue_was_lost_are_sent_again(app: Flask, world: Wor
         db.session.add_all([old, fresh])
         db.session.commit()
         old_id, fresh_id = old.id, fresh.id
-        assert requeue_stalled() == 1
+        with unit_of_work() as uow:
+            assert requeue_stalled(uow) == 1
         db.session.expire_all()
         assert db.session.get(WebhookDelivery, old_id).attempts == 1
         assert db.session.get(WebhookDelivery, fresh_id).attempts == 0
-        assert requeue_stalled() == 0
+        with unit_of_work() as uow:
+            assert requeue_stalled(uow) == 0

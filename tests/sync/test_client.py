@@ -24,6 +24,8 @@ from sync.client import RetryPolicy, SyncClient, SyncError, Unauthorized
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from sync_chaos import LossyProxy, tiny_png
 
+from server.services.uow import unit_of_work
+
 FAST = RetryPolicy(attempts=10, base_s=0.02, cap_s=0.5)
 
 
@@ -31,7 +33,9 @@ def issue(app: Flask, username: str) -> str:
     from server.services.devices import issue_device
 
     with app.app_context():
-        return issue_device(username).token
+        with unit_of_work() as uow:
+            out = issue_device(uow, username)
+        return out.token
 
 
 def log(grid_id: int, text: str, at: tuple[float, float] | None = None, **extra: Any) -> dict:  # type: ignore[type-arg]
@@ -165,8 +169,8 @@ def test_a_grid_taken_away_leaves_the_phone_edits_and_all(
     a.sync()
     b.sync()
     b.update("patrol_logs", x, {"text": "乙改了"})
-    with app.app_context():
-        assign_grids("collector", [world.grid_codes["A2"]], replace=True)
+    with app.app_context(), unit_of_work() as uow:
+        assign_grids(uow, "collector", [world.grid_codes["A2"]], replace=True)
     b.sync()
     assert b.status("patrol_logs", x) is None
     assert [g["id"] for g in b.all("grids")] == [str(world.grid_ids["A2"])]
@@ -310,13 +314,14 @@ def test_a_revoked_device_syncs_nothing(app: Flask, world: World, live_server: A
     from server.services.devices import issue_device, revoke_device
 
     with app.app_context():
-        issued = issue_device("collector")
+        with unit_of_work() as uow:
+            issued = issue_device(uow, "collector")
         token, device_id = issued.token, issued.device.id
     a = SyncClient(live_server.url, token, retry=FAST)
     a.sync()
     x = a.create("patrol_logs", log(world.grid_ids["A1"], "吊销后"))
-    with app.app_context():
-        revoke_device(device_id)
+    with app.app_context(), unit_of_work() as uow:
+        revoke_device(uow, device_id)
     with pytest.raises(Unauthorized):
         a.sync()
     assert a.status("patrol_logs", x) == ("created", []) and server_log(app, x) is None

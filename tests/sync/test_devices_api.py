@@ -10,6 +10,8 @@ from conftest import bearer
 from flask.testing import FlaskClient
 from helpers import assert_error, ok
 
+from server.services.uow import unit_of_work
+
 
 def test_issue_list_sync_log_and_revoke(client: FlaskClient, tokens: dict[str, str]) -> None:
     admin = bearer(tokens["admin"])
@@ -71,8 +73,8 @@ def test_sync_photo_upload_is_idempotent_and_checked(
 
     from server.services.devices import issue_device
 
-    with app.app_context():
-        device = bearer(issue_device("collector").token)
+    with app.app_context(), unit_of_work() as uow:
+        device = bearer(issue_device(uow, "collector").token)
     buffer = io.BytesIO()
     Image.new("RGB", (40, 30), (200, 30, 30)).save(buffer, "JPEG")
     photo = buffer.getvalue()

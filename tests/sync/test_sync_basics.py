@@ -11,6 +11,8 @@ from flask import Flask
 from helpers import A1, B1, assert_error, ok
 from phones import Phone, ids
 
+from server.services.uow import unit_of_work
+
 
 def now_ms() -> int:
     return int(time.time() * 1000)
@@ -167,13 +169,15 @@ def test_granting_and_revoking_a_grid_reaches_the_phone(
         == {}
     )
     phone.pull()
-    with app.app_context():
-        assign_grids("collector", [world.grid_codes["A1"], world.grid_codes["B1"]], replace=True)
+    with app.app_context(), unit_of_work() as uow:
+        assign_grids(
+            uow, "collector", [world.grid_codes["A1"], world.grid_codes["B1"]], replace=True
+        )
     gained = phone.pull()
     assert str(world.grid_ids["B1"]) in ids(gained, "grids", "created")
     assert "log-b1-00001" in ids(gained, "patrol_logs", "created")
-    with app.app_context():
-        assign_grids("collector", [world.grid_codes["A1"]], replace=True)
+    with app.app_context(), unit_of_work() as uow:
+        assign_grids(uow, "collector", [world.grid_codes["A1"]], replace=True)
     lost = phone.pull()
     assert str(world.grid_ids["B1"]) in lost["changes"]["grids"]["deleted"]
     assert "log-b1-00001" in lost["changes"]["patrol_logs"]["deleted"]
@@ -182,8 +186,8 @@ def test_granting_and_revoking_a_grid_reaches_the_phone(
 def test_a_revoked_device_cannot_sync(app: Flask, phone: Phone) -> None:
     from server.services.devices import revoke_device
 
-    with app.app_context():
-        revoke_device(phone.device_id)
+    with app.app_context(), unit_of_work() as uow:
+        revoke_device(uow, phone.device_id)
     response = phone.client.get("/api/v1/sync/pull", headers=bearer(phone.token))
     assert response.status_code == 401
 

@@ -15,6 +15,7 @@ from helpers import A1, act, assert_error, ok
 from phones import Phone, ids
 from sqlalchemy import event, func, select, text
 
+from server.services.uow import unit_of_work
 from tests.sync.test_sync_basics import empty, log_raw, now_ms
 
 
@@ -573,8 +574,8 @@ def test_a_photo_seen_in_a_colleagues_log_cannot_be_claimed(
 
     from server.services.users import assign_grids
 
-    with app.app_context():
-        assign_grids("collector2", [world.grid_codes["A1"]])
+    with app.app_context(), unit_of_work() as uow:
+        assign_grids(uow, "collector2", [world.grid_codes["A1"]])
     owner, colleague = make_phone("collector"), make_phone("collector2")
     buffer = io.BytesIO()
     Image.new("RGB", (30, 20), (10, 120, 10)).save(buffer, "JPEG")

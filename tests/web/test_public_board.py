@@ -11,6 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from helpers import act, ok, report
 
+from server.services.uow import unit_of_work
+
 
 def closed_resident_case(client: FlaskClient, tokens: dict[str, str], world: World) -> None:
     body = ok(report(client, None, reporter_phone="13812345678", description="秘密的描述"), 201)
@@ -34,7 +36,8 @@ def compute_today(app: Flask) -> str:
 
     with app.app_context():
         day = utcnow().astimezone(local_zone()).date()
-        index.compute_day(day, publish=False)
+        with unit_of_work() as uow:
+            index.compute_day(uow, day, publish=False)
         db.session.remove()
     return day.isoformat()
 

@@ -99,6 +99,7 @@ def test_slot_states_through_the_day(app: Flask, world: World) -> None:
     from server.services import collector_day
     from server.services.auth import login, resolve_bearer
     from server.services.case_deadlines import local_zone
+    from server.services.uow import unit_of_work
 
     with app.app_context():
         zone = local_zone()
@@ -128,7 +129,9 @@ def test_slot_states_through_the_day(app: Flask, world: World) -> None:
             )
         )
         db.session.commit()
-        principal = resolve_bearer(login("collector", TEST_PASSWORD).access_token)
+        with unit_of_work() as uow:
+            token = login(uow, "collector", TEST_PASSWORD).issued().access_token
+            principal = resolve_bearer(uow, token)
         noon = datetime(today.year, today.month, today.day, 12, 0, tzinfo=zone)
         slots = collector_day.today_slots(principal, now=noon)
         assert [(s.due_at.astimezone(zone).strftime("%H:%M"), s.state) for s in slots] == [

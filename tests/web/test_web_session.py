@@ -504,11 +504,12 @@ def test_queue_highlights_overdue_and_due_soon(
     from datetime import UTC, datetime, timedelta
 
     from server.services.sweeps import mark_overdue
+    from server.services.uow import unit_of_work
 
     late = ok(act(client, tokens["dispatcher"], new_case(client, tokens), "accept"))
     late = ok(act(client, tokens["dispatcher"], late, "dispatch", unit_id=world.unit_id))
-    with app.app_context():
-        assert mark_overdue(datetime.now(UTC) + timedelta(days=30)) == 1  # the sweep, later
+    with app.app_context(), unit_of_work(datetime.now(UTC) + timedelta(days=30)) as uow:
+        assert mark_overdue(uow) == 1  # the sweep, later
     soon = ok(act(client, tokens["dispatcher"], new_case(client, tokens), "accept"))
     deadline = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
     ok(

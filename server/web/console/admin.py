@@ -13,6 +13,7 @@ from server.domain.roles import ROLE_NAMES_ZH, Role
 from server.errors import Invalid
 from server.services import administration, grids_import, org
 from server.services.administration import PRIORITY_KEYS
+from server.services.uow import unit_of_work
 from server.web import forms
 from server.web.console import bp
 from server.web.i18n import pick, t
@@ -67,7 +68,8 @@ def admin_import() -> Any:
             field="geojson",
         ) from None
     try:
-        report = administration.import_territory(principal, text)
+        with unit_of_work() as uow:
+            report = administration.import_territory(uow, principal, text)
     except grids_import.ImportRejected as exc:
         return (
             render_template("console/admin/import_report.html", report=exc.report, ok=False),
@@ -97,16 +99,18 @@ def admin_people() -> Any:
 def admin_create_person() -> Any:
     principal = signed_in()
     f = request.form
-    user = administration.create_person(
-        principal,
-        username=forms.text(f, "username", required=True, max_length=64) or "",
-        password=forms.text(f, "password", required=True, max_length=200) or "",
-        role=forms.choice(f, "role", [r.value for r in Role], required=True) or "",
-        display_name=forms.text(f, "display_name", required=True, max_length=100) or "",
-        phone=forms.text(f, "phone", max_length=32),
-        unit_code=forms.text(f, "unit", max_length=32),
-        subdistrict_code=forms.text(f, "subdistrict", max_length=32),
-    )
+    with unit_of_work() as uow:
+        user = administration.create_person(
+            uow,
+            principal,
+            username=forms.text(f, "username", required=True, max_length=64) or "",
+            password=forms.text(f, "password", required=True, max_length=200) or "",
+            role=forms.choice(f, "role", [r.value for r in Role], required=True) or "",
+            display_name=forms.text(f, "display_name", required=True, max_length=100) or "",
+            phone=forms.text(f, "phone", max_length=32),
+            unit_code=forms.text(f, "unit", max_length=32),
+            subdistrict_code=forms.text(f, "subdistrict", max_length=32),
+        )
     flash(t(f"已创建账号 {user.username}", f"Account {user.username} created"), "ok")
     return redirect(url_for("console.admin_people"), 303)
 
@@ -117,7 +121,8 @@ def admin_collector_grids(user_id: int) -> Any:
     principal = signed_in()
     raw = forms.text(request.form, "grids", max_length=5000) or ""
     codes = [c for c in raw.replace(",", " ").replace("，", " ").split() if c]
-    assigned = administration.set_collector_grids(principal, user_id, codes)
+    with unit_of_work() as uow:
+        assigned = administration.set_collector_grids(uow, principal, user_id, codes)
     flash(t(f"已分配网格：{len(assigned)} 个", f"Grids assigned: {len(assigned)}"), "ok")
     return redirect(url_for("console.admin_people"), 303)
 
@@ -146,9 +151,10 @@ def admin_issue_device() -> Any:
     principal = signed_in()
     collector = forms.integer(request.form, "collector", required=True)
     assert collector is not None
-    issued = administration.issue_device(
-        principal, collector, forms.text(request.form, "name", max_length=100)
-    )
+    with unit_of_work() as uow:
+        issued = administration.issue_device(
+            uow, principal, collector, forms.text(request.form, "name", max_length=100)
+        )
     buffer = io.BytesIO()
     qrcode.make(issued.provisioning_payload()).save(buffer, "PNG")
     return render_template(
@@ -169,7 +175,8 @@ def admin_issue_device() -> Any:
 @bp.post("/admin/devices/<device_id>/revoke")
 @page(Role.ADMIN)
 def admin_revoke_device(device_id: str) -> Any:
-    device = administration.revoke_device(signed_in(), device_id[:32])
+    with unit_of_work() as uow:
+        device = administration.revoke_device(uow, signed_in(), device_id[:32])
     flash(t(f"已停用设备 {device.name}", f"Device {device.name} revoked"), "ok")
     return redirect(url_for("console.admin_devices"), 303)
 
@@ -191,13 +198,16 @@ def admin_categories() -> Any:
 def admin_update_category(code: str) -> Any:
     f = request.form
     deadlines = {k: forms.integer(f, f"deadline_{k}", required=True) for k in PRIORITY_KEYS}
-    category = administration.update_category(
-        signed_in(),
-        code[:32],
-        deadlines=deadlines,
-        unit=forms.choice(f, "unit", ["hours", "workdays"], required=True) or "",
-        default_priority=forms.choice(f, "default_priority", PRIORITY_KEYS, required=True) or "",
-        active=forms.boolean(f, "active") or False,
-    )
+    with unit_of_work() as uow:
+        category = administration.update_category(
+            uow,
+            signed_in(),
+            code[:32],
+            deadlines=deadlines,
+            unit=forms.choice(f, "unit", ["hours", "workdays"], required=True) or "",
+            default_priority=forms.choice(f, "default_priority", PRIORITY_KEYS, required=True)
+            or "",
+            active=forms.boolean(f, "active") or False,
+        )
     flash(t(f"已保存类别 {category.name_zh}", f"Category {category.name_en} saved"), "ok")
     return redirect(url_for("console.admin_categories"), 303)
