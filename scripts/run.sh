@@ -29,7 +29,7 @@ fi
 
 export SPATIALITE_LIBRARY_PATH="${SPATIALITE_LIBRARY_PATH:-mod_spatialite}"
 minqing="$VENV/bin/minqing"
-[[ -x "$minqing" ]] || die "$minqing not found: the console script 'minqing' (server.cli:main) is missing"
+[[ -x "$minqing" ]] || die "$minqing not found: the console script 'minqing' (server.command:main) is missing"
 
 if [[ -n "${DATABASE_URL:-}" ]]; then
   say "database: ${DATABASE_URL%%://*}://… (from DATABASE_URL)"

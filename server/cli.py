@@ -9,13 +9,10 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import AppGroup
 
-from server.app import create_app
 from server.errors import DomainError
 from server.services.uow import unit_of_work
-
-cli = FlaskGroup(create_app=lambda: create_app(), help="Minqing 民情 — grid patrol service.")
 
 
 def _fail(error: DomainError) -> None:
@@ -296,7 +293,3 @@ def register_commands(app: Flask) -> None:
     """Put our command groups on the app's CLI (so `flask` and `minqing` both have them)."""
     for group in (grids, demo, users, devices, index_group):
         app.cli.add_command(group)
-
-
-def main() -> None:
-    cli.main(prog_name="minqing")

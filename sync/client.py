@@ -76,7 +76,7 @@ class Unauthorized(SyncError):
     """401: the device's token is unknown or revoked; nothing was synced."""
 
 
-class Conflict(SyncError):
+class ServerConflict(SyncError):
     """409 on push: the server changed a pushed record after our pull; nothing was applied."""
 
 
@@ -373,7 +373,7 @@ class SyncClient:
             if status == 401:
                 raise Unauthorized("the device token was refused", status, parsed)
             if status == 409:
-                raise Conflict("the server changed a pushed record", status, parsed)
+                raise ServerConflict("the server changed a pushed record", status, parsed)
             raise SyncError(f"{method} {path}: HTTP {status}: {parsed!r}", status, parsed)
         raise SyncError(f"{method} {path}: gave up after {self.retry.attempts} attempts: {last}")
 
@@ -396,7 +396,7 @@ class SyncClient:
             self.pull()
             try:
                 rejected = self.push()
-            except Conflict:
+            except ServerConflict:
                 self.stats.conflicts += 1
                 continue
             if rejected:
@@ -513,7 +513,7 @@ class SyncClient:
         return sent
 
     def push(self) -> int:
-        """Push the local changes; how many records the server rejected. Raises Conflict."""
+        """Push the local changes; how many records the server rejected. Raises ServerConflict."""
         self.upload_attachments()
         with self._lock:
             changes = self._local_changes()

@@ -77,7 +77,7 @@ def _out(row: Attachment) -> dict[str, Any]:
     }
 
 
-def _stored(data: bytes, declared_sha256: str | None) -> tuple[dict[str, Any], int, Any]:
+def store_photo(data: bytes, declared_sha256: str | None) -> tuple[dict[str, Any], int, Any]:
     principal = authenticated_principal()
     with unit_of_work() as uow:
         row, created = attachments.store_upload(
@@ -100,7 +100,7 @@ def _send(stored: StoredFile) -> Response:
     return response
 
 
-def _upload_errors(func: Any) -> Any:
+def upload_errors(func: Any) -> Any:
     for status, description in (
         (400, "hash_mismatch: the body is not the file the hash names"),
         (413, "payload_too_large (MINQING_MAX_UPLOAD_MB) or image_too_large (megapixels)"),
@@ -115,10 +115,10 @@ def _upload_errors(func: Any) -> Any:
 @blp.arguments(UploadForm, location="files")
 @blp.response(201, AttachmentOut, description="stored", headers=LOCATION)
 @blp.alt_response(200, schema=AttachmentOut, description="already stored; nothing changed")
-@_upload_errors
+@upload_errors
 def upload(form: dict[str, Any]) -> Any:
     """Upload a photo (multipart field `file`); the same bytes twice are stored once."""
-    return _stored(form["file"].read(), None)
+    return store_photo(form["file"].read(), None)
 
 
 @blp.route("/attachments/<sha256>", parameters=[SHA_PARAMETER])
@@ -134,10 +134,10 @@ class AttachmentByHash(MethodView):
     @blp.response(201, AttachmentOut, description="stored", headers=LOCATION)
     @blp.alt_response(200, schema=AttachmentOut, description="already stored; nothing changed")
     @blp.alt_response(422, schema=ErrorSchema, description="validation_error: malformed hash")
-    @_upload_errors
+    @upload_errors
     def put(self, sha256: str) -> Any:
         """Upload a photo as the raw body under its SHA-256, which is checked (idempotent)."""
-        return _stored(request.get_data(cache=False), sha256)
+        return store_photo(request.get_data(cache=False), sha256)
 
     @blp.auth()
     @blp.doc(responses={"200": {"description": "the photo without EXIF/GPS metadata"}})

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Response, request, stream_with_context
 from marshmallow import Schema, fields, validate
 
-from server.api.attachments import SHA_PARAMETER, AttachmentOut, _stored, _upload_errors
+from server.api.attachments import SHA_PARAMETER, AttachmentOut, store_photo, upload_errors
 from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema, id_field
@@ -244,14 +244,14 @@ def push() -> Any:
 @blp.alt_response(200, schema=AttachmentOut, description="already stored")
 @blp.alt_response(404, description="HEAD: not stored yet")
 @blp.alt_response(422, schema=ErrorSchema, description="validation_error: malformed hash")
-@_upload_errors
+@upload_errors
 def attachment(sha256: str) -> Any:
     """Upload a photo under its SHA-256 (PUT, idempotent) or ask whether it is stored (HEAD)."""
     if request.method == "HEAD":
         photo_access.check_readable(authenticated_principal(), sha256)
         attachments.public_file(sha256)
         return Response(status=200)
-    return _stored(request.get_data(cache=False), sha256)
+    return store_photo(request.get_data(cache=False), sha256)
 
 
 class RejectionArgs(InputSchema):

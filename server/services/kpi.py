@@ -31,7 +31,7 @@ FACT_COLUMNS = (
 )
 
 
-def _facts(rows: Any) -> Iterator[CaseFacts]:
+def case_facts(rows: Any) -> Iterator[CaseFacts]:
     for (
         case_id,
         reported_at,
@@ -92,5 +92,5 @@ def key_figures(
             )
         )
     rows = db.session.execute(stmt.execution_options(yield_per=2000))
-    report = compute_kpis(_facts(rows), as_of=utcnow())
+    report = compute_kpis(case_facts(rows), as_of=utcnow())
     return {"from": date_from, "to": date_to, **report.as_dict()}

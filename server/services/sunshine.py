@@ -14,7 +14,7 @@ from server.domain.kpis import CaseFacts, compute_kpis
 from server.extensions import db
 from server.models import Case, Category, Community
 from server.models.base import utcnow
-from server.services.kpi import FACT_COLUMNS, _facts
+from server.services.kpi import FACT_COLUMNS, case_facts
 
 WINDOW_DAYS = 30  # what the board shows: the cases reported in the last 30 days
 
@@ -74,7 +74,7 @@ def closed_case_statistics(
     by_community: dict[int, list[CaseFacts]] = defaultdict(list)
     everything: list[CaseFacts] = []
     for row in db.session.execute(cases_stmt.execution_options(yield_per=2000)):
-        fact = next(_facts([tuple(row)[1:]]))
+        fact = next(case_facts([tuple(row)[1:]]))
         by_community[row[0]].append(fact)
         everything.append(fact)
     rows = [

@@ -105,9 +105,13 @@ def test_a_lost_race_is_409_not_500(
             principal = resolve_bearer(uow, tokens["dispatcher"])
         case_service.visible_case(principal, case["id"])  # loaded at version 1 here …
         ok(act(client, tokens["dispatcher"], case, "accept"))  # … then accepted elsewhere
-        with pytest.raises(Conflict) as info:
+        with pytest.raises(Conflict) as info, unit_of_work() as uow:
             case_service.act(
-                principal, case["id"], "reject", case_service.ActionInput(version=1, reason="dup")
+                uow,
+                principal,
+                case["id"],
+                "reject",
+                case_service.ActionInput(version=1, reason="dup"),
             )
         assert info.value.code == "stale_version"
 

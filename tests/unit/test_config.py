@@ -75,7 +75,7 @@ def test_importing_the_packages_has_no_side_effects(tmp_path: Path) -> None:
     instance = tmp_path / "instance"
     code = (
         "import server, server.app, server.api, server.models, server.services.org, "
-        "server.cli, server.tasks.health; import flask; "
+        "server.cli, server.command, server.tasks.health; import flask; "
         "assert flask.current_app.__class__.__name__ == 'LocalProxy'"
     )
     env = {**os.environ, "MINQING_INSTANCE_PATH": str(instance)}
