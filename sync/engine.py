@@ -176,12 +176,13 @@ class SyncEngine:
             # A cursor the server never gave (or a database restored from a backup):
             # conflicts cannot be judged, so the device must pull first.
             raise PushConflict({})
+        existing: dict[str, set[str]] = {}
         conflicts = find_conflicts(
-            session, self.registry, self.tables, device, changes, last_pulled_at
+            session, self.registry, self.tables, device, changes, last_pulled_at, existing
         )
         if conflicts:
             raise PushConflict(conflicts)
-        result = apply_changes(session, self.registry, self.tables, device, changes)
+        result = apply_changes(session, self.registry, self.tables, device, changes, existing)
         session.execute(
             insert(self.tables.pushes).values(
                 device_id=device.device_id,

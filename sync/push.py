@@ -133,9 +133,11 @@ def find_conflicts(
     device: DeviceContext,
     changes: Mapping[str, Mapping[str, list[Any]]],
     last_pulled_at: int | None,
+    existing: dict[str, set[str]] | None = None,
 ) -> dict[str, list[str]]:
     """Pushed records another writer changed after `last_pulled_at`. The records' own rows
-    are locked first (PostgreSQL), so none can change between this check and the commit."""
+    are locked first (PostgreSQL), so none can change between this check and the commit;
+    the ids found are added to `existing` (by table)."""
     rows = tables.rows
     conflicts: dict[str, list[str]] = {}
     for name, ops in changes.items():
@@ -143,7 +145,9 @@ def find_conflicts(
         ids += list(ops.get("deleted", []))
         if not ids:
             continue
-        _lock_records(session, registry.get(name), ids)
+        found = _lock_records(session, registry.get(name), ids)
+        if existing is not None and found is not None:
+            existing[name] = found
         stmt = select(rows.c.record_id, rows.c.cursor, rows.c.origin_device).where(
             rows.c.table_name == name, rows.c.record_id.in_(ids)
         )
@@ -155,22 +159,25 @@ def find_conflicts(
     return conflicts
 
 
-def _lock_records(session: Session, spec: SyncTable | None, ids: list[str]) -> None:
+def _lock_records(session: Session, spec: SyncTable | None, ids: list[str]) -> set[str] | None:
     """SELECT … FOR UPDATE the pushed records, in id order (a consistent order: two pushes
-    of the same records wait for each other instead of deadlocking). The clock is taken
-    after every other lock, at the push's end, so waits never form a cycle through it."""
-    if spec is None or spec.model is None or session.get_bind().dialect.name != "postgresql":
-        return
+    of the same records wait for each other instead of deadlocking; SQLite has one writer
+    and needs no row locks). The clock is taken after every other lock, at the push's end,
+    so waits never form a cycle through it. Returns the ids that exist (None: not known)."""
+    if spec is None or spec.model is None:
+        return None
     key = sa_inspect(spec.model).primary_key[0]
     wanted = sorted({str(i) for i in ids})
     if key.type.python_type is int:
         wanted_keys: list[Any] = [int(i) for i in wanted if i.isdigit() and len(i) < 10]
     else:
         wanted_keys = list(wanted)
-    if wanted_keys:
-        session.execute(
-            select(key).where(key.in_(wanted_keys)).order_by(key).with_for_update()
-        ).all()
+    if not wanted_keys:
+        return set()
+    stmt = select(key).where(key.in_(wanted_keys)).order_by(key)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return {str(k) for k in session.scalars(stmt)}
 
 
 def apply_changes(
@@ -179,9 +186,12 @@ def apply_changes(
     tables: SyncTables,
     device: DeviceContext,
     changes: Mapping[str, Mapping[str, list[Any]]],
+    existing: Mapping[str, set[str]] | None = None,
 ) -> PushResult:
-    """Apply every record (parents' tables first), each in a savepoint of the caller's
-    transaction; refusals become rejections. Nothing is committed here."""
+    """Apply every record (parents' tables first); refusals become rejections. New records
+    of a table with `apply_many` go in together (checked first, then written set-wise); the
+    others one by one, each in a savepoint of the caller's transaction (a refusal found
+    after part of a record was written undoes that part). Nothing is committed here."""
     result = PushResult()
     session.info[ORIGIN] = device.device_id  # cleared when the outermost transaction ends
     pushed: set[tuple[str, str]] = session.info.setdefault(PUSHED, set())
@@ -191,7 +201,12 @@ def apply_changes(
         if not ops:
             continue
         for op in OPERATIONS:
-            for item in ops.get(op, []):
+            items = ops.get(op, [])
+            if op == "created" and spec.apply_many is not None and existing is not None:
+                known = existing.get(spec.name)
+                if known is not None:
+                    items = _apply_new(session, tables, spec, device, items, known, result, applied)
+            for item in items:
                 raw: Raw = {"id": item} if op == "deleted" else item
                 pushed.add((spec.name, raw["id"]))
                 if _apply_one(session, tables, spec, device, op, raw):
@@ -212,6 +227,51 @@ def apply_changes(
         _send_back_what_differs(session, registry.get(name), raws)
     session.flush()
     return result
+
+
+def _apply_new(
+    session: Session,
+    tables: SyncTables,
+    spec: SyncTable,
+    device: DeviceContext,
+    items: list[Any],
+    known: set[str],
+    result: PushResult,
+    applied: dict[str, list[Raw]],
+) -> list[Any]:
+    """Create the table's new records set-wise; returns the records left for one-by-one
+    application (existing ids, and a second copy of an id within the push)."""
+    fresh: list[Raw] = []
+    rest: list[Any] = []
+    seen: set[str] = set()
+    for raw in items:
+        if raw["id"] in known or raw["id"] in seen:
+            rest.append(raw)
+            continue
+        seen.add(raw["id"])
+        try:
+            _check_record(spec, "created", raw)
+        except Refused as refused:
+            _reject(session, tables, spec, device, "created", raw, refused)
+            result.rejected.setdefault(spec.name, []).append(raw["id"])
+            continue
+        fresh.append(raw)
+    if not fresh:
+        return rest
+    assert spec.apply_many is not None
+    answers = spec.apply_many(session, device, fresh)
+    pushed: set[tuple[str, str]] = session.info[PUSHED]
+    for raw, answer in zip(fresh, answers, strict=True):
+        pushed.add((spec.name, raw["id"]))
+        if isinstance(answer, Refused):
+            _reject(session, tables, spec, device, "created", raw, answer)
+            result.rejected.setdefault(spec.name, []).append(raw["id"])
+            continue
+        touch(session, spec.name, raw["id"], answer, created=True)
+        counts = result.counts.setdefault(spec.name, {})
+        counts["created"] = counts.get("created", 0) + 1
+        applied.setdefault(spec.name, []).append(raw)
+    return rest
 
 
 def _send_back_what_differs(session: Session, spec: SyncTable | None, raws: list[Raw]) -> None:

@@ -69,6 +69,9 @@ class DeviceContext:
 
 # Returns True when the stored record differs from what the device sent (server-made fields).
 Apply = Callable[[Session, DeviceContext, Operation, Raw, frozenset[str]], bool]
+# Creates many new records at once (ids the engine found free): every record is checked
+# before any is written. The i-th answer is the stored record's scope key, or its refusal.
+ApplyMany = Callable[[Session, DeviceContext, list[Raw]], list["int | Refused | None"]]
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class SyncTable:
     to_raws: Callable[[Session, Sequence[str]], Iterable[Raw]]  # records by id -> raws
     in_scope: Callable[[frozenset[int], datetime | None], Select[Any]]  # ids, first sync
     apply: Apply | None = None
+    apply_many: ApplyMany | None = None  # the set-wise path for new records, if the host has one
     # The model attribute holding the scope key, when a record can move between scopes:
     # tracking reads its history to tell the old scope's devices (None: records never move).
     scope_column: str | None = None

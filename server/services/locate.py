@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ class _LocatorCache:
         self._lock = threading.Lock()
         self._key: tuple[Any, ...] | None = None
         self._locator: GridLocator[int] | None = None
+        self.subdistricts: dict[int, int] = {}  # grid id -> subdistrict id
 
     def get(self) -> GridLocator[int]:
         counts = db.session.execute(
@@ -45,9 +47,10 @@ class _LocatorCache:
         with self._lock:
             if self._locator is None or key != self._key:
                 rows = db.session.execute(
-                    select(Grid.id, Grid.geom).where(Grid.active.is_(True))
+                    select(Grid.id, Grid.geom, Grid.subdistrict_id).where(Grid.active.is_(True))
                 ).all()
-                self._locator = GridLocator((gid, to_shape(geom)) for gid, geom in rows)
+                self._locator = GridLocator((gid, to_shape(geom)) for gid, geom, _sd in rows)
+                self.subdistricts = {gid: sd for gid, _geom, sd in rows}
                 self._key = key
             return self._locator
 
@@ -73,6 +76,38 @@ def outside_subdistrict() -> DomainError:
         "该位置不在街道的任何网格内",
         status=404,
     )
+
+
+@dataclass(frozen=True)
+class Located:
+    lon: float  # WGS84
+    lat: float
+    grid_id: int
+    subdistrict_id: int
+
+
+def locate_many(points: Sequence[tuple[float, float, str]]) -> list[Located | DomainError]:
+    """`locate` for many points `(lon, lat, crs)` at once: each converted to WGS84, then one
+    vectorised query of the in-memory grid index (reloaded when grids change). The i-th
+    answer is where the i-th point lies, or why it cannot be placed."""
+    answers: list[Located | DomainError] = [outside_subdistrict()] * len(points)
+    converted: list[tuple[int, float, float]] = []
+    for i, (lon, lat, crs) in enumerate(points):
+        try:
+            wlon, wlat = to_wgs84_checked(lon, lat, crs)
+        except DomainError as exc:
+            answers[i] = exc
+            continue
+        converted.append((i, wlon, wlat))
+    if not converted:
+        return answers
+    locator = grid_locator()
+    subdistricts = _cache.subdistricts
+    grid_ids = locator.locate_many([c[1] for c in converted], [c[2] for c in converted])
+    for (i, wlon, wlat), grid_id in zip(converted, grid_ids, strict=True):
+        if grid_id is not None and grid_id in subdistricts:
+            answers[i] = Located(wlon, wlat, grid_id, subdistricts[grid_id])
+    return answers
 
 
 def locate(lon: float, lat: float, crs: str, principal: Principal | None) -> Location:

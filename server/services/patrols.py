@@ -8,6 +8,7 @@ idempotent by id.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from geoalchemy2.shape import from_shape, to_shape
 from shapely import wkt
 from shapely.geometry import Point
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select
 
 from geo.tracks import TrackPoint, simplify_for_display, summarize, to_linestring_wkt
 from server.domain.codes import CLIENT_ID
@@ -26,7 +27,7 @@ from server.models import Category, Grid, Patrol, PatrolLog
 from server.models.base import SRID, utcnow
 from server.services import attachments, photo_access
 from server.services.cases import ReportInput, report_case
-from server.services.locate import to_wgs84_checked
+from server.services.locate import locate_many, to_wgs84_checked
 from server.services.pagination import Page, keyset_page
 from server.services.principal import Principal
 from server.services.uow import UnitOfWork
@@ -381,6 +382,103 @@ def create_log(uow: UnitOfWork, principal: Principal, data: LogInput) -> tuple[P
     uow.session.add(log)
     uow.session.flush()
     return log, True
+
+
+def create_logs(
+    uow: UnitOfWork, principal: Principal, items: Sequence[LogInput]
+) -> list[PatrolLog | DomainError]:
+    """`create_log` for many new logs at once (a phone's push): every log is checked first,
+    all points are located in one query of the grid index, and the accepted logs are written
+    with one multi-row INSERT — nothing is written for a refused one. The i-th answer is the
+    stored log or its refusal. The ids must be new (the caller has looked: a phone's push
+    locks and reads its records first); a clash fails the whole unit of work."""
+    _collector_only(principal)
+    answers: list[PatrolLog | DomainError] = []
+    for data in items:
+        try:
+            _check_id(data.id)
+            if data.id is None:
+                raise Invalid("validation_error", "id: required", "字段 id：必填", field="id")
+            answers.append(PatrolLog(id=data.id))
+        except DomainError as exc:
+            answers.append(exc)
+    places = locate_many([(d.lon, d.lat, d.crs) for d in items])
+    categories = _active_categories({d.category for d in items if d.category})
+    patrol_owners = _patrol_owners({d.patrol_id for d in items if d.patrol_id is not None})
+    rows: list[dict[str, Any]] = []
+    for i, (data, where) in enumerate(zip(items, places, strict=True)):
+        if isinstance(answers[i], DomainError):
+            continue
+        try:
+            if isinstance(where, DomainError):
+                raise Invalid(where.code, where.message, where.message_zh, field="lon")
+            if where.grid_id not in principal.grid_ids:
+                raise Invalid(
+                    "outside_your_grids",
+                    "the point is outside your grids",
+                    "该位置不在您负责的网格内",
+                    field="lon",
+                )
+            category_id = None
+            if data.category:
+                category_id = categories.get(data.category)
+                if category_id is None:
+                    raise Invalid(
+                        "unknown_category",
+                        f"unknown category {data.category!r}",
+                        f"未知的事项分类 {data.category}",
+                        field="category",
+                    )
+            if (
+                data.patrol_id is not None
+                and patrol_owners.get(data.patrol_id) != principal.user_id
+            ):
+                raise NotFound("Patrol", "巡逻")
+            if data.photos:
+                attachments.require_attachments(data.photos)
+                photo_access.check_attachable(principal, data.photos)
+        except DomainError as exc:
+            answers[i] = exc
+            continue
+        row = {
+            "id": data.id,
+            "patrol_id": data.patrol_id,
+            "collector_id": principal.user_id,
+            "grid_id": where.grid_id,
+            "subdistrict_id": where.subdistrict_id,
+            "category_id": category_id,
+            "text": data.text.strip(),
+            "point": from_shape(Point(where.lon, where.lat), srid=SRID),
+            "lon": where.lon,
+            "lat": where.lat,
+            "photos": list(data.photos),
+            "logged_at": min(data.logged_at, uow.now) if data.logged_at else uow.now,
+        }
+        rows.append(row)
+        answers[i] = PatrolLog(**row)
+    if rows:
+        uow.session.execute(insert(PatrolLog), rows)
+    return answers
+
+
+def _active_categories(codes: set[str]) -> dict[str, int]:
+    if not codes:
+        return {}
+    found = db.session.execute(
+        select(Category.code, Category.id).where(
+            Category.code.in_(sorted(codes)), Category.active.is_(True)
+        )
+    )
+    return {code: cid for code, cid in found}
+
+
+def _patrol_owners(ids: set[str]) -> dict[str, int]:
+    if not ids:
+        return {}
+    found = db.session.execute(
+        select(Patrol.id, Patrol.collector_id).where(Patrol.id.in_(sorted(ids)))
+    )
+    return {pid: owner for pid, owner in found}
 
 
 def edit_log(

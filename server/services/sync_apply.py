@@ -295,9 +295,49 @@ def apply_log(
         if op == "updated":
             _read_only_changes(raw, changed, {"text", "photos"})
         return False
+    data = _log_input(raw)
+    try:
+        patrol_service.create_log(uow, principal, data)
+    except DomainError as error:
+        raise refused_from(error) from error
+    return _crs(raw) != "wgs84"  # the phone gets WGS84 coordinates back
+
+
+def apply_new_logs(
+    session: Session, device: DeviceContext, raws: list[Raw]
+) -> list[int | Refused | None]:
+    """New logs of a push, set-wise through `patrols.create_logs`: each answer is the
+    stored log's grid (its scope) or the refusal."""
+    principal = _principal(device)
+    answers: list[int | Refused | None] = [None] * len(raws)
+    inputs: list[patrol_service.LogInput] = []
+    where: list[int] = []
+    for i, raw in enumerate(raws):
+        try:
+            inputs.append(_log_input(raw))
+            where.append(i)
+        except Refused as refused:
+            answers[i] = refused
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+            answers[i] = Refused(
+                "sync_invalid_record",
+                "the patrol_logs record has a value of the wrong type",
+                "patrol_logs 记录中有类型不正确的值",
+            )
+    if inputs:
+        try:
+            created = patrol_service.create_logs(_uow(session), principal, inputs)
+        except DomainError as error:  # the device may not log at all
+            created = [error] * len(inputs)
+        for i, stored in zip(where, created, strict=True):
+            answers[i] = refused_from(stored) if isinstance(stored, DomainError) else stored.grid_id
+    return answers
+
+
+def _log_input(raw: Raw) -> patrol_service.LogInput:
     text = _text(raw, "text")
     assert text is not None
-    data = patrol_service.LogInput(
+    return patrol_service.LogInput(
         text=text,
         lon=_number(raw, "lon"),
         lat=_number(raw, "lat"),
@@ -308,11 +348,6 @@ def apply_log(
         id=raw["id"],
         logged_at=from_millis(raw.get("logged_at"), "logged_at"),
     )
-    try:
-        patrol_service.create_log(uow, principal, data)
-    except DomainError as error:
-        raise refused_from(error) from error
-    return _crs(raw) != "wgs84"  # the phone gets WGS84 coordinates back
 
 
 # --- cases -------------------------------------------------------------------------------
@@ -391,4 +426,4 @@ def apply_case_action(
         raise refused_from(error) from error
 
 
-__all__ = ["apply_case", "apply_case_action", "apply_log", "apply_patrol", "json"]
+__all__ = ["apply_case", "apply_case_action", "apply_log", "apply_new_logs", "apply_patrol", "json"]

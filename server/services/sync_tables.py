@@ -353,6 +353,7 @@ def field_tables() -> list[SyncTable]:
                 PatrolLog.logged_at >= h if h else True,
             ),
             apply=sync_apply.apply_log,
+            apply_many=sync_apply.apply_new_logs,
         ),
         SyncTable(
             name="case_actions",

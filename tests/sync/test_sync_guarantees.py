@@ -172,14 +172,19 @@ def test_a_push_that_fails_midway_leaves_nothing(
     from server.services import patrols
 
     phone.pull()
-    real = patrols.create_log
+    real, real_many = patrols.create_log, patrols.create_logs
 
     def crash_on_second(uow: Any, principal: Any, data: Any) -> Any:
         if data.id == "log-crash-002":
             raise RuntimeError("the disk is full")  # not a refusal: a failure
         return real(uow, principal, data)
 
+    def crash_after_the_first(uow: Any, principal: Any, items: Any) -> Any:
+        real_many(uow, principal, items[:1])  # the first log is written, then …
+        raise RuntimeError("the disk is full")  # … a failure, not a refusal
+
     monkeypatch.setattr(patrols, "create_log", crash_on_second)
+    monkeypatch.setattr(patrols, "create_logs", crash_after_the_first)
     changes = {
         "patrol_logs": {**empty(), "created": [log_raw("log-crash-001"), log_raw("log-crash-002")]}
     }
@@ -187,6 +192,7 @@ def test_a_push_that_fails_midway_leaves_nothing(
         phone.push(changes)
     assert count(app, PatrolLog) == 0  # the first log, applied before the crash, is gone
     monkeypatch.setattr(patrols, "create_log", real)
+    monkeypatch.setattr(patrols, "create_logs", real_many)
     assert ok(phone.push(changes)) == {}  # the same push, retried, now applies whole
     assert count(app, PatrolLog) == 2
 
