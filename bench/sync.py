@@ -12,6 +12,8 @@ on the bench database. Everything goes through real HTTP on 127.0.0.1.
     `POST /api/v1/sync/push` (100 batches, one after another), timed end to end; then the
     same rows (new ids) go in with a raw psycopg `executemany` INSERT, one transaction per
     batch of 200 — the floor for writing these rows at all.
+(a') Statements: a push of 200 logs and of 1 log with every SQL statement counted
+    (in-process, the same code the server runs), and a 1-record push's latency over HTTP.
 (b) Pull cost: the history (patrol logs spread over the 10 grids) is loaded by COPY straight
     into `patrol_logs` and the engine's change log `sync_rows` (one cursor per record, the
     clock moved past them), then another device of the same grid pushes 10 new logs and a
@@ -245,6 +247,63 @@ def bench_push(
     )
 
 
+def bench_statements(
+    app: Any, url: str, world: dict[str, Any], per_device: int, repeat: int
+) -> None:
+    """SQL statements a push runs, counted in-process (the Flask test client, the same
+    code as gunicorn runs), for a push of `per_device` logs and of one log; and a one-record
+    push's fixed cost through real HTTP (median of `repeat`)."""
+    from sqlalchemy import event
+
+    from server.extensions import db
+
+    spare = world["devices"][-2]
+    rng = random.Random(5)
+    client = app.test_client()
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    def counted_push(n: int) -> int:
+        cursor = call(f"{url}/api/v1/sync/pull", spare["token"])["timestamp"]
+        logs = new_logs(rng, spare["grid"], spare["grid_id"], n)
+        body = json.dumps({"patrol_logs": {"created": logs, "updated": [], "deleted": []}})
+        with app.app_context():
+            engine = db.engine
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            answer = client.post(
+                f"/api/v1/sync/push?last_pulled_at={cursor}",
+                data=body,
+                headers={
+                    "Authorization": f"Bearer {spare['token']}",
+                    "Content-Type": "application/json",
+                },
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert answer.status_code == 200 and not answer.get_json(), answer.get_data(as_text=True)
+        return len(statements)
+
+    many = counted_push(per_device)
+    one = counted_push(1)
+    cursor = call(f"{url}/api/v1/sync/pull", spare["token"])["timestamp"]
+    samples = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        push(url, spare, cursor, new_logs(rng, spare["grid"], spare["grid_id"], 1))
+        samples.append(time.perf_counter() - t)
+    print("\n(a') SQL statements per push (counted in-process, same code as the server)")
+    print(f"  push of {per_device} logs: {many} statements, {many / per_device:.3f} per log")
+    print(f"  push of 1 log: {one} statements (the fixed cost of a push)")
+    print(
+        f"  1-record push through real HTTP: p50 {statistics.median(samples) * 1000:.1f} ms, "
+        f"min {min(samples) * 1000:.1f} ms ({repeat} pushes)"
+    )
+
+
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -361,6 +420,7 @@ def main() -> None:
     live.start()
     try:
         bench_push(app, live.url, world, args.batch, args.devices, rng)
+        bench_statements(app, live.url, world, args.batch, args.repeat)
         forget_logs(app)
         t = time.perf_counter()
         load_history(app, world, args.small, rng)

@@ -220,7 +220,9 @@ def _upsert_rows(
             "deleted": stmt.excluded.deleted,
         },
     )
-    conn.execute(stmt, values)
+    # One compiled statement, sent as multi-row upserts (SQLAlchemy's "insertmanyvalues",
+    # which RETURNING turns on for every backend).
+    conn.execute(stmt.returning(rows.c.record_id), values).all()
     recreated = [{"t": t.table, "r": t.record_id} for t in touches if t.recreate]
     if recreated:
         conn.execute(

@@ -384,22 +384,27 @@ def create_log(uow: UnitOfWork, principal: Principal, data: LogInput) -> tuple[P
     return log, True
 
 
+@dataclass(frozen=True)
+class NewLog:
+    id: str
+    grid_id: int
+
+
 def create_logs(
     uow: UnitOfWork, principal: Principal, items: Sequence[LogInput]
-) -> list[PatrolLog | DomainError]:
+) -> list[NewLog | DomainError]:
     """`create_log` for many new logs at once (a phone's push): every log is checked first,
     all points are located in one query of the grid index, and the accepted logs are written
     with one multi-row INSERT — nothing is written for a refused one. The i-th answer is the
     stored log or its refusal. The ids must be new (the caller has looked: a phone's push
     locks and reads its records first); a clash fails the whole unit of work."""
     _collector_only(principal)
-    answers: list[PatrolLog | DomainError] = []
+    answers: list[NewLog | DomainError] = []
     for data in items:
         try:
-            _check_id(data.id)
             if data.id is None:
                 raise Invalid("validation_error", "id: required", "字段 id：必填", field="id")
-            answers.append(PatrolLog(id=data.id))
+            answers.append(NewLog(_check_id(data.id), 0))
         except DomainError as exc:
             answers.append(exc)
     places = locate_many([(d.lon, d.lat, d.crs) for d in items])
@@ -455,9 +460,12 @@ def create_logs(
             "logged_at": min(data.logged_at, uow.now) if data.logged_at else uow.now,
         }
         rows.append(row)
-        answers[i] = PatrolLog(**row)
+        answers[i] = NewLog(row["id"], where.grid_id)
     if rows:
-        uow.session.execute(insert(PatrolLog), rows)
+        # executemany of one compiled statement, sent as multi-row INSERTs (SQLAlchemy's
+        # "insertmanyvalues", which RETURNING turns on for every backend)
+        table = PatrolLog.__table__
+        uow.session.execute(insert(table).returning(table.c.id), rows).all()
     return answers
 
 
