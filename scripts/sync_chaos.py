@@ -575,22 +575,25 @@ def make_devices(
     """`n` collectors (chaos001…), one grid each, round-robin over `grid_codes`, each with a
     device and an observer device."""
     from server.services.devices import issue_device
+    from server.services.uow import unit_of_work
     from server.services.users import create_user
 
     specs = []
     with app.app_context():
         for i in range(1, n + 1):
             username = f"chaos{i:03d}"
-            user = create_user(
-                username=username,
-                password="chaos-password-1",
-                role="collector",
-                display_name=f"混沌收集员{i}",
-                subdistrict_code=subdistrict_code,
-                grid_codes=[grid_codes[(i - 1) % len(grid_codes)]],
-            )
-            phone = issue_device(username, "chaos phone")
-            observer = issue_device(username, "fresh install")
+            with unit_of_work() as uow:
+                user = create_user(
+                    uow,
+                    username=username,
+                    password="chaos-password-1",
+                    role="collector",
+                    display_name=f"混沌收集员{i}",
+                    subdistrict_code=subdistrict_code,
+                    grid_codes=[grid_codes[(i - 1) % len(grid_codes)]],
+                )
+                phone = issue_device(uow, username, "chaos phone")
+                observer = issue_device(uow, username, "fresh install")
             specs.append(
                 DeviceSpec(
                     name=f"d{i:03d}",
@@ -683,11 +686,13 @@ def main() -> int:
     from server.extensions import db
     from server.models import Category
     from server.services.grids_import import import_geojson
+    from server.services.uow import unit_of_work
 
     app = fresh_app(args.backend)
     fc, codes = build_world_geojson()
     with app.app_context():
-        import_geojson(fc)
+        with unit_of_work() as uow:
+            import_geojson(uow, fc)
         db.session.add(
             Category(
                 code="streetlight",
