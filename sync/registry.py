@@ -109,7 +109,7 @@ class Registry:
     tables: list[SyncTable] = field(default_factory=list)
     # Scope kinds derived from the primary one (e.g. "community" from "grid").
     derive_scope: Callable[[Session, frozenset[int]], dict[str, frozenset[int]]] | None = None
-    primary_scope: str = "grid"
+    primary_scope: str = ""  # the host names it (the scope kind users are granted)
 
     def add(self, table: SyncTable) -> SyncTable:
         if any(t.name == table.name for t in self.tables):
