@@ -205,7 +205,7 @@ def apply_changes(
             if op == "created" and spec.apply_many is not None and existing is not None:
                 known = existing.get(spec.name)
                 if known is not None:
-                    items = _apply_new(session, tables, spec, device, items, known, result, applied)
+                    items = _apply_new(session, tables, spec, device, items, known, result)
             for item in items:
                 raw: Raw = {"id": item} if op == "deleted" else item
                 pushed.add((spec.name, raw["id"]))
@@ -237,7 +237,6 @@ def _apply_new(
     items: list[Any],
     known: set[str],
     result: PushResult,
-    applied: dict[str, list[Raw]],
 ) -> list[Any]:
     """Create the table's new records set-wise; returns the records left for one-by-one
     application (existing ids, and a second copy of an id within the push)."""
@@ -267,10 +266,10 @@ def _apply_new(
             _reject(session, tables, spec, device, "created", raw, answer)
             result.rejected.setdefault(spec.name, []).append(raw["id"])
             continue
-        touch(session, spec.name, raw["id"], answer, created=True)
+        scope_key, server_changed = answer
+        touch(session, spec.name, raw["id"], scope_key, created=True, by_server=server_changed)
         counts = result.counts.setdefault(spec.name, {})
         counts["created"] = counts.get("created", 0) + 1
-        applied.setdefault(spec.name, []).append(raw)
     return rest
 
 

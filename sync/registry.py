@@ -70,8 +70,9 @@ class DeviceContext:
 # Returns True when the stored record differs from what the device sent (server-made fields).
 Apply = Callable[[Session, DeviceContext, Operation, Raw, frozenset[str]], bool]
 # Creates many new records at once (ids the engine found free): every record is checked
-# before any is written. The i-th answer is the stored record's scope key, or its refusal.
-ApplyMany = Callable[[Session, DeviceContext, list[Raw]], list["int | Refused | None"]]
+# before any is written. The i-th answer is its refusal, or the stored record's scope key and
+# whether it was stored otherwise than sent (then the device gets it back).
+ApplyMany = Callable[[Session, DeviceContext, list[Raw]], list["tuple[int | None, bool] | Refused"]]
 
 
 @dataclass(frozen=True)

@@ -386,8 +386,11 @@ def create_log(uow: UnitOfWork, principal: Principal, data: LogInput) -> tuple[P
 
 @dataclass(frozen=True)
 class NewLog:
+    """A log `create_logs` wrote: its columns as stored."""
+
     id: str
     grid_id: int
+    row: dict[str, Any] = field(default_factory=dict)
 
 
 def create_logs(
@@ -460,7 +463,7 @@ def create_logs(
             "logged_at": min(data.logged_at, uow.now) if data.logged_at else uow.now,
         }
         rows.append(row)
-        answers[i] = NewLog(row["id"], where.grid_id)
+        answers[i] = NewLog(row["id"], where.grid_id, row)
     if rows:
         # executemany of one compiled statement, sent as multi-row INSERTs (SQLAlchemy's
         # "insertmanyvalues", which RETURNING turns on for every backend)

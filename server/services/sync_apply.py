@@ -20,7 +20,9 @@ from server.models.base import utcnow
 from server.services import cases as case_service
 from server.services import patrols as patrol_service
 from server.services.principal import Principal
+from server.services.sync_tables import log_as_raw
 from server.services.uow import UnitOfWork
+from sync.push import LOCAL_COLUMNS
 from sync.registry import DeviceContext, Operation, Raw, Refused
 
 MAX_PHOTOS = 9
@@ -305,11 +307,12 @@ def apply_log(
 
 def apply_new_logs(
     session: Session, device: DeviceContext, raws: list[Raw]
-) -> list[int | Refused | None]:
+) -> list[tuple[int | None, bool] | Refused]:
     """New logs of a push, set-wise through `patrols.create_logs`: each answer is the
-    stored log's grid (its scope) or the refusal."""
+    refusal, or the stored log's grid (its scope) and whether the server stored it
+    otherwise than sent (converted coordinates, tidied text, a time from the future)."""
     principal = _principal(device)
-    answers: list[int | Refused | None] = [None] * len(raws)
+    answers: list[tuple[int | None, bool] | Refused] = [(None, False)] * len(raws)
     inputs: list[patrol_service.LogInput] = []
     where: list[int] = []
     for i, raw in enumerate(raws):
@@ -330,8 +333,18 @@ def apply_new_logs(
         except DomainError as error:  # the device may not log at all
             created = [error] * len(inputs)
         for i, stored in zip(where, created, strict=True):
-            answers[i] = refused_from(stored) if isinstance(stored, DomainError) else stored.grid_id
+            if isinstance(stored, DomainError):
+                answers[i] = refused_from(stored)
+            else:
+                answers[i] = (stored.grid_id, _stored_otherwise(raws[i], stored))
     return answers
+
+
+def _stored_otherwise(raw: Raw, stored: Any) -> bool:
+    """Whether the stored log differs from the raw the phone holds (no echo only for exact
+    copies, as the engine judges records applied one by one)."""
+    now = log_as_raw(stored.row)
+    return any(k in now and now[k] != v for k, v in raw.items() if k not in LOCAL_COLUMNS)
 
 
 def _log_input(raw: Raw) -> patrol_service.LogInput:

@@ -8,7 +8,7 @@ the API uses, so a record pushed by a phone obeys the same rules as one sent onl
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -192,21 +192,26 @@ def _logs(session: Session, ids: Sequence[str]) -> Iterable[Raw]:
         PatrolLog.photos,
         PatrolLog.case_id,
         PatrolLog.logged_at,
-    )  # columns, not objects: a pull or a push's check reads thousands
+    )  # columns, not objects: a pull reads thousands
     for g in session.execute(select(*columns).where(PatrolLog.id.in_(list(ids)))):
-        yield {
-            "id": g.id,
-            "patrol_id": g.patrol_id,
-            "grid_id": str(g.grid_id),
-            "category_id": None if g.category_id is None else str(g.category_id),
-            "text": g.text,
-            "lon": g.lon,
-            "lat": g.lat,
-            "crs": "wgs84",
-            "photos": json.dumps(g.photos or []),
-            "case_id": g.case_id,
-            "logged_at": millis(g.logged_at),
-        }
+        yield log_as_raw(g._mapping)
+
+
+def log_as_raw(g: Mapping[str, Any]) -> Raw:
+    """A patrol log's columns as the phone's record."""
+    return {
+        "id": g["id"],
+        "patrol_id": g["patrol_id"],
+        "grid_id": str(g["grid_id"]),
+        "category_id": None if g["category_id"] is None else str(g["category_id"]),
+        "text": g["text"],
+        "lon": g["lon"],
+        "lat": g["lat"],
+        "crs": "wgs84",
+        "photos": json.dumps(g["photos"] or []),
+        "case_id": g.get("case_id"),
+        "logged_at": millis(g["logged_at"]),
+    }
 
 
 def _cases(session: Session, ids: Sequence[str]) -> Iterable[Raw]:
