@@ -242,10 +242,16 @@ async function screenToday() {
 
 // ---- patrol
 
+// The patrol this phone is recording (its id is kept, so it survives syncs and restarts).
 async function activePatrol() {
-  const patrols = await all(state.database, 'patrols')
-  const mine = patrols.filter((p) => p.status === 'active' && p._status === 'created')
-  return mine.sort((a, b) => b.started_at - a.started_at)[0] || null
+  const id = await kvGet('activePatrol')
+  if (!id) return null
+  try {
+    const record = (await state.database.get('patrols').find(id))._raw
+    return record.status === 'active' ? record : null
+  } catch (_) {
+    return null
+  }
 }
 
 async function appendFix(position) {
@@ -352,6 +358,7 @@ async function screenPatrol() {
         crs: 'wgs84',
       }).catch(storageError)
       if (!record) return
+      await kvSet('activePatrol', record.id)
       state.activePatrolId = record.id
       state.sync.soon()
       startWatching()
@@ -368,6 +375,7 @@ async function endPatrol() {
   const record = await state.database.get('patrols').find(id)
   await updateRecord(state.database, record, { status: 'ended', ended_at: Date.now() }).catch(storageError)
   state.activePatrolId = null
+  await kvDel('activePatrol')
   state.sync.soon()
   await screenPatrol()
   flash(t('巡查已结束并保存。', 'Patrol ended and saved.'))
@@ -495,6 +503,7 @@ function wirePhotos(form) {
 
 // Drafts: what is typed survives Back, a reload or a closed browser until it is saved.
 async function saveDraft(form) {
+  if (form.dataset.saved) return // the record is saved: a late keystroke timer must not revive it
   const data = { photos: form.dataset.photos || '[]', lon: form.dataset.lon || '', lat: form.dataset.lat || '' }
   for (const el of form.elements) if (el.name && el.type !== 'file' && el.type !== 'submit') data[el.name] = el.type === 'radio' ? (el.checked ? el.value : data[el.name]) : el.value
   await kvSet(`draft:${form.id}`, data).catch(() => {})
@@ -585,6 +594,7 @@ async function screenLog(prefill) {
       case_id: null,
     }).catch(storageError)
     if (!record) return
+    form.dataset.saved = '1'
     await kvDel('draft:log-form')
     state.sync.soon()
     location.hash = state.activePatrolId ? '#/patrol' : '#/today'
@@ -647,6 +657,7 @@ async function screenReport(prefill) {
       version: null,
     }).catch(storageError)
     if (!record) return
+    form.dataset.saved = '1'
     await kvDel('draft:report-form')
     state.sync.soon()
     location.hash = '#/today'
@@ -712,6 +723,7 @@ async function screenCase(id) {
       outcome: null,
     }).catch(storageError)
     if (!record) return
+    form.dataset.saved = '1'
     await kvDel('draft:verify-form')
     state.sync.soon()
     screenCase(id)
@@ -998,7 +1010,7 @@ async function boot() {
   window.addEventListener('hashchange', route)
   renderStatus()
   await route()
-  state.sync.start()
+  await state.sync.start()
   window.minqingReady = true
 }
 
