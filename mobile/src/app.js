@@ -445,8 +445,8 @@ function setPlace(form, lon, lat) {
 }
 
 function currentPlace(form) {
-  if (state.lastFix) {
-    setPlace(form, state.lastFix[0], state.lastFix[1])
+  if (state.watchId != null && state.lastFix && Date.now() - state.lastFix[2] < 30000) {
+    setPlace(form, state.lastFix[0], state.lastFix[1]) // patrolling: the track's latest fix
     return
   }
   navigator.geolocation.getCurrentPosition(
@@ -455,7 +455,7 @@ function currentPlace(form) {
       setPlace(form, pos.coords.longitude, pos.coords.latitude)
     },
     (err) => flash(t(`无法获取位置：${err.message}，请在地图上点选。`, `No location (${err.message}): tap the map.`), 'warn'),
-    { enableHighAccuracy: true, timeout: 20000, maximumAge: 60000 },
+    { enableHighAccuracy: true, timeout: 20000, maximumAge: 0 },
   )
 }
 
@@ -978,6 +978,7 @@ async function boot() {
   if (!token || !schema) {
     renderStatus()
     screenPair()
+    window.minqingReadyAt = performance.now()
     return
   }
   state.token = token
@@ -1011,6 +1012,7 @@ async function boot() {
   renderStatus()
   await route()
   await state.sync.start()
+  window.minqingReadyAt = performance.now() // ms since the navigation started (benchmarks)
   window.minqingReady = true
 }
 

@@ -151,7 +151,9 @@ export class SyncEngine {
       await this.uploadPhotos(mine)
       for (let attempt = 0; ; attempt += 1) {
         try {
-          await this.synchronizeOnce()
+          // After a push, pull once more: what the server made of it (a case's number, a
+          // refusal in sync_rejections) shows at once, not at the next sync.
+          if ((await this.synchronizeOnce()) && attempt <= MAX_CONFLICT_RETRIES) await this.synchronizeOnce()
           break
         } catch (err) {
           if (err instanceof HttpError && err.status === 409 && attempt < MAX_CONFLICT_RETRIES) continue
@@ -213,8 +215,10 @@ export class SyncEngine {
     }
   }
 
+  // One synchronize(); true when it pushed something.
   async synchronizeOnce() {
     const token = this.token
+    let pushed = false
     await synchronize({
       database: this.database,
       pullChanges: async ({ lastPulledAt, schemaVersion, migration }) => {
@@ -226,6 +230,7 @@ export class SyncEngine {
         return api(token, 'GET', `/api/v1/sync/pull?${q}`, { what: 'pull' })
       },
       pushChanges: async ({ changes, lastPulledAt }) => {
+        pushed = true
         const answer = await api(token, 'POST', `/api/v1/sync/push?last_pulled_at=${lastPulledAt}`, {
           json: changes,
           what: 'push',
@@ -234,6 +239,7 @@ export class SyncEngine {
       },
       migrationsEnabledAtVersion: 1,
     })
+    return pushed
   }
 
   async refreshExtras() {

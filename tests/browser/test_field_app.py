@@ -5,6 +5,7 @@ still offline — and one sync that sends it all, exactly once, photos readable.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -184,8 +185,6 @@ def test_a_whole_offline_day_syncs_once(
 
 
 def eval_json(text: str) -> Any:
-    import json
-
     return json.loads(text)
 
 
@@ -194,4 +193,196 @@ def detail_photos(client: FlaskClient, headers: dict[str, str], case: dict[str, 
     return [p if isinstance(p, str) else p["sha256"] for p in detail["photos"]]
 
 
-_ = B1
+def write_log(page: Any, text: str) -> None:
+    """A log at the phone's current position, no photo."""
+    page.goto("/app/#/log")
+    page.get_by_label("内容").fill(text)
+    page.get_by_role("button", name="使用当前位置").click()
+    page.locator("#place-text").filter(has_text="WGS84").wait_for()
+    page.get_by_role("button", name="保存日志").click()
+    page.get_by_role("heading", name="今日", exact=True).wait_for()
+
+
+def test_pair_by_qr_url_and_a_revoked_phone_stops_syncing(
+    app: Any, phone: Any, world: World, tokens: dict[str, str], check_a11y: Any
+) -> None:
+    from server.services import devices
+
+    with app.app_context():
+        issued = devices.issue_device("collector")
+        url = issued.provisioning_payload()
+        device_id = issued.device.id
+    assert url.endswith(f"/app/#pair={issued.token}")
+    p: Phone = phone()
+    page = p.open()
+    page.goto(url[url.index("/app/") :])
+    page.wait_for_function("window.minqingReady === true")
+    page.wait_for_selector('[data-phase="ok"]', timeout=30_000)
+    assert issued.token not in page.url and "pair" not in page.url  # not left in the URL
+    assert page.evaluate("window.minqing.kvGet('token')") == issued.token
+    for route in ("more", "rejections", "patrol"):
+        page.goto(f"/app/#/{route}")
+        page.locator("h1").wait_for()
+        check_a11y(page)
+        p.no_sideways_scroll()
+
+    with app.app_context():
+        devices.revoke_device(device_id)
+    write_log(page, "停用前最后一条日志")
+    page.wait_for_selector('[data-phase="revoked"]', timeout=30_000)
+    assert "此设备已被管理员停用" in page.locator("#revoked").inner_text()
+    assert page.get_by_role("button", name="立即同步").is_disabled()
+    assert "待同步 1 条记录" in page.locator("#pending").inner_text()
+    # it stays stopped after a restart: no sync request at all
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url) if "/api/v1/sync" in r.url else None)
+    page.reload()
+    page.wait_for_function("window.minqing && window.minqingReady === true")
+    page.wait_for_timeout(1500)
+    assert seen == [] and p.phase() == "revoked"
+    # the unsynced record can still be exported
+    page.goto("/app/#/more")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="导出未同步的记录").click()
+    exported = json.loads(Path(download.value.path()).read_text())
+    assert [r["text"] for r in exported["records"]["patrol_logs"]] == ["停用前最后一条日志"]
+
+
+def test_refusals_second_phone_and_other_collectors(
+    phone: Any, client: FlaskClient, world: World, tokens: dict[str, str], check_a11y: Any
+) -> None:
+    first: Phone = phone("first")
+    page = first.open()
+    page.goto("/app/")
+    first.pair_by_sign_in("collector", TEST_PASSWORD)
+    page.wait_for_selector('[data-phase="ok"]', timeout=30_000)
+    write_log(page, "网格内的日志")
+    first.move_to(*B1)  # collector2's grid, not this collector's
+    write_log(page, "别人网格里的日志")
+    first.sync_now()
+    page.goto("/app/#/rejections")
+    refused = page.locator("#rejections li")
+    refused.first.wait_for()
+    assert refused.count() == 1 and "别人网格里的日志" in refused.inner_text()
+    check_a11y(page)
+    first.no_sideways_scroll()
+    page.get_by_role("button", name="复制为新记录").click()
+    page.get_by_role("heading", name="写巡查日志").wait_for()
+    assert page.get_by_label("内容").input_value() == "别人网格里的日志"
+    logs = ok(client.get("/api/v1/patrol-logs", headers=bearer(tokens["dispatcher"])))["items"]
+    assert [x["text"] for x in logs] == ["网格内的日志"]
+
+    second: Phone = phone("second")
+    second.open().goto("/app/")
+    second.pair_by_sign_in("collector", TEST_PASSWORD)
+    second.page.wait_for_selector('[data-phase="ok"]', timeout=30_000)
+    assert [r["text"] for r in second.records("patrol_logs")] == ["网格内的日志"]
+
+    other: Phone = phone("other", at=B1)
+    other.open().goto("/app/")
+    other.pair_by_sign_in("collector2", TEST_PASSWORD)
+    other.page.wait_for_selector('[data-phase="ok"]', timeout=30_000)
+    assert other.count("patrol_logs") == 0 and other.count("sync_rejections") == 0
+
+
+def test_a_push_cut_half_way_loses_and_doubles_nothing(
+    phone: Any, client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    p: Phone = phone()
+    page = p.open()
+    page.goto("/app/")
+    p.pair_by_sign_in("collector", TEST_PASSWORD)
+    page.wait_for_selector('[data-phase="ok"]', timeout=30_000)
+
+    # 1. the network drops before the push reaches the server
+    page.route("**/api/v1/sync/push*", lambda route: route.abort("internetdisconnected"))
+    write_log(page, "断网时的日志")
+    page.wait_for_selector('[data-phase="offline"], [data-phase="failed"]', timeout=30_000)
+    page.unroute("**/api/v1/sync/push*")
+
+    # 2. the push reaches the server, the answer never comes back, the browser is closed
+    def deliver_then_drop(route: Any) -> None:
+        route.fetch()  # the server applies it
+        route.abort("connectionreset")
+
+    page.route("**/api/v1/sync/push*", deliver_then_drop)
+    write_log(page, "回应丢失的日志")
+    page.wait_for_selector('[data-phase="offline"], [data-phase="failed"]', timeout=30_000)
+    assert "待同步 2 条记录" in page.locator("#pending").inner_text()
+    p.close()
+    page = p.open()
+    p.start_app()
+    page.wait_for_selector('[data-phase="ok"]', timeout=30_000)
+    assert "没有待同步" in page.locator("#pending").inner_text()
+    logs = ok(client.get("/api/v1/patrol-logs", headers=bearer(tokens["dispatcher"])))["items"]
+    assert sorted(x["text"] for x in logs) == ["回应丢失的日志", "断网时的日志"]
+
+
+def test_timings_and_2000_local_records_open_within_a_second(
+    phone: Any, world: World, tmp_path: Path
+) -> None:
+    """The figures in README (first load, offline start, 2,000 records); printed with -s."""
+    import gzip
+
+    from server.config import PROJECT_ROOT
+
+    build = PROJECT_ROOT / "build" / "mobile"
+    shell = [
+        build / n for n in ("index.html", "app.js", "app.css", "sw.js", "manifest.webmanifest")
+    ]
+    shell += sorted((build / "icons").iterdir())
+    raw = sum(f.stat().st_size for f in shell)
+    zipped = sum(len(gzip.compress(f.read_bytes())) for f in shell)
+
+    p: Phone = phone()
+    page = p.open()
+    page.goto("/app/")
+    page.wait_for_function("window.minqingReadyAt > 0")
+    first_load = page.evaluate("window.minqingReadyAt")
+    p.pair_by_sign_in("collector", TEST_PASSWORD)
+    page.wait_for_selector('[data-phase="ok"]', timeout=30_000)
+    p.wait_controlled()
+    page.reload()
+    page.wait_for_function("window.minqingReady === true")
+    online_start = page.evaluate("window.minqingReadyAt")
+
+    def offline_cold_start() -> float:
+        p.close()
+        p.offline = True
+        p.open()
+        p.start_app()
+        return float(p.page.evaluate("window.minqingReadyAt"))
+
+    offline_start = offline_cold_start()
+    inserted = p.page.evaluate(
+        """async () => {
+            const db = window.minqing.state.database
+            const logs = db.get('patrol_logs')
+            const t0 = performance.now()
+            await db.write(() => db.batch(...Array.from({length: 2000}, (_, i) =>
+                logs.prepareCreate(r => {
+                    r._setRaw('text', '日志 ' + i); r._setRaw('crs', 'wgs84')
+                    r._setRaw('lon', 119.4325); r._setRaw('lat', 32.3925)
+                    r._setRaw('photos', '[]'); r._setRaw('logged_at', Date.now())
+                }))))
+            await window.minqing.flush()
+            return performance.now() - t0
+        }"""
+    )
+    with_2000 = offline_cold_start()
+    assert p.count("patrol_logs") == 2000
+    assert "待同步 2000 条记录" in p.page.locator("#pending").inner_text()
+    figures = {
+        "shell_bytes": raw,
+        "shell_bytes_gzip": zipped,
+        "first_load_ms": round(first_load),
+        "online_start_ms": round(online_start),
+        "offline_cold_start_ms": round(offline_start),
+        "write_2000_records_ms": round(inserted),
+        "offline_cold_start_with_2000_records_ms": round(with_2000),
+    }
+    print("\nfield app timings:", json.dumps(figures))
+    out = PROJECT_ROOT / "artifacts" / "field-app-timings.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(figures, indent=1))
+    assert with_2000 < 1000, figures
