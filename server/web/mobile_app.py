@@ -3,7 +3,9 @@
 The files come from the build folder (`scripts/build-mobile.sh` writes build/mobile/; it is
 not committed). The page, the service worker and the manifest are revalidated on every load
 (`no-cache`), so a new server version reaches phones at their next start; the service worker
-then swaps its whole cache at once (mobile/src/sw.js). `/c/` hands collectors over to here.
+then swaps its whole cache at once (mobile/src/sw.js). `/c/`, the online collector pages it
+replaced, redirects here; the app itself tells browsers without IndexedDB or service workers
+that they cannot run it.
 """
 
 from __future__ import annotations
@@ -45,6 +47,13 @@ def _file(name: str) -> Any:
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@bp.get("/c/")
+@bp.get("/c/<path:rest>")
+def collector_pages(rest: str = "") -> Any:
+    """The old online collector pages (/c/) are retired: the field app covers every journey."""
+    return redirect("/app/", code=302)
 
 
 @bp.get("/app")

@@ -58,3 +58,9 @@ def test_a_missing_build_says_what_to_run(app: Flask, tmp_path: Path) -> None:
         app.config.pop("MOBILE_BUILD_PATH")
     assert response.status_code == 503
     assert "build-mobile.sh" in response.get_data(as_text=True)
+
+
+def test_the_old_collector_pages_hand_over_to_the_app(client: FlaskClient) -> None:
+    for path in ("/c/", "/c/cases/17", "/c/patrols/start"):
+        response = client.get(path)
+        assert response.status_code == 302 and response.headers["Location"] == "/app/", path
