@@ -386,3 +386,92 @@ def test_timings_and_2000_local_records_open_within_a_second(
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(figures, indent=1))
     assert with_2000 < 1000, figures
+
+
+def test_slots_bad_photos_a_broken_server_and_english(
+    phone: Any,
+    client: FlaskClient,
+    world: World,
+    tokens: dict[str, str],
+    tmp_path: Path,
+    check_a11y: Any,
+) -> None:
+    ok(
+        client.post(
+            "/api/v1/patrol-schedules",
+            json={
+                "collector_id": world.user_ids["collector"],
+                "grid_id": world.grid_ids["A1"],
+                "times": ["00:01", "23:59"],
+                "tolerance_minutes": 5,
+                "skip_holidays": False,
+            },
+            headers=bearer(tokens["dispatcher"]),
+        ),
+        201,
+    )
+    p: Phone = phone()
+    page = p.open()
+    page.goto("/app/")
+    p.pair_by_sign_in("collector", TEST_PASSWORD)
+    page.wait_for_selector('[data-phase="ok"]', timeout=30_000)
+    slots = page.locator("#slots li")
+    slots.first.wait_for()
+    assert slots.count() == 2
+    assert "00:01" in slots.nth(0).inner_text() and "已错过" in slots.nth(0).inner_text()
+    assert "23:59" in slots.nth(1).inner_text() and "待巡查" in slots.nth(1).inner_text()
+
+    # a file that is not an image is refused; a huge photo is made smaller on the phone
+    page.goto("/app/#/log")
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("not a picture")
+    page.locator("#photos").set_input_files(str(fake))
+    page.locator("#photo-error").filter(has_text="不是图片").wait_for()
+    assert page.locator("#photo-list img").count() == 0
+    big = tmp_path / "big.jpg"
+    from PIL import Image
+
+    Image.effect_noise((4000, 3000), 60).convert("RGB").save(big, quality=95)
+    page.locator("#photos").set_input_files(str(big))
+    page.locator("#photo-list img").wait_for()
+    sha = page.locator("[data-action=drop-photo]").get_attribute("data-sha")
+    size = page.evaluate(
+        """async (sha) => { const p = await window.minqing.photoGet(sha);
+               const b = await createImageBitmap(p.blob); return [b.width, b.height, p.size] }""",
+        sha,
+    )
+    assert max(size[:2]) == 1920 and size[2] < big.stat().st_size, size
+
+    # a server answering 502 with an HTML page: the record stays, the status says so
+    page.route(
+        "**/api/v1/sync/pull*",
+        lambda route: route.fulfill(
+            status=502, body="<html>Bad Gateway</html>", content_type="text/html"
+        ),
+    )
+    page.get_by_label("内容").fill("网关出错时写的日志")
+    page.get_by_role("button", name="使用当前位置").click()
+    page.locator("#place-text").filter(has_text="WGS84").wait_for()
+    page.get_by_role("button", name="保存日志").click()
+    page.wait_for_selector('[data-phase="failed"]', timeout=30_000)
+    assert "失败" in page.locator("#status").inner_text()
+    # the photo went up (photos go first); the record waits
+    assert "待同步 1 条记录、0 张照片" in page.locator("#pending").inner_text()
+    page.unroute("**/api/v1/sync/pull*")
+    p.sync_now()
+    logs = ok(client.get("/api/v1/patrol-logs", headers=bearer(tokens["dispatcher"])))["items"]
+    assert [x["text"] for x in logs] == ["网关出错时写的日志"] and logs[0]["photos"] == [sha]
+
+    # English, and back
+    page.goto("/app/#/more")
+    page.get_by_role("button", name="English").click()
+    page.get_by_role("link", name="Today").wait_for()
+    assert page.evaluate("document.documentElement.lang") == "en"
+    check_a11y(page)
+    page.get_by_role("link", name="Today").click()
+    page.get_by_role("heading", name="Today", exact=True).wait_for()
+    check_a11y(page)
+    p.no_sideways_scroll()
+    page.goto("/app/#/more")
+    page.get_by_role("button", name="中文").click()
+    page.get_by_role("link", name="今日").wait_for()
