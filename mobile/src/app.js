@@ -505,7 +505,12 @@ function wirePhotos(form) {
 async function saveDraft(form) {
   if (form.dataset.saved) return // the record is saved: a late keystroke timer must not revive it
   const data = { photos: form.dataset.photos || '[]', lon: form.dataset.lon || '', lat: form.dataset.lat || '' }
-  for (const el of form.elements) if (el.name && el.type !== 'file' && el.type !== 'submit') data[el.name] = el.type === 'radio' ? (el.checked ? el.value : data[el.name]) : el.value
+  for (const el of form.elements) {
+    if (!el.name || el.type === 'file' || el.type === 'submit') continue
+    if (el.type === 'radio') data[el.name] = el.checked ? el.value : data[el.name]
+    else if (el.type === 'checkbox') data[el.name] = el.checked
+    else data[el.name] = el.value
+  }
   await kvSet(`draft:${form.id}`, data).catch(() => {})
 }
 
@@ -514,6 +519,7 @@ async function restoreDraft(form, extra) {
   for (const el of form.elements) {
     if (!el.name || !(el.name in data) || el.type === 'file') continue
     if (el.type === 'radio') el.checked = el.value === data[el.name]
+    else if (el.type === 'checkbox') el.checked = Boolean(data[el.name])
     else el.value = data[el.name]
   }
   form.dataset.photos = data.photos || '[]'
@@ -565,6 +571,7 @@ async function screenLog(prefill) {
       <select id="category" name="category"><option value="">${t('无', 'none')}</option>${categoryOptions()}</select>
       ${placePicker()}
       ${photoField()}
+      <label class="choice"><input type="checkbox" name="as_case" value="1"> ${t('同时上报为事件（需选类别）', 'Also report it as a case (needs a category)')}</label>
       <button type="submit" class="button primary">${t('保存日志', 'Save log')}</button>
     </form>`,
   )
@@ -576,11 +583,19 @@ async function screenLog(prefill) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault()
     const text = form.text.value.trim()
+    const asCase = form.as_case.checked
     if (!text) return formError(t('请填写内容。', 'Please write something.'))
+    if (asCase && !form.category.value) return formError(t('上报事件请选择类别。', 'A case needs a category.'))
     if (!form.dataset.lon) return formError(t('请选择地点。', 'Please choose the place.'))
     const lon = Number(form.dataset.lon)
     const lat = Number(form.dataset.lat)
     const grid = gridAt([lon, lat])
+    if (asCase) {
+      const reported = await createRecord(state.database, 'cases', newCase({
+        grid, category: form.category.value, description: text, address: null, lon, lat, photos: form.dataset.photos,
+      })).catch(storageError)
+      if (!reported) return
+    }
     const record = await createRecord(state.database, 'patrol_logs', {
       patrol_id: state.activePatrolId || null,
       grid_id: grid ? grid.id : null,
@@ -603,6 +618,32 @@ async function screenLog(prefill) {
 }
 
 // ---- report a case
+
+// A case as the phone reports it; the server fills its number, status, deadline and unit.
+function newCase({ grid, category, description, address, lon, lat, photos }) {
+  return {
+    number: null,
+    grid_id: grid ? grid.id : null,
+    community_id: grid ? grid.community_id : null,
+    category_id: category,
+    priority: null,
+    source: 'collector',
+    status: null,
+    description,
+    address,
+    lon,
+    lat,
+    crs: 'wgs84',
+    photos: photos || '[]',
+    reported_at: Date.now(),
+    deadline_at: null,
+    overdue: null,
+    unit_id: null,
+    result: null,
+    collector_note: null,
+    version: null,
+  }
+}
 
 async function screenReport(prefill) {
   page(
@@ -634,28 +675,9 @@ async function screenReport(prefill) {
     const lon = Number(form.dataset.lon)
     const lat = Number(form.dataset.lat)
     const grid = gridAt([lon, lat])
-    const record = await createRecord(state.database, 'cases', {
-      number: null,
-      grid_id: grid ? grid.id : null,
-      community_id: grid ? grid.community_id : null,
-      category_id: form.category.value,
-      priority: null,
-      source: 'collector',
-      status: null,
-      description,
-      address: form.address.value.trim() || null,
-      lon,
-      lat,
-      crs: 'wgs84',
-      photos: form.dataset.photos || '[]',
-      reported_at: Date.now(),
-      deadline_at: null,
-      overdue: null,
-      unit_id: null,
-      result: null,
-      collector_note: null,
-      version: null,
-    }).catch(storageError)
+    const record = await createRecord(state.database, 'cases', newCase({
+      grid, category: form.category.value, description, address: form.address.value.trim() || null, lon, lat, photos: form.dataset.photos,
+    })).catch(storageError)
     if (!record) return
     form.dataset.saved = '1'
     await kvDel('draft:report-form')
@@ -774,6 +796,7 @@ async function screenMore() {
     `<p>${t('收集员', 'Collector')}：<strong>${esc(me.display_name || '')}</strong> (${esc(me.username || '')})</p>
     <ul class="list menu">
       <li><a class="row-link" href="#/rejections">${t('被退回的记录', 'Refused records')} (${rejections.length})</a></li>
+      ${state.sync && state.sync.state.phase === 'revoked' ? `<li><button type="button" class="button primary" data-action="repair">${t('重新绑定这部手机（保留未同步的记录）', 'Pair this phone again (keeps unsynced records)')}</button></li>` : ''}
       <li><button type="button" class="button secondary" data-action="export">${t('导出未同步的记录', 'Export unsynced records')}</button></li>
       <li><button type="button" class="button secondary" data-action="lang">${lang === 'zh' ? 'English' : '中文'}</button></li>
       <li><button type="button" class="button danger" data-action="wipe">${t('清除手机上的数据并解除绑定', 'Wipe this phone and unpair')}</button></li>
@@ -928,6 +951,7 @@ document.addEventListener('click', async (e) => {
     showPhotos(form)
   } else if (action === 'copy-rejection') copyRejection(el.dataset.id)
   else if (action === 'export') exportUnsynced()
+  else if (action === 'repair') screenPair()
   else if (action === 'wipe') wipe()
 })
 

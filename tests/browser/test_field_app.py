@@ -134,13 +134,13 @@ def test_a_whole_offline_day_syncs_once(
     check_a11y(page)
     page.get_by_role("button", name="提交核查").click()
     page.locator("#verify-pending").wait_for()
-    assert "待同步 6 条记录、5 张照片" in page.locator("#pending").inner_text()
+    page.locator("#pending").filter(has_text="待同步 6 条记录、5 张照片").wait_for()
 
     # ---- closed and reopened, still offline: everything is there
     p.close()
     page = p.open()
     p.start_app()
-    assert "待同步 6 条记录、5 张照片" in page.locator("#pending").inner_text()
+    page.locator("#pending").filter(has_text="待同步 6 条记录、5 张照片").wait_for()
     [patrol] = p.records("patrols")
     assert patrol["status"] == "ended" and len(eval_json(patrol["track"])) == fixes
     assert p.count("patrol_logs") == 3 and p.count("case_actions") == 1
@@ -204,7 +204,12 @@ def write_log(page: Any, text: str) -> None:
 
 
 def test_pair_by_qr_url_and_a_revoked_phone_stops_syncing(
-    app: Any, phone: Any, world: World, tokens: dict[str, str], check_a11y: Any
+    app: Any,
+    phone: Any,
+    client: FlaskClient,
+    world: World,
+    tokens: dict[str, str],
+    check_a11y: Any,
 ) -> None:
     from server.services import devices
 
@@ -232,7 +237,7 @@ def test_pair_by_qr_url_and_a_revoked_phone_stops_syncing(
     page.wait_for_selector('[data-phase="revoked"]', timeout=30_000)
     assert "此设备已被管理员停用" in page.locator("#revoked").inner_text()
     assert page.get_by_role("button", name="立即同步").is_disabled()
-    assert "待同步 1 条记录" in page.locator("#pending").inner_text()
+    page.locator("#pending").filter(has_text="待同步 1 条记录").wait_for()
     # it stays stopped after a restart: no sync request at all
     seen: list[str] = []
     page.on("request", lambda r: seen.append(r.url) if "/api/v1/sync" in r.url else None)
@@ -246,6 +251,12 @@ def test_pair_by_qr_url_and_a_revoked_phone_stops_syncing(
         page.get_by_role("button", name="导出未同步的记录").click()
     exported = json.loads(Path(download.value.path()).read_text())
     assert [r["text"] for r in exported["records"]["patrol_logs"]] == ["停用前最后一条日志"]
+    # paired again (by sign-in): the kept record goes up
+    page.get_by_role("button", name="重新绑定这部手机（保留未同步的记录）").click()
+    p.pair_by_sign_in("collector", TEST_PASSWORD)
+    page.wait_for_selector('[data-phase="ok"]', timeout=30_000)
+    logs = ok(client.get("/api/v1/patrol-logs", headers=bearer(tokens["dispatcher"])))["items"]
+    assert [x["text"] for x in logs] == ["停用前最后一条日志"]
 
 
 def test_refusals_second_phone_and_other_collectors(
@@ -308,7 +319,7 @@ def test_a_push_cut_half_way_loses_and_doubles_nothing(
     page.route("**/api/v1/sync/push*", deliver_then_drop)
     write_log(page, "回应丢失的日志")
     page.wait_for_selector('[data-phase="offline"], [data-phase="failed"]', timeout=30_000)
-    assert "待同步 2 条记录" in page.locator("#pending").inner_text()
+    page.locator("#pending").filter(has_text="待同步 2 条记录").wait_for()
     p.close()
     page = p.open()
     p.start_app()
@@ -371,7 +382,7 @@ def test_timings_and_2000_local_records_open_within_a_second(
     )
     with_2000 = offline_cold_start()
     assert p.count("patrol_logs") == 2000
-    assert "待同步 2000 条记录" in p.page.locator("#pending").inner_text()
+    p.page.locator("#pending").filter(has_text="待同步 2000 条记录").wait_for()
     figures = {
         "shell_bytes": raw,
         "shell_bytes_gzip": zipped,
@@ -456,7 +467,7 @@ def test_slots_bad_photos_a_broken_server_and_english(
     page.wait_for_selector('[data-phase="failed"]', timeout=30_000)
     assert "失败" in page.locator("#status").inner_text()
     # the photo went up (photos go first); the record waits
-    assert "待同步 1 条记录、0 张照片" in page.locator("#pending").inner_text()
+    page.locator("#pending").filter(has_text="待同步 1 条记录、0 张照片").wait_for()
     page.unroute("**/api/v1/sync/pull*")
     p.sync_now()
     logs = ok(client.get("/api/v1/patrol-logs", headers=bearer(tokens["dispatcher"])))["items"]
@@ -475,3 +486,34 @@ def test_slots_bad_photos_a_broken_server_and_english(
     page.goto("/app/#/more")
     page.get_by_role("button", name="中文").click()
     page.get_by_role("link", name="今日").wait_for()
+
+
+def test_a_log_reported_as_a_case_too(
+    phone: Any, client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    p: Phone = phone()
+    page = p.open()
+    page.goto("/app/")
+    p.pair_by_sign_in("collector", TEST_PASSWORD)
+    page.wait_for_selector('[data-phase="ok"]', timeout=30_000)
+    page.goto("/app/#/log")
+    page.get_by_label("内容").fill("井盖松动，有人绊倒")
+    page.get_by_role("checkbox", name="同时上报为事件（需选类别）").check()
+    page.get_by_role("button", name="使用当前位置").click()
+    page.locator("#place-text").filter(has_text="WGS84").wait_for()
+    page.get_by_role("button", name="保存日志").click()
+    page.get_by_text("上报事件请选择类别。").wait_for()  # a case needs a category
+    page.get_by_label("类别（可不选）").select_option(label="环境卫生")
+    page.get_by_role("button", name="保存日志").click()
+    page.get_by_role("heading", name="今日", exact=True).wait_for()
+    page.wait_for_function(
+        "() => document.querySelector('#pending').textContent.includes('没有待同步')",
+        timeout=30_000,
+    )
+    # the case's number came back with the pull after the push
+    page.locator("#open-cases").get_by_text("MQ-").wait_for()
+    dispatcher = bearer(tokens["dispatcher"])
+    logs = ok(client.get("/api/v1/patrol-logs", headers=dispatcher))["items"]
+    cases = ok(client.get("/api/v1/cases", headers=dispatcher))["items"]
+    assert [x["text"] for x in logs] == ["井盖松动，有人绊倒"]
+    assert [c["description"] for c in cases] == ["井盖松动，有人绊倒"]
