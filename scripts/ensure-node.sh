@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Usage: scripts/ensure-node.sh
 # Install the Node packages of package-lock.json (`npm ci`) when node_modules is missing or
-# older than the lock file: the WatermelonDB conformance client, ECharts and axe-core.
+# older than the lock file: the WatermelonDB conformance client and field app, esbuild,
+# ECharts and axe-core. Then build the field app (scripts/build-mobile.sh, served at /app/).
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -9,8 +10,9 @@ cd "$MINQING_ROOT"
 stamp=node_modules/.minqing-installed
 if [[ -f "$stamp" && "$stamp" -nt package-lock.json ]]; then
   say "node packages up to date (skip)"
-  exit 0
+else
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  touch "$stamp"
 fi
-say "npm ci"
-npm ci --no-audit --no-fund --loglevel=error
-touch "$stamp"
+bash scripts/build-mobile.sh

@@ -22,7 +22,7 @@ esac
 bash scripts/ensure-venv.sh runtime
 # ECharts for the console's charts; without npm the pages still work (tables only)
 if command -v npm >/dev/null 2>&1; then
-  bash scripts/ensure-node.sh || say "npm ci failed: console charts will show tables only"
+  bash scripts/ensure-node.sh || say "npm ci or the field app build failed: console charts show tables only, /app/ is missing"
 else
   say "npm not found: console charts will show tables only"
 fi

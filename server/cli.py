@@ -185,7 +185,7 @@ devices = AppGroup("devices", help="Collectors' phones 设备.")
     help="also write the provisioning QR code as a PNG",
 )
 def devices_issue(collector: str, name: str | None, as_json: bool, png: Path | None) -> None:
-    """Issue a device token (shown once) with a QR code for the phone app."""
+    """Issue a device token (shown once) with a QR code that pairs the field app (/app/)."""
     import qrcode
 
     from server.services.devices import issue_device
@@ -199,7 +199,9 @@ def devices_issue(collector: str, name: str | None, as_json: bool, png: Path | N
     if png:
         qrcode.make(payload).save(str(png))
     if as_json:
-        click.echo(json.dumps({"device_id": issued.device.id, "token": issued.token}))
+        click.echo(
+            json.dumps({"device_id": issued.device.id, "token": issued.token, "pair_url": payload})
+        )
         return
     qr = qrcode.QRCode(border=1)
     qr.add_data(payload)
@@ -208,6 +210,7 @@ def devices_issue(collector: str, name: str | None, as_json: bool, png: Path | N
     click.echo(buffer.getvalue())
     click.echo(f"device 设备: {issued.device.id} ({issued.device.name})")
     click.echo(f"token 令牌 (shown once 仅显示一次): {issued.token}")
+    click.echo(f"pair URL 配对链接 (the QR code; open on the phone): {payload}")
     if png:
         click.echo(f"QR code written to {png}")
 

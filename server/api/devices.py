@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from marshmallow import Schema, fields, validate
 
 from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema
 from server.domain.roles import Role
-from server.services import devices, sync_admin
+from server.services import devices, enrolment, sync_admin
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("devices", __name__, url_prefix="/api/v1", description="设备 Devices")
@@ -112,3 +113,39 @@ def revoke(device_id: str) -> Any:
 def sync_log(args: dict[str, Any], device_id: str) -> Any:
     """A device's pulls and pushes, newest first, with what each carried."""
     return sync_admin.sync_log_for(authenticated_principal(), device_id[:64], args["limit"])
+
+
+class EnrolIn(InputSchema):
+    username = fields.String(required=True, validate=validate.Length(1, 64))
+    password = fields.String(required=True, validate=validate.Length(1, 256))
+    name = fields.String(load_default=None, validate=validate.Length(1, 100))
+
+
+class EnrolledDevice(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class EnrolOut(Schema):
+    device = fields.Nested(EnrolledDevice, required=True)
+    token = fields.String(required=True, metadata={"description": "the device token, once"})
+
+
+@blp.route("/devices/enrol", methods=["POST"])
+@blp.arguments(EnrolIn)
+@blp.response(201, EnrolOut)
+@blp.alt_response(401, schema=ErrorSchema, description="invalid_credentials")
+@blp.alt_response(403, schema=ErrorSchema, description="not_a_collector, enrolment switched off")
+@blp.alt_response(409, schema=ErrorSchema, description="device_limit")
+@blp.alt_response(429, schema=ErrorSchema, description="account_locked, too_many_requests")
+def enrol(body: dict[str, Any]) -> Any:
+    """A collector pairs a phone (the field app at /app/) by signing in: a device token."""
+    with unit_of_work() as uow:
+        outcome = enrolment.enrol_device(
+            uow, body["username"], body["password"], request.remote_addr or "unknown", body["name"]
+        )
+    issued = outcome.issued()
+    return {
+        "device": {"id": issued.device.id, "name": issued.device.name},
+        "token": issued.token,
+    }

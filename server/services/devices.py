@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -24,12 +23,10 @@ class IssuedDevice:
     token: str  # the only time the clear token exists
 
     def provisioning_payload(self) -> str:
-        """What the QR code holds: the server URL and the token, for a phone app to scan."""
-        server = current_app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000"
-        return json.dumps(
-            {"minqing": 1, "server": server, "device_id": self.device.id, "token": self.token},
-            separators=(",", ":"),
-        )
+        """What the QR code holds: the field app's pairing URL (/app/#pair=<token>), which a
+        phone's camera or WeChat opens; the token stays in the #fragment, never sent to a server."""
+        server = (current_app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/")
+        return f"{server}/app/#pair={self.token}"
 
 
 def issue_device(

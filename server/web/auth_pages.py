@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, make_response, redirect, render_template, request, url_for
+from flask import make_response, redirect, render_template, request, url_for
 
 from server.domain.roles import Role
 from server.errors import DomainError
@@ -17,14 +17,12 @@ LANDING: dict[Role, str] = {
     Role.ADMIN: "console.cases",
     Role.DISPATCHER: "console.cases",
     Role.UNIT_STAFF: "console.cases",
-    Role.COLLECTOR: "web_collector.home",  # the phone view (server/web/collector.py)
+    Role.COLLECTOR: "web_mobile_app.app_page",  # the field app (server/web/mobile_app.py)
 }
 
 
 def landing(role: Role) -> str:
-    """Where a user lands after signing in: collectors on their phone view when it exists."""
-    if role is Role.COLLECTOR and "web_collector.home" in current_app.view_functions:
-        return url_for("web_collector.home")
+    """Where a user lands after signing in: collectors in the field app at /app/."""
     return url_for(LANDING[role])
 
 

@@ -10,6 +10,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from conftest import TEST_PASSWORD
 from flask.testing import FlaskClient
 from helpers import A1, B1, ok, report
 from PIL import Image
@@ -101,18 +102,22 @@ def test_case_loop_through_the_pages(
     staff.get_by_role("button", name="办结反馈").click()
     assert "已办结待核查" in staff.get_by_role("heading", level=1).inner_text()
 
-    # 4. The grid's collector checks it on site, from the phone view.
+    # 4. The grid's collector checks it on site, in the field app on their phone.
     collector = new_page(PHONE)
     login_as(collector, "collector")
-    assert collector.url.endswith("/c/")
-    verify_list = collector.get_by_role("region", name="待核查事项")
-    verify_list.get_by_role("link", name=number).click()
+    assert collector.url.endswith("/app/")  # collectors land in the field app
+    collector.get_by_label("用户名").fill("collector")
+    collector.get_by_label("密码").fill(TEST_PASSWORD)
+    collector.get_by_role("button", name="登录并绑定").click()
+    collector.wait_for_selector('[data-phase="ok"]', timeout=30_000)
+    collector.locator("#to-verify").get_by_text(number).click()
     collector.get_by_role("heading", name="现场核查").wait_for()
     check_a11y(collector)
-    collector.get_by_label("已解决，核查通过").check()
-    collector.get_by_role("button", name="提交核查结果").click()
-    collector.get_by_text("核查通过，已请居民评价").wait_for()
-    assert "待评价" in collector.locator("#case-status").inner_text()
+    collector.get_by_role("radio", name="核查通过").check()
+    collector.get_by_role("button", name="提交核查").click()
+    collector.wait_for_function(
+        "() => document.querySelector('#case-status')?.textContent === '待评价'", timeout=30_000
+    )
     screenshot(collector, "collector-verified")
 
     # 5. The resident opens their link, sees the result photo, and rates it 满意.
@@ -162,7 +167,7 @@ def test_refusals_get_clear_pages(
 
     other = ok(report(client, tokens["collector2"], at=B1), 201)["case"]
     login_as(page, "collector")
-    for url in (f"/c/cases/{other['id']}", f"/console/cases/{other['id']}"):
+    for url in (f"/console/cases/{other['id']}",):
         response = page.goto(url)
         assert response is not None and response.status == 404, url
         assert "事项不存在" in page.get_by_role("alert").inner_text()

@@ -71,6 +71,7 @@ def test_device_token_issue_use_revoke(app: Flask, world: World) -> None:
     assert result.exit_code == 0, result.output
     issued = json.loads(result.output)
     assert issued["token"].startswith("mqd_")
+    assert issued["pair_url"].endswith(f"/app/#pair={issued['token']}")
     client = app.test_client()
     me = client.get("/api/v1/me", headers=bearer(issued["token"]))
     assert me.status_code == 200
