@@ -13,6 +13,7 @@ from server.api import (
     inbox,
     index,
     me,
+    open311_clients,
     patrols,
     public,
     sync,
@@ -40,6 +41,7 @@ def register_api(api: Api) -> None:
         index,
         sync,
         devices,
+        open311_clients,
     )
     for module in modules:
         api.register_blueprint(module.blp)
