@@ -10,6 +10,7 @@ from server.api import (
     cases,
     catalog,
     devices,
+    exports,
     inbox,
     index,
     me,
@@ -42,6 +43,7 @@ def register_api(api: Api) -> None:
         sync,
         devices,
         open311_clients,
+        exports,
     )
     for module in modules:
         api.register_blueprint(module.blp)
