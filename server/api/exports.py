@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
-from flask import Response, stream_with_context
 from marshmallow import fields, validate
 
 from server.api.blueprint import ApiBlueprint, authenticated_principal
@@ -20,7 +18,7 @@ from server.domain.roles import Role
 from server.services import exports
 from server.services.index import latest_day, yesterday
 from server.services.patrols import PatrolFilter
-from server.services.tabular import CSV_MIME, XLSX_MIME
+from server.services.tabular import XLSX_MIME
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("exports", __name__, url_prefix="/api/v1", description="台账导出 Exports")
@@ -65,18 +63,6 @@ class IndexExportArgs(InputSchema):
     date_to = day_field(data_key="to")
 
 
-def send(export: exports.Export) -> Response:
-    """Stream the file; the unit of work that logged it has committed already."""
-    response = Response(stream_with_context(export.chunks), mimetype=export.mimetype)
-    if export.mimetype == CSV_MIME:
-        response.headers["Content-Type"] = CSV_MIME
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{export.filename}\"; filename*=UTF-8''{quote(export.filename)}"
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @blp.route("/exports/cases", methods=["GET"])
 @blp.auth()
 @blp.arguments(CaseExportArgs, location="query")
@@ -87,7 +73,7 @@ def export_cases(args: dict[str, Any]) -> Any:
         export = exports.export_cases(
             uow, authenticated_principal(), args["format"], case_filter(args), args["sort"]
         )
-    return send(export)
+    return exports.response_for(export)
 
 
 @blp.route("/exports/kpis", methods=["GET"])
@@ -108,7 +94,7 @@ def export_kpis(args: dict[str, Any]) -> Any:
             date_to=date_to,
             by=args["by"],
         )
-    return send(export)
+    return exports.response_for(export)
 
 
 @blp.route("/exports/patrols", methods=["GET"])
@@ -125,7 +111,7 @@ def export_patrols(args: dict[str, Any]) -> Any:
     )
     with unit_of_work() as uow:
         export = exports.export_patrols(uow, authenticated_principal(), args["format"], f)
-    return send(export)
+    return exports.response_for(export)
 
 
 @blp.route("/exports/index", methods=["GET"])
@@ -142,4 +128,4 @@ def export_index(args: dict[str, Any]) -> Any:
         export = exports.export_index(
             uow, principal, args["format"], level=args["level"], first=first, last=last
         )
-    return send(export)
+    return exports.response_for(export)

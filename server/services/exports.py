@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
+from flask import Response, stream_with_context
 from sqlalchemy import select
 
 from server.domain.cases import VERDICT_ZH
@@ -59,6 +61,18 @@ class Export:
     filename: str
     mimetype: str
     chunks: Iterator[bytes]
+
+
+def response_for(export: Export) -> Response:
+    """The file as a streamed attachment (the unit of work that logged it has committed)."""
+    response = Response(stream_with_context(export.chunks), mimetype=export.mimetype)
+    if export.mimetype == CSV_MIME:
+        response.headers["Content-Type"] = CSV_MIME
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{export.filename}\"; filename*=UTF-8''{quote(export.filename)}"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def log_export(

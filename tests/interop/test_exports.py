@@ -187,3 +187,58 @@ def test_patrol_and_index_exports(
     assert index.status_code == 200
     header = index.data.decode("utf-8-sig").splitlines()[0]
     assert header.startswith("日期 Day,编码 Code,名称 Name,民情指数 Score")
+
+
+# ---------------------------------------------------------------------------------- console
+
+
+def web_sign_in(client: FlaskClient, username: str) -> None:
+    import re
+
+    from conftest import TEST_PASSWORD
+
+    client.delete_cookie("minqing_session")
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    response = client.post(
+        "/login",
+        data={"username": username, "password": TEST_PASSWORD, "csrf_token": token.group(1)},
+    )
+    assert response.status_code == 302
+
+
+def test_console_buttons_export_what_the_page_shows(
+    client: FlaskClient, world: World, tokens: dict[str, str], cases: dict[str, Any]
+) -> None:
+    import re
+
+    web_sign_in(client, "collector")
+    queue = client.get("/console/cases?status=reported")
+    assert queue.status_code == 200
+    links = re.findall(r'href="(/console/exports/cases\.(?:xlsx|csv)[^"]*)"', queue.text)
+    assert len(links) == 2 and all("status=reported" in link for link in links)
+    response = client.get(links[0].replace("&amp;", "&"))
+    assert response.status_code == 200
+    _, rows = xlsx_rows(response.data)
+    expected = api_rows(client, tokens["collector"], "&status=reported")
+    assert [r[0] for r in rows[1:]] == [c["number"] for c in expected]
+    assert cases["in_b1"]["number"] not in {r[0] for r in rows}
+    # the KPI page's buttons (dispatcher)
+    web_sign_in(client, "dispatcher")
+    kpis = client.get("/console/kpis?from=2026-01-01&to=2026-12-31")
+    links = re.findall(r'href="(/console/exports/[a-z]+\.(?:xlsx|csv)[^"]*)"', kpis.text)
+    assert {link.split(".")[0] for link in links} == {
+        "/console/exports/kpis",
+        "/console/exports/patrols",
+        "/console/exports/index",
+    }
+    for link in links:
+        response = client.get(link.replace("&amp;", "&"))
+        assert response.status_code == 200, link
+        assert "attachment" in response.headers["Content-Disposition"]
+        assert response.data  # read to the end: a streamed body holds its request context
+        response.close()
+    # unit staff may not export patrols
+    web_sign_in(client, "staff")
+    assert client.get("/console/exports/patrols.xlsx").status_code == 403
