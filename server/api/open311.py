@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from server.domain import open311 as rules
@@ -191,7 +191,7 @@ def discovery(fmt: str) -> Response:
         "discovery",
         {
             "changeset": changeset,
-            "contact": current_app.config.get("OPEN311_CONTACT") or "",
+            "contact": "",
             "key_service": "api_key：向街道管理员申请 / ask the subdistrict's admin for an api_key",
             "endpoints": [
                 {
