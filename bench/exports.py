@@ -37,9 +37,7 @@ def centre(grid: Any) -> tuple[float, float]:
 def export_once(client: Any, headers: dict[str, str], fmt: str) -> tuple[float, float, bytes]:
     """Seconds to the first byte and to the last, and the file."""
     started = time.perf_counter()
-    response = client.get(
-        f"/api/v1/exports/cases?format={fmt}", headers=headers, buffered=False
-    )
+    response = client.get(f"/api/v1/exports/cases?format={fmt}", headers=headers, buffered=False)
     assert response.status_code == 200, response.status_code
     first = None
     parts = []
@@ -66,9 +64,7 @@ def peak_python_mb(client: Any, headers: dict[str, str], fmt: str) -> float:
     tracemalloc.start()
     tracemalloc.reset_peak()
     base = tracemalloc.get_traced_memory()[0]
-    response = client.get(
-        f"/api/v1/exports/cases?format={fmt}", headers=headers, buffered=False
-    )
+    response = client.get(f"/api/v1/exports/cases?format={fmt}", headers=headers, buffered=False)
     for _chunk in response.response:
         pass
     response.close()
