@@ -21,7 +21,7 @@ def pdf_of(page: Any) -> tuple[int, str, tuple[float, float]]:
     page.emulate_media(media="print")
     reader = PdfReader(io.BytesIO(page.pdf(format="A4", print_background=True)))
     page.emulate_media(media="screen")
-    text = "\n".join(p.extract_text() or "" for p in reader.pages)
+    text = "\n\n---- page break ----\n\n".join(p.extract_text() or "" for p in reader.pages)
     box = reader.pages[0].mediabox
     return len(reader.pages), text, (float(box.width), float(box.height))
 
@@ -47,16 +47,17 @@ def test_case_page_prints_as_a_dispatch_slip(
         case["number"],
         "小区东门路灯不亮",
         "城管中队",
-        "办理期限",
+        "处置期限",
+        "文昌路18号",
         "承办单位签收（签字）",
         "交办人（签字）",
     ):
         assert expected.replace(" ", "") in squashed, expected
-    for screen_only in ("退出", "可执行操作", "返回队列"):  # navigation, actions, links
+    for screen_only in ("退出", "可执行操作", "返回队列", "办理过程"):  # nav, actions, timeline
         assert screen_only not in squashed, screen_only
     # the QR image is on the slip and loaded
     loaded = page.evaluate(
-        "() => { const i = document.querySelector('.slip img.qr'); "
+        "() => { const i = document.querySelector('img.slip-qr'); "
         "return i && i.complete && i.naturalWidth > 0; }"
     )
     assert loaded
@@ -85,9 +86,14 @@ def test_resident_receipt_and_kpi_tables_print(
     pages, text, _ = pdf_of(page)
     squashed = text.replace(" ", "").replace("\n", "")
     assert pages == 1, text
-    for expected in ("民情事项回执", body["case"]["number"], "楼道堆放杂物", "/r/"):
+    for expected in ("民情事项回执", body["case"]["number"], "楼道堆放杂物"):
         assert expected in squashed, expected
     assert "反映问题" not in squashed  # the residents' navigation is not printed
+    loaded = page.evaluate(
+        "() => { const i = document.querySelector('img.slip-qr'); "
+        "return i && i.complete && i.naturalWidth > 0; }"
+    )
+    assert loaded
 
     tokens = {"dispatcher": login(client, "dispatcher")}
     ok(client.get("/api/v1/stats/kpis", headers=bearer(tokens["dispatcher"])))
