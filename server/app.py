@@ -90,10 +90,12 @@ def _tune_sqlite(app: Flask) -> None:
 def _register_routes(app: Flask) -> None:
     from swagger_ui_bundle import swagger_ui_path
 
+    from server.api.open311 import blp as open311_blp
     from server.extensions import db
     from server.web import register_web
 
     register_web(app)
+    app.register_blueprint(open311_blp)  # /open311/v2: GeoReport v2, JSON and XML
 
     @app.get("/healthz")
     def healthz() -> Any:

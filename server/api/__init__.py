@@ -10,9 +10,11 @@ from server.api import (
     cases,
     catalog,
     devices,
+    exports,
     inbox,
     index,
     me,
+    open311_clients,
     patrols,
     public,
     sync,
@@ -40,6 +42,8 @@ def register_api(api: Api) -> None:
         index,
         sync,
         devices,
+        open311_clients,
+        exports,
     )
     for module in modules:
         api.register_blueprint(module.blp)

@@ -322,7 +322,11 @@ def list_cases(args: dict[str, Any]) -> Any:
     """The queue: filters, sort, cursor pagination, scoped by role."""
     principal = authenticated_principal()
     page = case_queries.list_cases(
-        principal, _filter(args), sort=args["sort"], cursor=args.get("cursor"), limit=args["limit"]
+        principal,
+        case_filter(args),
+        sort=args["sort"],
+        cursor=args.get("cursor"),
+        limit=args["limit"],
     )
     return {
         "items": [case_present.present(c, principal) for c in page.items],
@@ -330,7 +334,8 @@ def list_cases(args: dict[str, Any]) -> Any:
     }
 
 
-def _filter(args: dict[str, Any]) -> case_queries.CaseFilter:
+def case_filter(args: dict[str, Any]) -> case_queries.CaseFilter:
+    """The queue's filters from its query arguments (also used by the export)."""
     return case_queries.CaseFilter(
         status=args.get("status"),
         stage=args.get("stage"),
@@ -352,7 +357,7 @@ def _filter(args: dict[str, Any]) -> case_queries.CaseFilter:
 @blp.response(200, CountsSchema)
 def counts(args: dict[str, Any]) -> Any:
     """How many cases per stage and status (same filters as the queue), overdue, due soon."""
-    return case_queries.stage_counts(authenticated_principal(), _filter(args))
+    return case_queries.stage_counts(authenticated_principal(), case_filter(args))
 
 
 @blp.route("/cases/<string:case_id>", methods=["GET"])

@@ -5,6 +5,7 @@ from server.models.base import Base
 from server.models.cases import Case, CaseAction, CaseEvent, CaseNumberCounter, Rating
 from server.models.catalog import Category
 from server.models.index import Bulletin, SentimentIndex
+from server.models.interop import ExportLog, Open311Client, Open311Request
 from server.models.notify import Notification, WebhookDelivery, WebhookSubscription
 from server.models.org import Community, Grid, Subdistrict, Unit
 from server.models.patrols import Patrol, PatrolLog, PatrolSchedule, PatrolSlot
@@ -26,8 +27,11 @@ __all__ = [
     "CollectorGrid",
     "Community",
     "Device",
+    "ExportLog",
     "Grid",
     "Notification",
+    "Open311Client",
+    "Open311Request",
     "Patrol",
     "PatrolLog",
     "PatrolSchedule",

@@ -92,10 +92,17 @@ def actor_of(principal: Principal | None) -> str:
 # ---------------------------------------------------------------------------------- report
 
 
-def report_case(uow: UnitOfWork, principal: Principal | None, data: ReportInput) -> ReportResult:
+def report_case(
+    uow: UnitOfWork,
+    principal: Principal | None,
+    data: ReportInput,
+    *,
+    channel: str | None = None,
+) -> ReportResult:
     """Report a case: by a collector on patrol, a dispatcher on behalf of a caller, or an
     anonymous resident. The point is located to a grid; nothing is written if any check
-    fails."""
+    fails. `channel` names the road a resident's report came by (e.g. `open311`), kept in
+    the report event."""
     if principal is not None and principal.role is Role.UNIT_STAFF:
         raise Forbidden("Handling units do not report cases", "办理单位不能上报事项")
     if data.id is not None:
@@ -178,7 +185,12 @@ def report_case(uow: UnitOfWork, principal: Principal | None, data: ReportInput)
         "report",
         None,
         principal,
-        {"source": source, "photos": [p.sha256 for p in photos], "crs": data.crs},
+        {
+            "source": source,
+            "photos": [p.sha256 for p in photos],
+            "crs": data.crs,
+            "channel": channel,
+        },
     )
     if photos:
         attachments.link_to_case(case.id, [p.sha256 for p in photos], "report", event.id)

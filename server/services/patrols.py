@@ -287,6 +287,12 @@ def _scope(stmt: Select[Any], principal: Principal, model: Any) -> Select[Any]:
     return stmt
 
 
+def scope_patrols(stmt: Select[Any], principal: Principal) -> Select[Any]:
+    """Patrols the principal may read: a collector their own, dispatchers and admins their
+    subdistrict's; anyone else is refused."""
+    return _scope(stmt, principal, Patrol)
+
+
 def list_patrols(
     principal: Principal, f: PatrolFilter, *, cursor: str | None, limit: int
 ) -> Page[Patrol]:

@@ -114,7 +114,7 @@ def local_filter(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
 # ------------------------------------------------------------------------------- the queue
 
 
-def _filter_from(args: Any) -> case_queries.CaseFilter:
+def filter_from(args: Any) -> case_queries.CaseFilter:
     first = forms.day(args, "from")
     last = forms.day(args, "to")
     status = forms.choice(args, "status", [s.value for s in Status])
@@ -157,7 +157,7 @@ def queue() -> Any:
     """The queue: what the signed-in user may see, filtered, sorted, a page at a time."""
     principal = signed_in()
     args = request.args
-    f = _filter_from(args)
+    f = filter_from(args)
     sort = forms.choice(args, "sort", list(case_queries.SORTS)) or "-created_at"
     cursor = forms.text(args, "cursor", max_length=500)
     result = case_queries.list_cases(principal, f, sort=sort, cursor=cursor, limit=PAGE_SIZE)

@@ -32,7 +32,7 @@ MAX_TREND_COMMUNITIES = 12
 MAX_DAYS = 366
 
 
-def _period() -> tuple[date, date]:
+def period() -> tuple[date, date]:
     today = forms.local_time(datetime.now(UTC), "%Y-%m-%d")
     last = forms.day(request.args, "to") or date.fromisoformat(today)
     first = forms.day(request.args, "from") or last - timedelta(days=29)
@@ -60,7 +60,7 @@ def _row(name: str, figures: dict[str, Any]) -> dict[str, Any]:
 @page(Role.DISPATCHER, Role.ADMIN, Role.UNIT_STAFF)
 def kpis() -> Any:
     principal = signed_in()
-    first, last = _period()
+    first, last = period()
     group = forms.choice(request.args, "by", ["community", "unit"]) or "community"
     start, end = forms.day_start(first), forms.day_end(last)
     overall = kpi.key_figures(principal, date_from=start, date_to=end)
