@@ -4,7 +4,19 @@ from server.models.attachments import Attachment, CaseAttachment
 from server.models.base import Base
 from server.models.cases import Case, CaseAction, CaseEvent, CaseNumberCounter, Rating
 from server.models.catalog import Category
+from server.models.deliberation import (
+    CouncilMember,
+    Meeting,
+    Topic,
+    TopicCase,
+    TopicComment,
+    TopicEvent,
+    TopicRating,
+    TopicView,
+    VotingCode,
+)
 from server.models.index import Bulletin, SentimentIndex
+from server.models.notices import Notice, NoticeQuestion
 from server.models.notify import Notification, WebhookDelivery, WebhookSubscription
 from server.models.org import Community, Grid, Subdistrict, Unit
 from server.models.patrols import Patrol, PatrolLog, PatrolSchedule, PatrolSlot
@@ -13,6 +25,17 @@ from server.models.ratelimit import RateLimitWindow
 from server.models.sync import SYNC_TABLES
 
 __all__ = [
+    "VotingCode",
+    "TopicView",
+    "TopicRating",
+    "TopicEvent",
+    "TopicComment",
+    "TopicCase",
+    "Topic",
+    "NoticeQuestion",
+    "Notice",
+    "Meeting",
+    "CouncilMember",
     "SYNC_TABLES",
     "Attachment",
     "Base",
