@@ -45,9 +45,7 @@ class NoticeQuestion(Base):
     __tablename__ = "notice_questions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    notice_id: Mapped[int] = mapped_column(
-        ForeignKey("notices.id", ondelete="CASCADE"), index=True
-    )
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
     body: Mapped[str] = mapped_column(Text)
     asker_name: Mapped[str | None] = mapped_column(String(50), nullable=True)
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)
