@@ -9,12 +9,15 @@ from server.api import (
     auth,
     cases,
     catalog,
+    deliberation,
     devices,
     inbox,
     index,
     me,
+    notices,
     patrols,
     public,
+    public_deliberation,
     sync,
     territory,
     webhooks,
@@ -40,6 +43,9 @@ def register_api(api: Api) -> None:
         index,
         sync,
         devices,
+        deliberation,
+        notices,
+        public_deliberation,
     )
     for module in modules:
         api.register_blueprint(module.blp)
