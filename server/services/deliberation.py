@@ -29,6 +29,7 @@ from server.models import (
     CouncilMember,
     Grid,
     Meeting,
+    Notification,
     Topic,
     TopicCase,
     TopicComment,
@@ -37,7 +38,7 @@ from server.models import (
     TopicView,
     VotingCode,
 )
-from server.services import attachments, cases
+from server.services import attachments, cases, notify
 from server.services.principal import Principal
 from server.services.uow import UnitOfWork, stale_version
 
@@ -376,6 +377,36 @@ def close_due_periods(uow: UnitOfWork) -> int:
         action = "close_consultation" if topic.status == "consulting" else "close"
         act(uow, None, topic.id, action, ActionInput(version=topic.version))
     return len(due)
+
+
+def remind_due_stages(uow: UnitOfWork) -> int:
+    """The beat's reminder: each topic whose stage is past due tells the subdistrict's
+    dispatchers once (in their inbox) per stage. Returns how many topics were reminded."""
+    open_ = uow.session.scalars(
+        select(Topic).where(
+            Topic.status.not_in([s.value for s in dl.FINAL]), Topic.reminded_at.is_(None)
+        )
+    ).all()
+    reminded = 0
+    for topic in open_:
+        due = dl.stage_due(topic.status, topic.stage_entered_at, topic.closes_at)
+        if due is None or due > uow.now:
+            continue
+        stage_zh = dl.STATUS_ZH[dl.TopicStatus(topic.status)]
+        for user_id in notify.dispatcher_ids(topic.subdistrict_id):
+            uow.session.add(
+                Notification(
+                    user_id=user_id,
+                    event="topic.stage_due",
+                    title=f"议题「{topic.title}」{stage_zh}已到期，请推进",
+                    title_en=f"Topic {topic.id} is due in stage {topic.status}",
+                    created_at=uow.now,
+                )
+            )
+        topic.reminded_at = uow.now
+        reminded += 1
+    uow.session.flush()
+    return reminded
 
 
 # ---------------------------------------------------------------------------------- read

@@ -635,3 +635,53 @@ def test_questions_are_answered_publicly(
     assert_error(
         public_post(client, f"/notices/{expired['id']}/questions", {"body": "?"}), 404, "not_found"
     )
+
+
+def test_stages_past_due_remind_the_dispatchers_once(
+    app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    topic = propose(client, tokens, world)  # proposed: due in 7 days
+    with app.app_context():
+        from server.extensions import db
+        from server.models import Notification
+        from server.services import deliberation
+        from server.services.uow import unit_of_work
+
+        with unit_of_work(now() + timedelta(days=6)) as uow:
+            assert deliberation.remind_due_stages(uow) == 0
+        for _ in range(2):
+            with unit_of_work(now() + timedelta(days=8)) as uow:
+                deliberation.remind_due_stages(uow)
+        rows = db.session.scalars(
+            select(Notification).where(Notification.event == "topic.stage_due")
+        ).all()
+        assert [r.user_id for r in rows] == [world.user_ids["dispatcher"]]
+        assert "老小区停车难" in rows[0].title
+    # a new stage may be reminded again
+    topic = ok(
+        client.get(f"/api/v1/deliberations/{topic['id']}", headers=bearer(tokens["dispatcher"]))
+    )
+    ok(topic_act(client, tokens["dispatcher"], topic, "accept"))
+    with app.app_context(), unit_of_work(now() + timedelta(days=15)) as uow:
+        assert deliberation.remind_due_stages(uow) == 1
+
+
+@pytest.mark.worker
+def test_the_deliberation_sweep_runs_on_a_real_worker(
+    app: Flask, client: FlaskClient, worker: Any, world: World, tokens: dict[str, str]
+) -> None:
+    topic, _ = consulting(client, tokens, world)
+    with app.app_context():
+        from server.extensions import db
+        from server.models import Topic
+
+        row = db.session.get(Topic, topic["id"])
+        assert row is not None
+        row.closes_at = now() - timedelta(minutes=1)
+        db.session.commit()
+    result = app.extensions["celery"].send_task("minqing.deliberation.sweep", queue=worker.queue)
+    assert result.get(timeout=60)["closed"] == 1
+    topic = ok(
+        client.get(f"/api/v1/deliberations/{topic['id']}", headers=bearer(tokens["dispatcher"]))
+    )
+    assert topic["status"] == "deciding"
