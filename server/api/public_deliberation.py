@@ -4,10 +4,9 @@ them. No account; writes are rate-limited per address; names are masked."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from marshmallow import Schema, fields, validate
 
 from server.api.blueprint import ApiBlueprint
@@ -24,7 +23,7 @@ from server.api.notices import NoticeList, NoticeSchema
 from server.api.schemas import InputSchema, id_field
 from server.domain.masking import mask_name
 from server.domain.notices import CATEGORIES
-from server.services import deliberation, notices, ratelimit
+from server.services import deliberation, notices
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint(
@@ -57,16 +56,8 @@ class QuestionAccepted(Schema):
 
 
 def _limit(kind: str, factor: int = 1) -> None:
-    """Anonymous writes: the resident report budget per address and kind (a household's
-    code holders may share one address: code writes get `factor` times as much)."""
-    digest = hashlib.sha256((request.remote_addr or "unknown").encode()).hexdigest()[:32]
     with unit_of_work() as uow:  # counted even if the write is then refused
-        ratelimit.hit(
-            uow,
-            f"public-{kind}:{digest}",
-            current_app.config["RESIDENT_REPORTS_PER_HOUR"] * factor,
-            ratelimit.HOUR,
-        )
+        deliberation.limit_public_write(uow, request.remote_addr or "unknown", kind, factor)
 
 
 @blp.route("/topics", methods=["POST"])

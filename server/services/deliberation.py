@@ -9,12 +9,14 @@ and `cases.act`).
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -38,7 +40,7 @@ from server.models import (
     TopicView,
     VotingCode,
 )
-from server.services import attachments, cases, notify
+from server.services import attachments, cases, notify, ratelimit
 from server.services.principal import Principal
 from server.services.uow import UnitOfWork, stale_version
 
@@ -59,6 +61,18 @@ def _refused(exc: dl.TransitionRefused) -> DomainError:
 
 def _actor(principal: Principal | None) -> str:
     return dl.RESIDENT if principal is None else principal.role.value
+
+
+# ---------------------------------------------------------------------------------- limits
+
+
+def limit_public_write(uow: UnitOfWork, address: str, kind: str, factor: int = 1) -> None:
+    """Anonymous writes (topic, code, question): the resident report budget per address and
+    kind; writes with a code get `factor` times as much (a compound's households may share
+    one address). The edge counts the hit in a unit of work of its own."""
+    digest = hashlib.sha256(address.encode()).hexdigest()[:32]  # no raw IPs stored
+    limit = current_app.config["RESIDENT_REPORTS_PER_HOUR"] * factor
+    ratelimit.hit(uow, f"public-{kind}:{digest}", limit, ratelimit.HOUR)
 
 
 # ---------------------------------------------------------------------------------- propose
@@ -410,6 +424,34 @@ def remind_due_stages(uow: UnitOfWork) -> int:
 
 
 # ---------------------------------------------------------------------------------- read
+
+
+def board_topics(uow: UnitOfWork, subdistrict_id: int | None, limit: int = 20) -> dict[str, Any]:
+    """For the public board: topics open to residents (in consultation or evaluation) and the
+    latest decisions, with their public links' tokens; no personal data."""
+
+    def rows(statuses: list[str], order: Any) -> list[dict[str, Any]]:
+        query = select(Topic).where(Topic.status.in_(statuses)).order_by(order).limit(limit)
+        if subdistrict_id is not None:
+            query = query.where(Topic.subdistrict_id == subdistrict_id)
+        return [
+            {
+                "token": t.public_token,
+                "title": t.title,
+                "status": t.status,
+                "status_zh": dl.STATUS_ZH[dl.TopicStatus(t.status)],
+                "closes_at": t.closes_at,
+                "outcome_zh": dl.OUTCOME_ZH.get(t.outcome or ""),
+                "decided_at": t.decided_at,
+                "views": view_counts(uow, t.id),
+            }
+            for t in uow.session.scalars(query)
+        ]
+
+    return {
+        "open": rows(["consulting", "evaluating"], Topic.closes_at),
+        "decided": rows(["implementing", "evaluating", "closed"], Topic.decided_at.desc()),
+    }
 
 
 def visible_topic(uow: UnitOfWork, principal: Principal | None, topic_id: int) -> Topic:
