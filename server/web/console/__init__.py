@@ -7,4 +7,4 @@ from server.web import web_blueprint
 bp = web_blueprint("console", __name__, url_prefix="/console")
 
 # Routes live in these modules; importing them attaches them to `bp`.
-from server.web.console import admin, cases, kpi, map, photos  # noqa: E402, F401
+from server.web.console import admin, cases, kpi, map, photos, topics  # noqa: E402, F401
