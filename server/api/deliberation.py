@@ -259,7 +259,7 @@ def propose(args: dict[str, Any]) -> Any:
         return deliberation.present(uow, topic, principal), 201
 
 
-@blp.route("/deliberations/<int:topic_id>", methods=["GET"])
+@blp.route("/deliberations/<int(max=2147483647):topic_id>", methods=["GET"])
 @blp.auth(*STAFF)
 @blp.response(200, TopicSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="no such topic in your scope")
@@ -271,7 +271,9 @@ def get_topic(topic_id: int) -> Any:
         return deliberation.present(uow, topic, principal)
 
 
-@blp.route("/deliberations/<int:topic_id>/actions/<string:action>", methods=["POST"])
+@blp.route(
+    "/deliberations/<int(max=2147483647):topic_id>/actions/<string:action>", methods=["POST"]
+)
 @blp.auth(*STAFF)
 @blp.arguments(TopicActionArgs)
 @blp.response(200, TopicSchema)
@@ -288,7 +290,7 @@ def topic_action(args: dict[str, Any], topic_id: int, action: str) -> Any:
         return deliberation.present(uow, topic, principal)
 
 
-@blp.route("/deliberations/<int:topic_id>/codes", methods=["POST"])
+@blp.route("/deliberations/<int(max=2147483647):topic_id>/codes", methods=["POST"])
 @blp.auth(*STAFF)
 @blp.arguments(TopicCodesArgs)
 @blp.response(201, CodesResponse)
@@ -301,7 +303,10 @@ def generate_codes(args: dict[str, Any], topic_id: int) -> Any:
     return {"codes": codes, "public_url": f"{request.host_url.rstrip('/')}/t/{token}"}, 201
 
 
-@blp.route("/deliberations/<int:topic_id>/comments/<int:comment_id>/hide", methods=["POST"])
+@blp.route(
+    "/deliberations/<int(max=2147483647):topic_id>/comments/<int(max=2147483647):comment_id>/hide",
+    methods=["POST"],
+)
 @blp.auth(*STAFF)
 @blp.arguments(TopicHideArgs)
 @blp.response(200, TopicSchema)
@@ -314,7 +319,7 @@ def hide_comment(args: dict[str, Any], topic_id: int, comment_id: int) -> Any:
         return deliberation.present(uow, topic, principal)
 
 
-@blp.route("/councils/<int:community_id>/members", methods=["GET"])
+@blp.route("/councils/<int(max=2147483647):community_id>/members", methods=["GET"])
 @blp.auth(*STAFF)
 @blp.response(200, MemberSchema(many=True))
 def members(community_id: int) -> Any:
@@ -323,7 +328,7 @@ def members(community_id: int) -> Any:
         return deliberation.members_of(uow, authenticated_principal(), community_id)
 
 
-@blp.route("/councils/<int:community_id>/members", methods=["POST"])
+@blp.route("/councils/<int(max=2147483647):community_id>/members", methods=["POST"])
 @blp.auth(*STAFF)
 @blp.arguments(MemberArgs)
 @blp.response(201, MemberSchema)

@@ -109,7 +109,7 @@ def publish(args: dict[str, Any]) -> Any:
         return notices.present(uow, notice, staff=True), 201
 
 
-@blp.route("/notices/<int:notice_id>", methods=["GET"])
+@blp.route("/notices/<int(max=2147483647):notice_id>", methods=["GET"])
 @blp.auth(*STAFF)
 @blp.response(200, NoticeSchema)
 def get_notice(notice_id: int) -> Any:
@@ -118,7 +118,7 @@ def get_notice(notice_id: int) -> Any:
         return notices.present(uow, notice, staff=True)
 
 
-@blp.route("/notices/<int:notice_id>/withdraw", methods=["POST"])
+@blp.route("/notices/<int(max=2147483647):notice_id>/withdraw", methods=["POST"])
 @blp.auth(*STAFF)
 @blp.arguments(NoticeReasonArgs)
 @blp.response(200, NoticeSchema)
@@ -129,7 +129,7 @@ def withdraw(args: dict[str, Any], notice_id: int) -> Any:
         return notices.present(uow, notice, staff=True)
 
 
-@blp.route("/notices/questions/<int:question_id>/answer", methods=["POST"])
+@blp.route("/notices/questions/<int(max=2147483647):question_id>/answer", methods=["POST"])
 @blp.auth(*STAFF)
 @blp.arguments(NoticeAnswerArgs)
 @blp.response(200, QuestionSchema)
@@ -141,7 +141,7 @@ def answer(args: dict[str, Any], question_id: int) -> Any:
         return _question(q)
 
 
-@blp.route("/notices/questions/<int:question_id>/hide", methods=["POST"])
+@blp.route("/notices/questions/<int(max=2147483647):question_id>/hide", methods=["POST"])
 @blp.auth(*STAFF)
 @blp.arguments(NoticeReasonArgs)
 @blp.response(200, QuestionSchema)

@@ -143,7 +143,7 @@ def list_notices(args: dict[str, Any]) -> Any:
         return {"items": [notices.present(uow, n, staff=False) for n in rows]}
 
 
-@blp.route("/notices/<int:notice_id>", methods=["GET"])
+@blp.route("/notices/<int(max=2147483647):notice_id>", methods=["GET"])
 @blp.response(200, NoticeSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="unknown, not yet or no longer published")
 def get_notice(notice_id: int) -> Any:
@@ -151,7 +151,7 @@ def get_notice(notice_id: int) -> Any:
         return notices.present(uow, notices.public_notice(uow, notice_id), staff=False)
 
 
-@blp.route("/notices/<int:notice_id>/questions", methods=["POST"])
+@blp.route("/notices/<int(max=2147483647):notice_id>/questions", methods=["POST"])
 @blp.arguments(NoticeQuestionArgs)
 @blp.response(202, QuestionAccepted)
 @blp.alt_response(404, schema=ErrorSchema, description="the notice is not published")

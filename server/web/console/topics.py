@@ -69,7 +69,7 @@ def topic_propose() -> Any:
     return redirect(url_for("console.topic_page", topic_id=topic.id), 303)
 
 
-@bp.get("/topics/<int:topic_id>", endpoint="topic_page")
+@bp.get("/topics/<int(max=2147483647):topic_id>", endpoint="topic_page")
 @page(*STAFF)
 def topic_page(topic_id: int) -> Any:
     principal = signed_in()
@@ -95,7 +95,7 @@ def topic_page(topic_id: int) -> Any:
     )
 
 
-@bp.post("/topics/<int:topic_id>/actions/<action>", endpoint="topic_action")
+@bp.post("/topics/<int(max=2147483647):topic_id>/actions/<action>", endpoint="topic_action")
 @page(*STAFF)
 def topic_action(topic_id: int, action: str) -> Any:
     principal = signed_in()
@@ -130,7 +130,7 @@ def topic_action(topic_id: int, action: str) -> Any:
     return redirect(back, 303)
 
 
-@bp.post("/topics/<int:topic_id>/codes", endpoint="topic_codes")
+@bp.post("/topics/<int(max=2147483647):topic_id>/codes", endpoint="topic_codes")
 @page(*STAFF)
 def topic_codes(topic_id: int) -> Any:
     """A batch of codes, shown once as a sheet to print and cut into slips."""
@@ -148,7 +148,10 @@ def topic_codes(topic_id: int) -> Any:
     return render_template("console/topic_codes.html", title=title, codes=codes, url=url)
 
 
-@bp.post("/topics/<int:topic_id>/comments/<int:comment_id>/hide", endpoint="topic_hide")
+@bp.post(
+    "/topics/<int(max=2147483647):topic_id>/comments/<int(max=2147483647):comment_id>/hide",
+    endpoint="topic_hide",
+)
 @page(*STAFF)
 def topic_hide(topic_id: int, comment_id: int) -> Any:
     principal = signed_in()
@@ -213,7 +216,7 @@ def notice_publish() -> Any:
     return redirect(url_for("console.notices"), 303)
 
 
-@bp.post("/notices/questions/<int:question_id>/answer", endpoint="notice_answer")
+@bp.post("/notices/questions/<int(max=2147483647):question_id>/answer", endpoint="notice_answer")
 @page(*STAFF)
 def notice_answer(question_id: int) -> Any:
     principal = signed_in()
