@@ -104,7 +104,7 @@ def upgrade():
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
-    sa.CheckConstraint("source IN ('resident', 'collector', 'dispatcher', 'case')", name=op.f('ck_topics_source')),
+    sa.CheckConstraint("source IN ('resident', 'collector', 'dispatcher', 'admin', 'case')", name=op.f('ck_topics_source')),
     sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_topics_community_id_communities')),
     sa.ForeignKeyConstraint(['raised_by_id'], ['users.id'], name=op.f('fk_topics_raised_by_id_users')),
     sa.ForeignKeyConstraint(['subdistrict_id'], ['subdistricts.id'], name=op.f('fk_topics_subdistrict_id_subdistricts')),

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, TimestampMixin, UTCDateTime, utcnow
 
-TOPIC_SOURCES = ("resident", "collector", "dispatcher", "case")
+TOPIC_SOURCES = ("resident", "collector", "dispatcher", "admin", "case")
 MEMBER_KINDS = ("committee", "resident_rep", "unit_rep")
 VIEW_CHOICES = ("support", "oppose", "other")
 TOPIC_VERDICTS = ("satisfied", "basic", "unsatisfied")

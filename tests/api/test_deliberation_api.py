@@ -442,6 +442,8 @@ def test_who_may_propose_where(client: FlaskClient, world: World, tokens: dict[s
         headers=bearer(tokens["collector"]),
     )
     assert_error(r, 403, "forbidden")
+    r = client.post("/api/v1/deliberations", json=body, headers=bearer(tokens["admin"]))
+    assert ok(r, 201)["source"] == "admin"
     r = client.post("/api/v1/deliberations", json=body, headers=bearer(tokens["staff"]))
     assert r.status_code == 403
     r = client.post("/api/v1/deliberations", json=body, headers=bearer(tokens["dispatcher2"]))
