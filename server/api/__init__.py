@@ -9,14 +9,17 @@ from server.api import (
     auth,
     cases,
     catalog,
+    deliberation,
     devices,
     exports,
     inbox,
     index,
     me,
+    notices,
     open311_clients,
     patrols,
     public,
+    public_deliberation,
     sync,
     territory,
     webhooks,
@@ -44,6 +47,9 @@ def register_api(api: Api) -> None:
         devices,
         open311_clients,
         exports,
+        deliberation,
+        notices,
+        public_deliberation,
     )
     for module in modules:
         api.register_blueprint(module.blp)

@@ -4,8 +4,20 @@ from server.models.attachments import Attachment, CaseAttachment
 from server.models.base import Base
 from server.models.cases import Case, CaseAction, CaseEvent, CaseNumberCounter, Rating
 from server.models.catalog import Category
+from server.models.deliberation import (
+    CouncilMember,
+    Meeting,
+    Topic,
+    TopicCase,
+    TopicComment,
+    TopicEvent,
+    TopicRating,
+    TopicView,
+    VotingCode,
+)
 from server.models.index import Bulletin, SentimentIndex
 from server.models.interop import ExportLog, Open311Client, Open311Request
+from server.models.notices import Notice, NoticeQuestion
 from server.models.notify import Notification, WebhookDelivery, WebhookSubscription
 from server.models.org import Community, Grid, Subdistrict, Unit
 from server.models.patrols import Patrol, PatrolLog, PatrolSchedule, PatrolSlot
@@ -26,9 +38,13 @@ __all__ = [
     "Category",
     "CollectorGrid",
     "Community",
+    "CouncilMember",
     "Device",
     "ExportLog",
     "Grid",
+    "Meeting",
+    "Notice",
+    "NoticeQuestion",
     "Notification",
     "Open311Client",
     "Open311Request",
@@ -40,8 +56,15 @@ __all__ = [
     "Rating",
     "SentimentIndex",
     "Subdistrict",
+    "Topic",
+    "TopicCase",
+    "TopicComment",
+    "TopicEvent",
+    "TopicRating",
+    "TopicView",
     "Unit",
     "User",
+    "VotingCode",
     "WebhookDelivery",
     "WebhookSubscription",
 ]

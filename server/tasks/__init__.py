@@ -12,6 +12,7 @@ from flask import Flask
 # Every module that defines tasks; imported when the app is built, so that tasks are
 # registered both in the web process (to enqueue them) and in the worker.
 TASK_MODULES = [
+    "server.tasks.deliberation",
     "server.tasks.health",
     "server.tasks.patrols",
     "server.tasks.sweeps",
@@ -28,6 +29,10 @@ def beat_schedule(index_time: str) -> dict[str, dict[str, Any]]:
         "rating-timeouts-hourly": {
             "task": "minqing.cases.sweep_rating_timeouts",
             "schedule": 3600.0,
+        },
+        "deliberation-every-10-minutes": {
+            "task": "minqing.deliberation.sweep",
+            "schedule": 600.0,
         },
         "patrol-slots-every-5-minutes": {
             "task": "minqing.patrols.judge_slots",

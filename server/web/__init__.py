@@ -30,7 +30,7 @@ from server.web.session import (
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 # Page modules of other parts of the project, registered when present (each exposes `bp`).
-OPTIONAL_MODULES = ("public", "resident", "board", "mobile_app")
+OPTIONAL_MODULES = ("public", "resident", "board", "mobile_app", "topics")
 
 HTTP_TEXTS: dict[int, tuple[str, str]] = {
     400: ("请求有误", "Bad request"),

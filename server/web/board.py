@@ -10,9 +10,11 @@ from flask import render_template, request
 
 from server.domain.index import COMPONENTS, LABELS
 from server.errors import Invalid
-from server.services import index, org, sunshine
+from server.services import deliberation, index, notices, org, sunshine
+from server.services.uow import unit_of_work
 from server.web import web_blueprint
 from server.web.assets import echarts_available
+from server.web.forms import local_time
 
 bp = web_blueprint("web_board", __name__, error_template="public/error.html")
 
@@ -53,6 +55,13 @@ def board() -> Any:
                 }
             )
     stats = sunshine.closed_case_statistics(subdistrict_id)
+    with unit_of_work() as uow:
+        topics = deliberation.board_topics(uow, subdistrict_id)
+        notice_rows = [
+            notices.present(uow, n, staff=False)
+            for n in notices.published(uow)
+            if subdistrict_id is None or n.subdistrict_id == subdistrict_id
+        ]
     return render_template(
         "public/board.html",
         day=day,
@@ -64,6 +73,9 @@ def board() -> Any:
         else [],
         components=[(name, LABELS[name]) for name in COMPONENTS],
         stats=stats,
+        topics=topics,
+        notices=notice_rows,
+        local_time=local_time,
         charts=echarts_available(),
         pct=_percent,
         subdistricts=org.list_subdistricts(None),

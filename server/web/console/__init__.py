@@ -7,4 +7,13 @@ from server.web import web_blueprint
 bp = web_blueprint("console", __name__, url_prefix="/console")
 
 # Routes live in these modules; importing them attaches them to `bp`.
-from server.web.console import admin, cases, exports, kpi, map, photos, printing  # noqa: E402, F401
+from server.web.console import (  # noqa: E402, F401
+    admin,
+    cases,
+    exports,
+    kpi,
+    map,
+    photos,
+    printing,
+    topics,
+)

@@ -1,0 +1,231 @@
+"""Deliberation in the console (dispatchers, admins): topics and their 五议 actions, voting
+code batches to print, comment moderation; and 阳光五务 notices with residents' questions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+
+from server.domain.deliberation import ACTION_ZH, EDGES, STATUS_ZH, TopicAction, TopicStatus
+from server.domain.notices import CATEGORIES, CATEGORY_ZH
+from server.domain.roles import Role
+from server.errors import DomainError
+from server.models.base import utcnow
+from server.services import deliberation, notices, org
+from server.services.uow import unit_of_work
+from server.web import forms, render_error
+from server.web.console import bp
+from server.web.i18n import t
+from server.web.session import page, signed_in
+
+STAFF = (Role.DISPATCHER, Role.ADMIN)
+
+
+def _refused(exc: DomainError, back: str) -> Any:
+    body, status = render_error(exc.status, exc.message_zh, exc.message, exc.code, back_url=back)
+    return body, status, exc.headers
+
+
+@bp.get("/topics", endpoint="topics")
+@page(*STAFF)
+def topic_list() -> Any:
+    principal = signed_in()
+    status = forms.choice(request.args, "status", [s.value for s in TopicStatus])
+    with unit_of_work() as uow:
+        rows = deliberation.list_topics(uow, principal, status=[status] if status else None)
+        shown = [deliberation.present(uow, r, principal) for r in rows]
+    return render_template(
+        "console/topics.html",
+        topics=shown,
+        status=status,
+        statuses=[(s.value, STATUS_ZH[s]) for s in TopicStatus],
+        communities=[(c.id, c.name) for c in org.list_communities(principal)],
+    )
+
+
+@bp.post("/topics", endpoint="topic_propose")
+@page(*STAFF)
+def topic_propose() -> Any:
+    principal = signed_in()
+    form = request.form
+    try:
+        community = forms.integer(form, "community_id", required=True)
+        title = forms.text(form, "title", required=True, max_length=120)
+        description = forms.text(form, "description", required=True, max_length=4000)
+        assert community is not None and title is not None and description is not None
+        data = deliberation.ProposeInput(
+            community_id=community,
+            title=title,
+            description=description,
+            address=forms.text(form, "address", max_length=200),
+        )
+        with unit_of_work() as uow:
+            topic = deliberation.propose(uow, principal, data)
+    except DomainError as exc:
+        return _refused(exc, url_for("console.topics"))
+    flash(t("议题已登记。", "Topic recorded."), "ok")
+    return redirect(url_for("console.topic_page", topic_id=topic.id), 303)
+
+
+@bp.get("/topics/<int(max=2147483647):topic_id>", endpoint="topic_page")
+@page(*STAFF)
+def topic_page(topic_id: int) -> Any:
+    principal = signed_in()
+    with unit_of_work() as uow:
+        topic = deliberation.visible_topic(uow, principal, topic_id)
+        shown = deliberation.present(uow, topic, principal)
+        members = deliberation.members_of(uow, principal, topic.community_id)
+        member_options = [(m.id, m.name) for m in members]
+    week = forms.local_time(utcnow() + timedelta(days=7), "%Y-%m-%dT%H:%M")
+    actions = [
+        {"name": a, "label": ACTION_ZH[TopicAction(a)], "needs": EDGES[TopicAction(a)].needs}
+        for a in shown["allowed_actions"]
+    ]
+    return render_template(
+        "console/topic.html",
+        topic=shown,
+        status_zh=STATUS_ZH[TopicStatus(shown["status"])],
+        actions=actions,
+        members=member_options,
+        units=[(u.id, u.name) for u in org.list_units(principal)],
+        default_closes=week,
+        public_url=url_for("web_topics.topic_page", token=shown["public_token"], _external=True),
+    )
+
+
+@bp.post("/topics/<int(max=2147483647):topic_id>/actions/<action>", endpoint="topic_action")
+@page(*STAFF)
+def topic_action(topic_id: int, action: str) -> Any:
+    principal = signed_in()
+    form = request.form
+    back = url_for("console.topic_page", topic_id=topic_id)
+    try:
+        version = forms.integer(form, "version", required=True)
+        assert version is not None
+        data = deliberation.ActionInput(
+            version=version,
+            reason=forms.text(form, "reason", max_length=2000),
+            member_id=forms.integer(form, "member_id"),
+            opinion=forms.text(form, "opinion", max_length=2000),
+            closes_at=forms.local_moment(form, "closes_at"),
+            votes_for=forms.integer(form, "votes_for", minimum=0),
+            votes_against=forms.integer(form, "votes_against", minimum=0),
+            votes_abstain=forms.integer(form, "votes_abstain", minimum=0),
+            minutes=forms.text(form, "minutes", max_length=20000),
+            category=forms.text(form, "category", max_length=32),
+            description=forms.text(form, "description", max_length=2000),
+            unit_id=forms.integer(form, "unit_id"),
+            deadline=forms.local_moment(form, "deadline"),
+        )
+        with unit_of_work() as uow:
+            deliberation.act(uow, principal, topic_id, action[:32], data)
+    except DomainError as exc:
+        return _refused(exc, back)
+    label = (
+        ACTION_ZH.get(TopicAction(action)) if action in TopicAction._value2member_map_ else action
+    )
+    flash(t(f"已完成：{label}", f"Done: {action}"), "ok")
+    return redirect(back, 303)
+
+
+@bp.post("/topics/<int(max=2147483647):topic_id>/codes", endpoint="topic_codes")
+@page(*STAFF)
+def topic_codes(topic_id: int) -> Any:
+    """A batch of codes, shown once as a sheet to print and cut into slips."""
+    principal = signed_in()
+    try:
+        count = forms.integer(request.form, "count", required=True)
+        assert count is not None
+        with unit_of_work() as uow:
+            codes = deliberation.generate_codes(uow, principal, topic_id, count)
+            topic = deliberation.visible_topic(uow, principal, topic_id)
+            title, token = topic.title, topic.public_token
+    except DomainError as exc:
+        return _refused(exc, url_for("console.topic_page", topic_id=topic_id))
+    url = url_for("web_topics.topic_page", token=token, _external=True)
+    return render_template("console/topic_codes.html", title=title, codes=codes, url=url)
+
+
+@bp.post(
+    "/topics/<int(max=2147483647):topic_id>/comments/<int(max=2147483647):comment_id>/hide",
+    endpoint="topic_hide",
+)
+@page(*STAFF)
+def topic_hide(topic_id: int, comment_id: int) -> Any:
+    principal = signed_in()
+    back = url_for("console.topic_page", topic_id=topic_id)
+    try:
+        reason = forms.text(request.form, "reason", required=True, max_length=500)
+        assert reason is not None
+        with unit_of_work() as uow:
+            deliberation.hide_comment(uow, principal, topic_id, comment_id, reason)
+    except DomainError as exc:
+        return _refused(exc, back)
+    flash(t("评论已隐藏。", "Comment hidden."), "ok")
+    return redirect(back, 303)
+
+
+@bp.get("/notices", endpoint="notices")
+@page(*STAFF)
+def notice_list() -> Any:
+    principal = signed_in()
+    with unit_of_work() as uow:
+        rows = [notices.present(uow, n, staff=True) for n in notices.list_for_staff(uow, principal)]
+    now = utcnow()
+    return render_template(
+        "console/notices.html",
+        notices=rows,
+        categories=[(c, CATEGORY_ZH[c]) for c in CATEGORIES],
+        communities=[(c.id, c.name) for c in org.list_communities(principal)],
+        default_from=forms.local_time(now, "%Y-%m-%dT%H:%M"),
+        default_until=forms.local_time(now + timedelta(days=30), "%Y-%m-%dT%H:%M"),
+    )
+
+
+@bp.post("/notices", endpoint="notice_publish")
+@page(*STAFF)
+def notice_publish() -> Any:
+    principal = signed_in()
+    form = request.form
+    try:
+        community = forms.integer(form, "community_id", required=True)
+        category = forms.choice(form, "category", CATEGORIES, required=True)
+        title = forms.text(form, "title", required=True, max_length=120)
+        body = forms.text(form, "body", required=True, max_length=20000)
+        start = forms.local_moment(form, "published_from", required=True)
+        end = forms.local_moment(form, "published_until", required=True)
+        assert community and category and title and body and start and end
+        with unit_of_work() as uow:
+            notices.publish(
+                uow,
+                principal,
+                notices.NoticeInput(
+                    community_id=community,
+                    category=category,
+                    title=title,
+                    body=body,
+                    published_from=start,
+                    published_until=end,
+                ),
+            )
+    except DomainError as exc:
+        return _refused(exc, url_for("console.notices"))
+    flash(t("公告已保存，将在公示期内公开。", "Notice saved; shown during its period."), "ok")
+    return redirect(url_for("console.notices"), 303)
+
+
+@bp.post("/notices/questions/<int(max=2147483647):question_id>/answer", endpoint="notice_answer")
+@page(*STAFF)
+def notice_answer(question_id: int) -> Any:
+    principal = signed_in()
+    try:
+        text = forms.text(request.form, "answer", required=True, max_length=4000)
+        assert text is not None
+        with unit_of_work() as uow:
+            notices.answer(uow, principal, question_id, text)
+    except DomainError as exc:
+        return _refused(exc, url_for("console.notices"))
+    flash(t("已公开答复。", "Answered publicly."), "ok")
+    return redirect(url_for("console.notices"), 303)
