@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, jsonify, send_from_directory
 from sqlalchemy import text
 
-from server.config import is_sqlite, load_config
+from server.config import instance_secret, is_sqlite, load_config
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -19,6 +19,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_config()
     if config:
         settings.update(config)
+    if not settings.get("SECRET_KEY"):
+        # every install gets its own random key instead of a shared development value
+        settings["SECRET_KEY"] = instance_secret(Path(settings["INSTANCE_PATH"]))
+        settings["SECRET_KEY_SOURCE"] = "generated"
     app = Flask("server", instance_path=settings["INSTANCE_PATH"])
     app.config.update(settings)
     app.config.setdefault("PASSWORD_HASH_METHOD", "scrypt")

@@ -1,7 +1,8 @@
 """The only reader of the environment: every setting Minqing has, with its default.
 
 `load_config()` turns an environment mapping into a Flask config dict. Nothing here
-connects to anything; `create_app()` applies the result.
+connects to anything; `create_app()` applies the result (and, with no SECRET_KEY, reads or
+generates the instance's own key with `instance_secret()`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ ENVIRONMENTS = ("development", "testing", "production")
 # name -> (default, description); README's table of variables is checked against this.
 VARIABLES: dict[str, tuple[str | None, str]] = {
     "MINQING_ENV": ("development", "development | testing | production"),
-    "SECRET_KEY": (None, "signs access tokens and sessions; required in production"),
+    "SECRET_KEY": (
+        None,
+        "signs access tokens and sessions; required in production; "
+        "unset elsewhere = a random key kept in <instance>/secret_key",
+    ),
     "DATABASE_URL": (
         None,
         "PostGIS `postgresql://…` or SpatiaLite `sqlite:///path`; default instance/minqing.db",
@@ -70,6 +75,66 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
 
 class ConfigError(RuntimeError):
     """A setting is missing or unsafe; the service refuses to start."""
+
+
+MIN_SECRET_LENGTH = 32
+SECRET_FILE_NAME = "secret_key"
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost", "[::1]")
+
+
+def is_weak_secret(secret: str) -> bool:
+    """The built-in development value or anything shorter than 32 characters."""
+    return secret == DEFAULT_SECRET_KEY or len(secret) < MIN_SECRET_LENGTH
+
+
+def instance_secret(instance_path: Path) -> str:
+    """This install's own random key, generated once into the instance folder (mode 600).
+
+    Rotating it: delete the file (or set SECRET_KEY); every access token and web session
+    signed with the old key stops working at once (docs/security.md).
+    """
+    import secrets
+
+    path = instance_path / SECRET_FILE_NAME
+    try:
+        existing = path.read_text().strip()
+    except FileNotFoundError:
+        existing = ""
+    if len(existing) >= MIN_SECRET_LENGTH:
+        return existing
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting together keep the first one's key
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if existing:  # a short or damaged file: replace it
+            path.unlink()
+            return instance_secret(instance_path)
+        return path.read_text().strip() or instance_secret(instance_path)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+def bind_warning(host: str, secret_source: str, secret: str) -> str | None:
+    """A warning when a non-loopback address is served with a generated or weak key."""
+    if host.strip() in LOOPBACK_HOSTS or host.startswith("127."):
+        return None
+    if secret_source == "generated":
+        reason = "a key generated on this machine (fine for a demo, not for a service)"
+        reason_zh = "本机自动生成的密钥"
+    elif is_weak_secret(secret):
+        reason = "a weak SECRET_KEY (the built-in value or shorter than 32 characters)"
+        reason_zh = "弱 SECRET_KEY（内置值或少于 32 个字符）"
+    else:
+        return None
+    return (
+        f"WARNING: serving on {host}, reachable from other machines, with {reason}. "
+        "Set SECRET_KEY to a random value of at least 32 characters and MINQING_ENV=production "
+        f"for real use.\n警告：正在 {host} 上对外提供服务，使用的是{reason_zh}。"
+        "正式使用请设置至少 32 个字符的随机 SECRET_KEY 并设置 MINQING_ENV=production。"
+    )
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -174,12 +239,15 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         raise ConfigError(f"MINQING_ENV must be one of {ENVIRONMENTS}, not {env_name!r}")
 
     instance_path = Path(_get(env, "MINQING_INSTANCE_PATH") or PROJECT_ROOT / "instance")
-    secret = _get(env, "SECRET_KEY") or DEFAULT_SECRET_KEY
-    if env_name == "production" and (secret == DEFAULT_SECRET_KEY or len(secret) < 32):
+    secret = _get(env, "SECRET_KEY")
+    secret_source = "environment"
+    if env_name == "production" and (secret is None or is_weak_secret(secret)):
         raise ConfigError(
             "SECRET_KEY must be set to a random value of at least 32 characters in production "
             "(生产环境必须设置至少 32 个字符的随机 SECRET_KEY)"
         )
+    if secret is None:
+        secret_source = "generated"  # create_app() reads or makes <instance>/secret_key
 
     db_url = _get(env, "DATABASE_URL") or f"sqlite:///{instance_path / 'minqing.db'}"
     db_url = normalise_database_url(db_url)
@@ -194,6 +262,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MINQING_ENV": env_name,
         "TESTING": env_name == "testing",
         "SECRET_KEY": secret,
+        "SECRET_KEY_SOURCE": secret_source,
         "INSTANCE_PATH": str(instance_path),
         "SQLALCHEMY_DATABASE_URI": db_url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(db_url),
