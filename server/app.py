@@ -43,6 +43,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    from server.jsonlimits import check_request_json
+
+    app.before_request(check_request_json)
     _init_extensions(app)
     _register_routes(app)
     from server.cli import register_commands

@@ -5,7 +5,6 @@ See docs/sync.md. Every endpoint but the rejections list takes a device token.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Response, request, stream_with_context
@@ -17,6 +16,7 @@ from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema, id_field
 from server.domain.roles import Role
 from server.errors import DomainError
+from server.jsonlimits import loads_bounded
 from server.services import attachments, photo_access, sync, sync_admin
 from sync.pull import iter_chunks
 from sync.push import Conflict, PushError
@@ -62,7 +62,7 @@ def _migration() -> dict[str, Any] | None:
     if value in (None, "", "null"):
         return None
     try:
-        parsed = json.loads(value)
+        parsed = loads_bounded(value, field="migration")
     except ValueError:
         parsed = None
     if not isinstance(parsed, dict):
@@ -162,12 +162,17 @@ def schema() -> Any:
 def pull() -> Any:
     """Changes in the device's grids since `last_pulled_at` (WatermelonDB `pullChanges`)."""
     principal = _device_principal()
-    pulled = sync.pull(
-        principal,
-        _cursor("last_pulled_at"),
-        _small_int("schema_version"),
-        _migration(),
-    )
+    try:
+        pulled = sync.pull(
+            principal,
+            _cursor("last_pulled_at"),
+            _small_int("schema_version"),
+            _migration(),
+        )
+    except PushError as error:  # e.g. a schema newer than the server's: answered as the push
+        raise DomainError(
+            error.code, error.message, error.message_zh, field=error.field, status=400
+        ) from error
     body = pulled.body
 
     def chunks() -> Any:

@@ -31,7 +31,7 @@ def landing(role: Role) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     """The sign-in form; on success back to where the user was going."""
-    next_url = request.values.get("next")
+    next_url = safe_next(request.values.get("next"), "")
     error: DomainError | None = None
     username = ""
     if request.method == "POST":

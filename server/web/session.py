@@ -167,8 +167,14 @@ def login_redirect(expired: bool = False) -> Any:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """Only same-site paths: never redirect to another host after signing in."""
-    if not target:
+    """Only same-site paths: never redirect to another host after signing in.
+
+    Control characters (a CR/LF would split the Location header), backslashes (browsers
+    read `/\\host` as `//host`) and anything with a scheme or host fall back to `default`.
+    """
+    if not target or len(target) > 2000:
+        return default
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in target) or "\\" in target:
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
