@@ -45,6 +45,10 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "MINQING_RESIDENT_REPORTS_PER_HOUR": ("5", "reports one resident address may file an hour"),
     "MINQING_WEBHOOK_MAX_ATTEMPTS": ("8", "delivery attempts before a webhook is marked failed"),
     "MINQING_WEBHOOK_RETRY_BASE_SECONDS": ("30", "first retry delay; doubles each attempt"),
+    "MINQING_WEBHOOK_ALLOWED_HOSTS": (
+        None,
+        "comma-separated host[:port] webhooks may reach although not public (internal receivers)",
+    ),
     "MINQING_VERIFY_WITHIN_HOURS": (
         "24",
         "a verification (核查) is on time within this of handling",
@@ -153,6 +157,23 @@ def _int(env: Mapping[str, str], name: str, minimum: int = 1) -> int:
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, not {value}")
     return value
+
+
+def _host_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = _get(env, name) or ""
+    entries = tuple(e.strip().lower() for e in raw.split(",") if e.strip())
+    for entry in entries:
+        host = entry.strip("[]").rsplit(":", 1)
+        if not entry or any(ch.isspace() or ch in "/@?#" for ch in entry):
+            raise ConfigError(f"{name}: {entry!r} is not host or host:port")
+        if (
+            len(host) == 2
+            and not entry.startswith("[")
+            and entry.count(":") == 1
+            and not host[1].isdigit()
+        ):
+            raise ConfigError(f"{name}: {entry!r} has a bad port")
+    return entries
 
 
 def _clock(env: Mapping[str, str], name: str) -> str:
@@ -280,6 +301,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "WEBHOOK_MAX_ATTEMPTS": _int(env, "MINQING_WEBHOOK_MAX_ATTEMPTS"),
         "WEBHOOK_RETRY_BASE_SECONDS": _int(env, "MINQING_WEBHOOK_RETRY_BASE_SECONDS"),
         "WEBHOOK_TIMEOUT_SECONDS": 10,
+        "WEBHOOK_ALLOWED_HOSTS": _host_list(env, "MINQING_WEBHOOK_ALLOWED_HOSTS"),
         "THUMBNAIL_SIZE": 320,
         "VERIFY_WITHIN_HOURS": _int(env, "MINQING_VERIFY_WITHIN_HOURS"),
         "INDEX_TIME": _clock(env, "MINQING_INDEX_TIME"),

@@ -261,6 +261,7 @@ def _worker_process(
         "MINQING_INSTANCE_PATH": _migrated_app.config["INSTANCE_PATH"],
         "MINQING_MEDIA_PATH": _migrated_app.config["MEDIA_PATH"],
         "MINQING_WEBHOOK_RETRY_BASE_SECONDS": "1",
+        "MINQING_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",  # the webhook tests' loopback receivers
         "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
     }
     log = folder / "worker.log"
