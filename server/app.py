@@ -48,6 +48,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(check_request_json)
     _init_extensions(app)
     _register_routes(app)
+    from server import headers
+
+    headers.install(app)
     from server.cli import register_commands
 
     register_commands(app)
