@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from server.domain.roles import Role
-from server.errors import DomainError, Unauthorized
+from server.errors import Unauthorized
 from server.extensions import db
 from server.models import CollectorGrid, Device, User
 from server.models.base import utcnow
@@ -43,45 +43,25 @@ def _bad_credentials() -> Unauthorized:
     return Unauthorized("invalid_credentials", "Wrong username or password", "用户名或密码错误")
 
 
-def _locked(until: datetime) -> DomainError:
-    seconds = max(1, int((until - utcnow()).total_seconds()))
-    minutes = -(-seconds // 60)
-    return DomainError(
-        "account_locked",
-        f"Too many failed logins; try again in {minutes} min",
-        f"登录失败次数过多，请 {minutes} 分钟后再试",
-        status=429,
-        headers={"Retry-After": str(seconds)},
-    )
-
-
 def login(username: str, password: str, address: str = "unknown") -> IssuedToken:
     """Exchange a username and password for an access token.
 
-    Consecutive failures lock the account for a while (the password is not even checked
-    while locked, so guessing on cannot succeed).
+    Failures are throttled per address and per (name, address), never per account alone:
+    guessing from one place stops, a real user elsewhere is never locked out, and an unknown
+    name gets exactly the answers a real one does (ratelimit.check_login_pair).
     """
+    name = username.strip().lower()
     ratelimit.check_login_address(address)
-    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
-    now = utcnow()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        raise _locked(user.locked_until)
+    ratelimit.check_login_pair(name, address)
+    user = db.session.scalar(select(User).where(User.username == name))
     if not check_password(user.password_hash if user else None, password):
-        ratelimit.record_login_failure(address)
-        if user is not None:
-            user.failed_logins += 1
-            if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
-                minutes = current_app.config["LOGIN_LOCK_MINUTES"]
-                user.locked_until = now + timedelta(minutes=minutes)
-                user.failed_logins = 0
-            db.session.commit()
+        ratelimit.record_login_failure(address, name)
         raise _bad_credentials()
     assert user is not None
     if not user.active:
         raise Unauthorized("account_disabled", "This account is disabled", "该账号已停用")
-    user.last_login_at = now
-    user.failed_logins = 0
-    user.locked_until = None
+    ratelimit.clear_login_pair(name, address)
+    user.last_login_at = utcnow()
     db.session.commit()
     ttl = current_app.config["ACCESS_TOKEN_TTL"]
     token = _serializer().dumps({"u": user.id, "v": user.token_version})

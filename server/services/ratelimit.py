@@ -91,8 +91,55 @@ def check_login_address(address: str) -> None:
     raise _too_many(retry, "failed logins", "该地址登录失败次数过多")
 
 
-def record_login_failure(address: str) -> None:
-    """Count a failed login against the address (the 401 is answered all the same)."""
-    # over the limit: the 401 stands, and the next attempt is refused by check_login_address
+def record_login_failure(address: str, username: str) -> None:
+    """Count a failed login against the address and against (this name, this address)
+    (the 401 is answered all the same)."""
+    # over the limit: the 401 stands, and the next attempt is refused by the checks
     with contextlib.suppress(DomainError):
         hit(_login_key(address), current_app.config["LOGIN_FAILURES_PER_ADDRESS"], LOGIN_WINDOW)
+    with contextlib.suppress(DomainError):
+        hit(_pair_key(username, address), current_app.config["LOGIN_MAX_FAILURES"], _pair_window())
+
+
+def _pair_key(username: str, address: str) -> str:
+    digest = hashlib.sha256(f"{username}\0{address}".encode()).hexdigest()[:32]
+    return "login-pair:" + digest
+
+
+def _pair_window() -> timedelta:
+    return timedelta(minutes=int(current_app.config["LOGIN_LOCK_MINUTES"]))
+
+
+def check_login_pair(username: str, address: str) -> None:
+    """429 `too_many_attempts` once this address has failed MINQING_LOGIN_MAX_FAILURES times
+    for this name within MINQING_LOGIN_LOCK_MINUTES.
+
+    Keyed by the name typed, whether or not such an account exists, so the answer cannot tell
+    real accounts from unknown ones; and by the address, so nobody elsewhere can lock a real
+    user out. The password is not checked meanwhile.
+    """
+    row = db.session.get(RateLimitWindow, _pair_key(username, address))
+    limit = current_app.config["LOGIN_MAX_FAILURES"]
+    if row is None or row.hits < limit:
+        return
+    window = _pair_window()
+    started = row.window_start
+    now = utcnow()
+    if now - started >= window:
+        return
+    retry = max(1, int((started + window - now).total_seconds()) + 1)
+    minutes = -(-retry // 60)
+    raise DomainError(
+        "too_many_attempts",
+        f"Too many failed logins; try again in {minutes} min",
+        f"登录失败次数过多，请 {minutes} 分钟后再试",
+        status=429,
+        headers={"Retry-After": str(retry)},
+    )
+
+
+def clear_login_pair(username: str, address: str) -> None:
+    """A successful login starts the count for (name, address) afresh."""
+    row = db.session.get(RateLimitWindow, _pair_key(username, address))
+    if row is not None:
+        db.session.delete(row)
