@@ -175,6 +175,39 @@ def users_create(
     click.echo(f"created user {user.username} ({role})")
 
 
+@users.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable an account and end all its sessions and tokens at once 停用账号."""
+    from sqlalchemy import select
+
+    from server.domain.roles import Role
+    from server.extensions import db
+    from server.models import User
+    from server.services.principal import Principal
+    from server.services.uow import unit_of_work
+    from server.services.users import disable_user
+
+    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        _fail(DomainError("not_found", f"no user {username!r}", f"用户 {username} 不存在"))
+        return
+    operator = Principal(  # the command line acts as a city-level admin
+        user_id=0,
+        username="cli",
+        role=Role.ADMIN,
+        subdistrict_id=None,
+        unit_id=None,
+        grid_ids=frozenset(),
+    )
+    try:
+        with unit_of_work() as uow:
+            ended = disable_user(uow, operator, user.id)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"disabled {username}; {ended} sessions ended 已停用，结束 {ended} 个会话")
+
+
 @users.command("assign")
 @click.argument("username")
 @click.argument("grid_codes", nargs=-1, required=True)

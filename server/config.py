@@ -70,6 +70,10 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "MINQING_LOG_LEVEL": ("INFO", "log level"),
     "MINQING_PROXY_HOPS": ("0", "reverse proxies in front (trust that many X-Forwarded-* hops)"),
     "MINQING_WEB_SESSION_MINUTES": ("120", "web console: idle minutes before a session expires"),
+    "MINQING_SESSION_MAX_HOURS": (
+        "12",
+        "web console: hours after sign-in a session ends, idle or not",
+    ),
     "MINQING_MAP_TILE_URL": (
         None,
         "console map: optional XYZ tile URL ({z}/{x}/{y}), e.g. 天地图; unset = no base map",
@@ -313,6 +317,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LOG_LEVEL": _get(env, "MINQING_LOG_LEVEL"),
         "PROXY_HOPS": _int(env, "MINQING_PROXY_HOPS", minimum=0),
         "WEB_SESSION_MINUTES": _int(env, "MINQING_WEB_SESSION_MINUTES"),
+        "SESSION_MAX_HOURS": _int(env, "MINQING_SESSION_MAX_HOURS"),
         "MAP_TILE_URL": _get(env, "MINQING_MAP_TILE_URL"),
         # web pages: the session cookie is unreadable to scripts and not sent cross-site
         "SESSION_COOKIE_NAME": "minqing_session",

@@ -17,6 +17,7 @@ from server.api import (
     public,
     sync,
     territory,
+    users,
     webhooks,
 )
 
@@ -29,6 +30,7 @@ def register_api(api: Api) -> None:
     modules = (
         auth,
         me,
+        users,
         territory,
         catalog,
         cases,

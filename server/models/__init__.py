@@ -10,11 +10,13 @@ from server.models.org import Community, Grid, Subdistrict, Unit
 from server.models.patrols import Patrol, PatrolLog, PatrolSchedule, PatrolSlot
 from server.models.people import CollectorGrid, Device, User
 from server.models.ratelimit import RateLimitWindow
+from server.models.sessions import AuthSession
 from server.models.sync import SYNC_TABLES
 
 __all__ = [
     "SYNC_TABLES",
     "Attachment",
+    "AuthSession",
     "Base",
     "Bulletin",
     "Case",

@@ -15,9 +15,10 @@ from server.errors import Unauthorized
 from server.extensions import db
 from server.models import CollectorGrid, Device, User
 from server.models.base import utcnow
-from server.services import ratelimit
+from server.services import ratelimit, sessions
 from server.services.passwords import check_password
 from server.services.principal import Principal
+from server.services.uow import unit_of_work
 
 DEVICE_TOKEN_PREFIX = "mqd_"
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
@@ -43,8 +44,8 @@ def _bad_credentials() -> Unauthorized:
     return Unauthorized("invalid_credentials", "Wrong username or password", "用户名或密码错误")
 
 
-def login(username: str, password: str, address: str = "unknown") -> IssuedToken:
-    """Exchange a username and password for an access token.
+def authenticate(username: str, password: str, address: str = "unknown") -> User:
+    """The active user with this name and password, or a refusal.
 
     Failures are throttled per address and per (name, address), never per account alone:
     guessing from one place stops, a real user elsewhere is never locked out, and an unknown
@@ -61,11 +62,63 @@ def login(username: str, password: str, address: str = "unknown") -> IssuedToken
     if not user.active:
         raise Unauthorized("account_disabled", "This account is disabled", "该账号已停用")
     ratelimit.clear_login_pair(name, address)
-    user.last_login_at = utcnow()
-    db.session.commit()
+    return user
+
+
+def login(
+    username: str, password: str, address: str = "unknown", device: str | None = None
+) -> IssuedToken:
+    """Exchange a username and password for an access token (a new API session)."""
+    user = authenticate(username, password, address)
+    with unit_of_work() as uow:
+        user.last_login_at = uow.now
+        opaque = sessions.start(uow, user, sessions.API, device=device, address=address)
     ttl = current_app.config["ACCESS_TOKEN_TTL"]
-    token = _serializer().dumps({"u": user.id, "v": user.token_version})
+    token = _serializer().dumps({"u": user.id, "v": user.token_version, "s": opaque})
     return IssuedToken(access_token=token, token_type="Bearer", expires_in=ttl)
+
+
+def start_web_session(
+    username: str, password: str, address: str, device: str | None
+) -> tuple[str, Principal]:
+    """Sign in on the pages: the opaque id for the cookie and who signed in."""
+    user = authenticate(username, password, address)
+    with unit_of_work() as uow:
+        user.last_login_at = uow.now
+        opaque = sessions.start(uow, user, sessions.WEB, device=device, address=address)
+    return opaque, _principal_for(user)
+
+
+def resolve_web_session(opaque_id: str) -> Principal:
+    """Who a page's session cookie stands for; 401 `session_ended` once it has ended."""
+    with unit_of_work() as uow:
+        live = sessions.check(uow, opaque_id, sessions.WEB)
+        return _principal_for(live.user)
+
+
+def end_session(opaque_id: str) -> None:
+    """Sign out one session (a page's or an access token's)."""
+    with unit_of_work() as uow:
+        sessions.revoke(uow, opaque_id)
+
+
+def session_of_token(token: str) -> str | None:
+    """The session id inside a user access token (None for device tokens and junk)."""
+    try:
+        data = _serializer().loads(token)
+    except BadSignature:
+        return None
+    value = data.get("s") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def sign_out_everywhere(user_id: int) -> int:
+    """End every page session and API token of this user; how many were open."""
+    with unit_of_work() as uow:
+        user = uow.session.get(User, user_id)
+        if user is None:
+            return 0
+        return sessions.revoke_all(uow, user)
 
 
 def _principal_for(user: User, device_id: str | None = None) -> Principal:
@@ -104,10 +157,18 @@ def resolve_bearer(token: str) -> Principal:
         raise _invalid_token() from exc
     if not isinstance(data, dict) or not isinstance(data.get("u"), int):
         raise _invalid_token()
-    user = db.session.get(User, data["u"])
-    if user is None or not user.active or user.token_version != data.get("v"):
-        raise _invalid_token()
-    return _principal_for(user)
+    if not isinstance(data.get("s"), str):
+        raise _invalid_token()  # tokens from before server-side sessions
+    try:
+        with unit_of_work() as uow:
+            live = sessions.check(uow, data["s"], sessions.API)
+            if live.user.id != data["u"]:
+                raise _invalid_token()
+            return _principal_for(live.user)
+    except Unauthorized as exc:
+        if exc.code == "session_ended":
+            raise _invalid_token() from exc
+        raise
 
 
 def _resolve_device(token: str) -> Principal:

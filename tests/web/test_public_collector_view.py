@@ -175,7 +175,7 @@ def test_patrol_start_points_end(
     late = client.post(url, json={"points": points}, headers={"X-CSRF-Token": csrf})
     assert late.status_code == 409 and late.get_json()["code"] == "patrol_ended"
     with client.session_transaction() as session:
-        del session["token"]  # the session expired meanwhile
+        del session["sid"]  # the session expired meanwhile
     gone = client.post(url, json={"points": points}, headers={"X-CSRF-Token": csrf})
     assert gone.status_code == 401 and gone.get_json()["message_zh"] == "登录已过期，请重新登录"
 
