@@ -65,6 +65,12 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
         "30",
         "a phone's first sync: open cases plus this many days of closed cases, logs, patrols",
     ),
+    "MINQING_SYNC_MAX_PUSH_RECORDS": (
+        "1000",
+        "records (created + updated + deleted) one push may hold",
+    ),
+    "MINQING_SYNC_MAX_PUSH_MB": ("10", "largest sync push body, MiB"),
+    "MINQING_SYNC_PUSHES_PER_MINUTE": ("30", "pushes one device may make a minute"),
     "MINQING_PUBLIC_URL": (None, "external base URL, put in device QR codes"),
     "SPATIALITE_LIBRARY_PATH": ("mod_spatialite", "SpatiaLite module to load"),
     "MINQING_LOG_LEVEL": ("INFO", "log level"),
@@ -326,8 +332,14 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": env_name == "production",
         "MAX_UPLOAD_BYTES": max_upload_mb * 1024 * 1024,
         "SYNC_HORIZON_DAYS": _int(env, "MINQING_SYNC_HORIZON_DAYS", minimum=1),
+        "SYNC_MAX_PUSH_RECORDS": _int(env, "MINQING_SYNC_MAX_PUSH_RECORDS"),
+        "SYNC_MAX_PUSH_BYTES": _int(env, "MINQING_SYNC_MAX_PUSH_MB") * 1024 * 1024,
+        "SYNC_PUSHES_PER_MINUTE": _int(env, "MINQING_SYNC_PUSHES_PER_MINUTE"),
         # the body limit leaves room for multipart framing around a maximal photo
-        "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024 + 64 * 1024,
+        "MAX_CONTENT_LENGTH": max(max_upload_mb, _int(env, "MINQING_SYNC_MAX_PUSH_MB"))
+        * 1024
+        * 1024
+        + 64 * 1024,
         "MIGRATIONS_DIR": str(PROJECT_ROOT / "migrations"),
         "CELERY": {
             "broker_url": broker or "memory://",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 
 from server.errors import DomainError
 
@@ -66,6 +66,9 @@ def check_request_json() -> None:
     """before_request: refuse a too-deep JSON body before any parser recurses into it."""
     if request.method in ("GET", "HEAD", "OPTIONS") or not request.content_length:
         return
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and request.content_length > limit:
+        return  # too large to read: the view (or werkzeug) answers 413
     if request.mimetype in _FORM_TYPES:
         return
     if not request.is_json:

@@ -23,14 +23,19 @@ def _too_many(retry: int, what: str, what_zh: str) -> DomainError:
     minutes = retry // 60 + 1
     return DomainError(
         "too_many_requests",
-        f"Too many {what} from your address; try again in {minutes} min",
+        f"Too many {what}; try again in {minutes} min",
         f"{what_zh}，请 {minutes} 分钟后再试",
         status=429,
         headers={"Retry-After": str(retry)},
     )
 
 
-def hit(key: str, limit: int, window: timedelta) -> None:
+def hit(
+    key: str,
+    limit: int,
+    window: timedelta,
+    what: tuple[str, str] = ("reports from your address", "提交过于频繁"),
+) -> None:
     """Count one hit of `key`; 429 `too_many_requests` past `limit` in the window.
 
     One atomic upsert (first hit inserts, later ones add or restart the window), so parallel
@@ -60,13 +65,22 @@ def hit(key: str, limit: int, window: timedelta) -> None:
         if started.tzinfo is None:
             started = started.replace(tzinfo=UTC)
         retry = max(1, int((started + window - now).total_seconds()) + 1)
-        raise _too_many(retry, "reports", "提交过于频繁")
+        raise _too_many(retry, *what)
 
 
 def resident_report(address: str) -> None:
     """Anonymous residents may file MINQING_RESIDENT_REPORTS_PER_HOUR reports an hour."""
     digest = hashlib.sha256(address.encode()).hexdigest()[:32]  # no raw IPs stored
     hit(f"resident-report:{digest}", current_app.config["RESIDENT_REPORTS_PER_HOUR"], HOUR)
+
+
+MINUTE = timedelta(minutes=1)
+
+
+def sync_push(device_id: str) -> None:
+    """One device may push MINQING_SYNC_PUSHES_PER_MINUTE times a minute (429 beyond)."""
+    limit = int(current_app.config["SYNC_PUSHES_PER_MINUTE"])
+    hit(f"sync-push:{device_id}", limit, MINUTE, ("pushes from this device", "该设备推送过于频繁"))
 
 
 LOGIN_WINDOW = timedelta(minutes=10)
@@ -88,7 +102,7 @@ def check_login_address(address: str) -> None:
     if now - started >= LOGIN_WINDOW:
         return
     retry = max(1, int((started + LOGIN_WINDOW - now).total_seconds()) + 1)
-    raise _too_many(retry, "failed logins", "该地址登录失败次数过多")
+    raise _too_many(retry, "failed logins from your address", "该地址登录失败次数过多")
 
 
 def record_login_failure(address: str, username: str) -> None:
