@@ -71,6 +71,10 @@ class DeviceContext:
 Apply = Callable[[Session, DeviceContext, Operation, Raw, frozenset[str]], bool]
 
 
+# (session, device, raws of one batch) -> the raws as this device may see them
+Redact = Callable[[Session, DeviceContext, list[Raw]], Iterable[Raw]]
+
+
 @dataclass(frozen=True)
 class SyncTable:
     """One synced table. `pushable` tables accept device changes through `apply`."""
@@ -85,6 +89,9 @@ class SyncTable:
     apply: Apply | None = None
     create_only: bool = False  # devices may create, never update or delete
     id_of: Callable[[Any], str] = field(default=lambda obj: str(obj.id))
+    # What of each record this device may see (e.g. colleagues' records without personal
+    # location data): called on every pulled batch; None = everything.
+    for_device: Redact | None = None
 
     @property
     def pushable(self) -> bool:
