@@ -120,3 +120,46 @@ def test_a_body_over_the_byte_limit_is_refused_before_reading(
         headers={**bearer(phone.token), "Content-Type": "application/json"},
     )
     assert_error(response, 413, "push_too_large")
+
+
+@pytest.mark.slow
+def test_a_push_at_the_record_limit_takes_seconds_not_minutes(
+    app: Flask, phone: Phone, backend: str
+) -> None:
+    """1,000 new patrol logs (the default limit) in one push: measured, and bounded.
+
+    Measured on the shared 2-core test machine (2026-12-03): 13 s on SpatiaLite, 26 s on
+    PostGIS — the push internals are being rewritten (issue 10); until then an operator who
+    needs shorter write locks lowers MINQING_SYNC_MAX_PUSH_RECORDS (about 13 ms a record).
+    """
+    import time
+
+    from server.extensions import db
+    from server.models import PatrolLog
+
+    phone.pull()
+    now = int(time.time() * 1000)
+    logs = [
+        {
+            "id": f"limit-{i:05d}",
+            "patrol_id": None,
+            "grid_id": None,
+            "category_id": None,
+            "text": "路灯不亮",
+            "lon": 119.4325,
+            "lat": 32.3925,
+            "crs": "wgs84",
+            "photos": "[]",
+            "case_id": None,
+            "logged_at": now - 60_000,
+        }
+        for i in range(app.config["SYNC_MAX_PUSH_RECORDS"])
+    ]
+    started = time.perf_counter()
+    response = phone.push({"patrol_logs": {"created": logs, "updated": [], "deleted": []}})
+    took = time.perf_counter() - started
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    print(f"\n{backend}: a push of {len(logs)} patrol logs took {took:.2f} s")
+    with app.app_context():
+        assert db.session.query(PatrolLog).count() == len(logs)
+    assert took < 60  # an unbounded push once held the lock for two minutes
