@@ -72,9 +72,10 @@ def _init_extensions(app: Flask) -> None:
     register_api(api)
     register_error_handlers(app)
     celery_init_app(app)
-    from server.services import sync
+    from server.services import audit, sync
 
     sync.install(app)
+    audit.install()
 
 
 def _tune_sqlite(app: Flask) -> None:

@@ -335,9 +335,48 @@ def index_backfill(first: object, last: object) -> None:
     click.echo(f"computed {n} days 已计算 {n} 天")
 
 
+# ---------------------------------------------------------------- audit
+audit_group = AppGroup("audit", help="Tamper-evident case history 事项记录防篡改.")
+
+
+@audit_group.command("seal")
+def audit_seal() -> None:
+    """Publish the root of every finished UTC day not sealed yet."""
+    from server.services import audit
+    from server.services.uow import unit_of_work
+
+    with unit_of_work() as uow:
+        sealed = [(row.day, row.root, row.events) for row in audit.seal_days(uow)]
+    for day, root, events in sealed:
+        click.echo(f"{day}  {root}  ({events} events)")
+    click.echo(f"sealed {len(sealed)} days 已封存 {len(sealed)} 天")
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Check every case's hash chain and every published root; exit 1 at the first break."""
+    from server.services import audit
+    from server.services.uow import unit_of_work
+
+    with unit_of_work() as uow:
+        events, days, finding = audit.verify(uow)
+    if finding is None:
+        click.echo(f"ok: {events} events in their chains, {days} daily roots 校验通过")
+        return
+    if finding.day is not None:
+        where = f"daily root of {finding.day}"
+    else:
+        where = (
+            f"case {finding.case_number or finding.case_id} (id {finding.case_id}), "
+            f"event seq {finding.seq} (event id {finding.event_id})"
+        )
+    click.secho(f"✗ broken at {where}: {finding.what}\n  记录已被篡改或缺失", fg="red", err=True)
+    sys.exit(1)
+
+
 def register_commands(app: Flask) -> None:
     """Put our command groups on the app's CLI (so `flask` and `minqing` both have them)."""
-    for group in (grids, demo, users, devices, index_group):
+    for group in (grids, demo, users, devices, index_group, audit_group):
         app.cli.add_command(group)
 
 

@@ -6,6 +6,7 @@ from flask_smorest import Api
 
 from server.api import (
     attachments,
+    audit,
     auth,
     cases,
     catalog,
@@ -40,6 +41,7 @@ def register_api(api: Api) -> None:
         webhooks,
         patrols,
         index,
+        audit,
         sync,
         devices,
     )

@@ -1,6 +1,7 @@
 """Database models, one module per family. Importing this registers them all."""
 
 from server.models.attachments import Attachment, CaseAttachment
+from server.models.audit import AuditRoot
 from server.models.base import Base
 from server.models.cases import Case, CaseAction, CaseEvent, CaseNumberCounter, Rating
 from server.models.catalog import Category
@@ -16,6 +17,7 @@ from server.models.sync import SYNC_TABLES
 __all__ = [
     "SYNC_TABLES",
     "Attachment",
+    "AuditRoot",
     "AuthSession",
     "Base",
     "Bulletin",
