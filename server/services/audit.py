@@ -38,10 +38,12 @@ def chain_new_events(session: Session) -> None:
     """Give every new case event its place in its case's chain (before it is inserted)."""
     new = sorted(
         (obj for obj in session.new if isinstance(obj, CaseEvent) and obj.hash is None),
-        key=lambda e: (e.case_id or "", e.seq or 0),
+        key=lambda e: (e.case_id or (e.case.id if e.case else ""), e.seq or 0),
     )
     heads: dict[str, tuple[int, str]] = {}
     for e in new:
+        if e.case_id is None and e.case is not None:
+            e.case_id = e.case.id  # case ids are made before insert: the hash can name it
         if e.created_at is None:
             e.created_at = datetime.now(UTC)
         head = heads.get(e.case_id)
