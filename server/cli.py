@@ -374,9 +374,27 @@ def audit_verify() -> None:
     sys.exit(1)
 
 
+# ---------------------------------------------------------------- retention
+retention_group = AppGroup(
+    "retention", help="Keeping personal data no longer than needed 数据保留."
+)
+
+
+@retention_group.command("apply")
+def retention_apply() -> None:
+    """Remove residents' names and phones from long-ended cases, old sync logs, old sessions."""
+    from server.services import retention
+    from server.services.uow import unit_of_work
+
+    with unit_of_work() as uow:
+        report = retention.apply(uow)
+    for name, count in vars(report).items():
+        click.echo(f"{name:<22} {count}")
+
+
 def register_commands(app: Flask) -> None:
     """Put our command groups on the app's CLI (so `flask` and `minqing` both have them)."""
-    for group in (grids, demo, users, devices, index_group, audit_group):
+    for group in (grids, demo, users, devices, index_group, audit_group, retention_group):
         app.cli.add_command(group)
 
 

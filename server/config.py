@@ -71,6 +71,11 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     ),
     "MINQING_SYNC_MAX_PUSH_MB": ("10", "largest sync push body, MiB"),
     "MINQING_SYNC_PUSHES_PER_MINUTE": ("30", "pushes one device may make a minute"),
+    "MINQING_RESIDENT_DATA_DAYS": (
+        "180",
+        "days after a case ended that residents' names and phones are removed from it",
+    ),
+    "MINQING_SYNC_LOG_DAYS": ("30", "days sync push receipts and the devices' sync log are kept"),
     "MINQING_PUBLIC_URL": (None, "external base URL, put in device QR codes"),
     "SPATIALITE_LIBRARY_PATH": ("mod_spatialite", "SpatiaLite module to load"),
     "MINQING_LOG_LEVEL": ("INFO", "log level"),
@@ -335,6 +340,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SYNC_MAX_PUSH_RECORDS": _int(env, "MINQING_SYNC_MAX_PUSH_RECORDS"),
         "SYNC_MAX_PUSH_BYTES": _int(env, "MINQING_SYNC_MAX_PUSH_MB") * 1024 * 1024,
         "SYNC_PUSHES_PER_MINUTE": _int(env, "MINQING_SYNC_PUSHES_PER_MINUTE"),
+        "RESIDENT_DATA_DAYS": _int(env, "MINQING_RESIDENT_DATA_DAYS"),
+        "SYNC_LOG_DAYS": _int(env, "MINQING_SYNC_LOG_DAYS"),
         # the body limit leaves room for multipart framing around a maximal photo
         "MAX_CONTENT_LENGTH": max(max_upload_mb, _int(env, "MINQING_SYNC_MAX_PUSH_MB"))
         * 1024

@@ -42,6 +42,10 @@ def beat_schedule(index_time: str) -> dict[str, dict[str, Any]]:
             "task": "minqing.audit.seal_days",
             "schedule": 3600.0,
         },
+        "retention-daily": {  # PIPL: residents' data and old sync logs past their time
+            "task": "minqing.retention.apply",
+            "schedule": crontab(hour=3, minute=30),
+        },
         "index-daily": {
             "task": "minqing.index.compute_day",
             "schedule": crontab(hour=hour, minute=minute),
