@@ -108,9 +108,22 @@ def _register_routes(app: Flask) -> None:
 
     @app.get("/healthz")
     def healthz() -> Any:
-        """Liveness and database reachability, for load balancers and compose."""
+        """Liveness and database reachability, for load balancers and compose; `warnings`
+        names what an operator must fix soon (e.g. next year's holiday calendar)."""
+        from datetime import datetime
+
+        from server.services import holidays
+        from server.services.case_deadlines import calendar, local_zone
+
         db.session.execute(text("SELECT 1"))
-        return jsonify({"status": "ok", "database": db.engine.dialect.name})
+        today = datetime.now(local_zone()).date()
+        return jsonify(
+            {
+                "status": "ok",
+                "database": db.engine.dialect.name,
+                "warnings": holidays.warnings(calendar(), today),
+            }
+        )
 
     @app.get("/api/v1/docs/static/<path:filename>")
     def swagger_static(filename: str) -> Any:

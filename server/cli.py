@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup, ScriptInfo, run_command
+from flask.cli import AppGroup, FlaskGroup, ScriptInfo, run_command, with_appcontext
 
 from server.app import create_app
 from server.errors import DomainError
@@ -392,10 +392,98 @@ def retention_apply() -> None:
         click.echo(f"{name:<22} {count}")
 
 
+# ---------------------------------------------------------------- holidays
+holidays_group = AppGroup("holidays", help="The holiday calendar 节假日安排.")
+
+
+@holidays_group.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def holidays_load(path: Path) -> None:
+    """Load one or more years from a JSON file shaped like server/data/holidays_cn.json."""
+    from server.services import holidays
+    from server.services.uow import unit_of_work
+
+    try:
+        with unit_of_work() as uow:
+            years = holidays.load_file(uow, path.read_text(encoding="utf-8"))
+    except DomainError as exc:
+        _fail(exc)
+        return
+    click.echo(f"loaded {', '.join(map(str, years))} 已导入")
+    _holiday_warnings()
+
+
+@holidays_group.command("status")
+def holidays_status() -> None:
+    """Which years the calendar covers, from which notice; warnings."""
+    from server.services.case_deadlines import calendar
+
+    cal = calendar()
+    for year in sorted(cal.years):
+        click.echo(f"{year}  {cal.source(year)}")
+    _holiday_warnings()
+
+
+def _holiday_warnings() -> None:
+    from datetime import datetime
+
+    from server.services import holidays
+    from server.services.case_deadlines import calendar, local_zone
+
+    for warning in holidays.warnings(calendar(), datetime.now(local_zone()).date()):
+        click.secho(f"⚠ {warning['message_zh']}\n  {warning['message']}", fg="yellow", err=True)
+
+
+# ---------------------------------------------------------------- backups
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(path: Path) -> None:
+    """Back up the database and the photos into one archive (tar.gz) 备份."""
+    from server.services import backups
+
+    try:
+        manifest = backups.create(path)
+    except DomainError as exc:
+        _fail(exc)
+        return
+    counts = ", ".join(f"{k} {v}" for k, v in manifest.counts.items())
+    click.echo(f"backed up {manifest.backend} ({counts}; {manifest.photos} photo files) to {path}")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def restore_command(path: Path) -> None:
+    """Restore a backup into an empty database and media folder 恢复."""
+    from server.services import backups
+
+    try:
+        manifest = backups.restore(path)
+    except DomainError as exc:
+        _fail(exc)
+        return
+    click.echo(
+        f"restored {manifest.backend} backup of {manifest.created_at} "
+        f"(revision {manifest.revision}); run `minqing db upgrade` if this release is newer"
+    )
+
+
 def register_commands(app: Flask) -> None:
     """Put our command groups on the app's CLI (so `flask` and `minqing` both have them)."""
-    for group in (grids, demo, users, devices, index_group, audit_group, retention_group):
+    for group in (
+        grids,
+        demo,
+        users,
+        devices,
+        index_group,
+        audit_group,
+        retention_group,
+        holidays_group,
+    ):
         app.cli.add_command(group)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 def main() -> None:

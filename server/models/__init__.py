@@ -5,6 +5,7 @@ from server.models.audit import AuditRoot
 from server.models.base import Base
 from server.models.cases import Case, CaseAction, CaseEvent, CaseNumberCounter, Rating
 from server.models.catalog import Category
+from server.models.holidays import HolidayYear
 from server.models.index import Bulletin, SentimentIndex
 from server.models.notify import Notification, WebhookDelivery, WebhookSubscription
 from server.models.org import Community, Grid, Subdistrict, Unit
@@ -31,6 +32,7 @@ __all__ = [
     "Community",
     "Device",
     "Grid",
+    "HolidayYear",
     "Notification",
     "Patrol",
     "PatrolLog",

@@ -1,7 +1,8 @@
 """Schemathesis over /api/v1/openapi.json: no 5xx, every response matches its schema.
 
-Runs anonymously and as a dispatcher, on both backends, with a bounded number of
-examples per operation; new endpoints are covered as soon as they are documented.
+Runs anonymously and as a dispatcher, then (with a fifth of the examples) as an admin, unit
+staff, a collector and a collector's phone (device token), on both backends, with a bounded
+number of examples per operation; new endpoints are covered as soon as they are documented.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 MAX_EXAMPLES = int(os.environ.get("MINQING_FUZZ_EXAMPLES", "25"))
+# every other role, and a phone's device token, with fewer examples each (CI time)
+ROLE_EXAMPLES = max(1, MAX_EXAMPLES // 5)
+ROLES = ("admin", "staff", "collector", "device")
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -54,6 +58,21 @@ def test_api_anonymous(case) -> None:  # type: ignore[no-untyped-def]
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_as_dispatcher(case, dispatcher_headers: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     case.call_and_validate(headers=dispatcher_headers, checks=CHECKS)
+
+
+@pytest.fixture(params=ROLES)
+def role_headers(request: pytest.FixtureRequest, app: Flask, world: World) -> dict[str, str]:
+    if request.param == "device":
+        from phones import issue
+
+        return bearer(issue(app, "collector")[0])
+    return bearer(login(app.test_client(), request.param))
+
+
+@schema.parametrize()
+@settings(max_examples=ROLE_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_as_every_role_and_a_device(case, role_headers: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    case.call_and_validate(headers=role_headers, checks=CHECKS)
 
 
 def test_openapi_document(app: Flask) -> None:
