@@ -168,7 +168,13 @@ def create(target: Path) -> Manifest:
 
 
 def _run(command: list[str], env: dict[str, str]) -> None:
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise BackupError(
+            f"{command[0]} is not installed (apt-get install postgresql-client)",
+            f"未安装 {command[0]}（apt-get install postgresql-client）",
+        ) from None
     if done.returncode != 0:
         raise BackupError(
             f"{command[0]} failed: {done.stderr.strip()[-500:]}",
