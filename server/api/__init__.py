@@ -6,6 +6,7 @@ from flask_smorest import Api
 
 from server.api import (
     attachments,
+    audit,
     auth,
     cases,
     catalog,
@@ -19,6 +20,7 @@ from server.api import (
     public,
     sync,
     territory,
+    users,
     webhooks,
 )
 
@@ -31,6 +33,7 @@ def register_api(api: Api) -> None:
     modules = (
         auth,
         me,
+        users,
         territory,
         catalog,
         cases,
@@ -40,6 +43,7 @@ def register_api(api: Api) -> None:
         webhooks,
         patrols,
         index,
+        audit,
         sync,
         devices,
         open311_clients,

@@ -10,7 +10,8 @@ from flask import render_template, request
 
 from server.domain.index import COMPONENTS, LABELS
 from server.errors import Invalid
-from server.services import index, org, sunshine
+from server.services import audit, index, org, sunshine
+from server.services.uow import unit_of_work
 from server.web import web_blueprint
 from server.web.assets import echarts_available
 
@@ -53,6 +54,8 @@ def board() -> Any:
                 }
             )
     stats = sunshine.closed_case_statistics(subdistrict_id)
+    with unit_of_work() as uow:
+        latest_root = audit.latest_root(uow)
     return render_template(
         "public/board.html",
         day=day,
@@ -68,6 +71,7 @@ def board() -> Any:
         pct=_percent,
         subdistricts=org.list_subdistricts(None),
         subdistrict_id=subdistrict_id,
+        audit_root=latest_root,
     )
 
 
