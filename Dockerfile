@@ -19,9 +19,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     SPATIALITE_LIBRARY_PATH=mod_spatialite \
     PYTHONPATH=/app
 
-# SpatiaLite, so the image can also run on the embedded database (no PostGIS).
+# SpatiaLite, so the image can also run on the embedded database (no PostGIS); the
+# PostgreSQL client tools for `minqing backup` / `minqing restore` on PostGIS.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libsqlite3-mod-spatialite \
+ && apt-get install -y --no-install-recommends libsqlite3-mod-spatialite postgresql-client \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, jsonify, send_from_directory
 from sqlalchemy import text
 
-from server.config import is_sqlite, load_config
+from server.config import instance_secret, is_sqlite, load_config
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -19,6 +19,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_config()
     if config:
         settings.update(config)
+    if not settings.get("SECRET_KEY"):
+        # every install gets its own random key instead of a shared development value
+        settings["SECRET_KEY"] = instance_secret(Path(settings["INSTANCE_PATH"]))
+        settings["SECRET_KEY_SOURCE"] = "generated"
     app = Flask("server", instance_path=settings["INSTANCE_PATH"])
     app.config.update(settings)
     app.config.setdefault("PASSWORD_HASH_METHOD", "scrypt")
@@ -39,8 +43,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    from server.jsonlimits import check_request_json
+
+    app.before_request(check_request_json)
     _init_extensions(app)
     _register_routes(app)
+    from server import headers
+
+    headers.install(app)
     from server.cli import register_commands
 
     register_commands(app)
@@ -62,9 +72,10 @@ def _init_extensions(app: Flask) -> None:
     register_api(api)
     register_error_handlers(app)
     celery_init_app(app)
-    from server.services import sync
+    from server.services import audit, sync
 
     sync.install(app)
+    audit.install()
 
 
 def _tune_sqlite(app: Flask) -> None:
@@ -99,9 +110,22 @@ def _register_routes(app: Flask) -> None:
 
     @app.get("/healthz")
     def healthz() -> Any:
-        """Liveness and database reachability, for load balancers and compose."""
+        """Liveness and database reachability, for load balancers and compose; `warnings`
+        names what an operator must fix soon (e.g. next year's holiday calendar)."""
+        from datetime import datetime
+
+        from server.services import holidays
+        from server.services.case_deadlines import calendar, local_zone
+
         db.session.execute(text("SELECT 1"))
-        return jsonify({"status": "ok", "database": db.engine.dialect.name})
+        today = datetime.now(local_zone()).date()
+        return jsonify(
+            {
+                "status": "ok",
+                "database": db.engine.dialect.name,
+                "warnings": holidays.warnings(calendar(), today),
+            }
+        )
 
     @app.get("/api/v1/docs/static/<path:filename>")
     def swagger_static(filename: str) -> Any:

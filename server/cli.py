@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from server.errors import DomainError
 from server.services.uow import unit_of_work
@@ -155,6 +155,39 @@ def users_create(
     click.echo(f"created user {user.username} ({role})")
 
 
+@users.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable an account and end all its sessions and tokens at once 停用账号."""
+    from sqlalchemy import select
+
+    from server.domain.roles import Role
+    from server.extensions import db
+    from server.models import User
+    from server.services.principal import Principal
+    from server.services.uow import unit_of_work
+    from server.services.users import disable_user
+
+    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        _fail(DomainError("not_found", f"no user {username!r}", f"用户 {username} 不存在"))
+        return
+    operator = Principal(  # the command line acts as a city-level admin
+        user_id=0,
+        username="cli",
+        role=Role.ADMIN,
+        subdistrict_id=None,
+        unit_id=None,
+        grid_ids=frozenset(),
+    )
+    try:
+        with unit_of_work() as uow:
+            ended = disable_user(uow, operator, user.id)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"disabled {username}; {ended} sessions ended 已停用，结束 {ended} 个会话")
+
+
 @users.command("assign")
 @click.argument("username")
 @click.argument("grid_codes", nargs=-1, required=True)
@@ -292,7 +325,148 @@ def index_backfill(first: object, last: object) -> None:
     click.echo(f"computed {n} days 已计算 {n} 天")
 
 
+# ---------------------------------------------------------------- audit
+audit_group = AppGroup("audit", help="Tamper-evident case history 事项记录防篡改.")
+
+
+@audit_group.command("seal")
+def audit_seal() -> None:
+    """Publish the root of every finished UTC day not sealed yet."""
+    from server.services import audit
+
+    with unit_of_work() as uow:
+        sealed = [(row.day, row.root, row.events) for row in audit.seal_days(uow)]
+    for day, root, events in sealed:
+        click.echo(f"{day}  {root}  ({events} events)")
+    click.echo(f"sealed {len(sealed)} days 已封存 {len(sealed)} 天")
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Check every case's hash chain and every published root; exit 1 at the first break."""
+    from server.services import audit
+
+    with unit_of_work() as uow:
+        events, days, finding = audit.verify(uow)
+    if finding is None:
+        click.echo(f"ok: {events} events in their chains, {days} daily roots 校验通过")
+        return
+    if finding.day is not None:
+        where = f"daily root of {finding.day}"
+    else:
+        where = (
+            f"case {finding.case_number or finding.case_id} (id {finding.case_id}), "
+            f"event seq {finding.seq} (event id {finding.event_id})"
+        )
+    click.secho(f"✗ broken at {where}: {finding.what}\n  记录已被篡改或缺失", fg="red", err=True)
+    sys.exit(1)
+
+
+# ---------------------------------------------------------------- retention
+retention_group = AppGroup(
+    "retention", help="Keeping personal data no longer than needed 数据保留."
+)
+
+
+@retention_group.command("apply")
+def retention_apply() -> None:
+    """Remove residents' names and phones from long-ended cases, old sync logs, old sessions."""
+    from server.services import retention
+
+    with unit_of_work() as uow:
+        report = retention.apply(uow)
+    for name, count in vars(report).items():
+        click.echo(f"{name:<22} {count}")
+
+
+# ---------------------------------------------------------------- holidays
+holidays_group = AppGroup("holidays", help="The holiday calendar 节假日安排.")
+
+
+@holidays_group.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def holidays_load(path: Path) -> None:
+    """Load one or more years from a JSON file shaped like server/data/holidays_cn.json."""
+    from server.services import holidays
+
+    try:
+        with unit_of_work() as uow:
+            years = holidays.load_file(uow, path.read_text(encoding="utf-8"))
+    except DomainError as exc:
+        _fail(exc)
+        return
+    click.echo(f"loaded {', '.join(map(str, years))} 已导入")
+    _holiday_warnings()
+
+
+@holidays_group.command("status")
+def holidays_status() -> None:
+    """Which years the calendar covers, from which notice; warnings."""
+    from server.services.case_deadlines import calendar
+
+    cal = calendar()
+    for year in sorted(cal.years):
+        click.echo(f"{year}  {cal.source(year)}")
+    _holiday_warnings()
+
+
+def _holiday_warnings() -> None:
+    from datetime import datetime
+
+    from server.services import holidays
+    from server.services.case_deadlines import calendar, local_zone
+
+    for warning in holidays.warnings(calendar(), datetime.now(local_zone()).date()):
+        click.secho(f"⚠ {warning['message_zh']}\n  {warning['message']}", fg="yellow", err=True)
+
+
+# ---------------------------------------------------------------- backups
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(path: Path) -> None:
+    """Back up the database and the photos into one archive (tar.gz) 备份."""
+    from server.services import backups
+
+    try:
+        manifest = backups.create(path)
+    except DomainError as exc:
+        _fail(exc)
+        return
+    counts = ", ".join(f"{k} {v}" for k, v in manifest.counts.items())
+    click.echo(f"backed up {manifest.backend} ({counts}; {manifest.photos} photo files) to {path}")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def restore_command(path: Path) -> None:
+    """Restore a backup into an empty database and media folder 恢复."""
+    from server.services import backups
+
+    try:
+        manifest = backups.restore(path)
+    except DomainError as exc:
+        _fail(exc)
+        return
+    click.echo(
+        f"restored {manifest.backend} backup of {manifest.created_at} "
+        f"(revision {manifest.revision}); run `minqing db upgrade` if this release is newer"
+    )
+
+
 def register_commands(app: Flask) -> None:
     """Put our command groups on the app's CLI (so `flask` and `minqing` both have them)."""
-    for group in (grids, demo, users, devices, index_group):
+    for group in (
+        grids,
+        demo,
+        users,
+        devices,
+        index_group,
+        audit_group,
+        retention_group,
+        holidays_group,
+    ):
         app.cli.add_command(group)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

@@ -4,11 +4,37 @@ app and its commands do not import each other."""
 
 from __future__ import annotations
 
-from flask.cli import FlaskGroup
+import click
+from flask.cli import FlaskGroup, ScriptInfo, run_command
 
 from server.app import create_app
 
 cli = FlaskGroup(create_app=lambda: create_app(), help="Minqing 民情 — grid patrol service.")
+
+
+@click.pass_context
+def _run_with_warning(ctx: click.Context, **kwargs: object) -> None:
+    """Flask's `run`, but say so loudly when other machines can reach a weak key."""
+    from server.config import bind_warning
+
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    warning = bind_warning(
+        str(kwargs["host"]), app.config.get("SECRET_KEY_SOURCE", ""), app.config["SECRET_KEY"]
+    )
+    if warning:
+        click.secho(warning, fg="yellow", bold=True, err=True)
+    ctx.invoke(run_command.callback, **kwargs)  # type: ignore[arg-type]
+
+
+cli.add_command(
+    click.Command(
+        "run",
+        params=run_command.params,
+        callback=_run_with_warning,
+        help=run_command.help,
+        short_help=run_command.short_help,
+    )
+)
 
 
 def main() -> None:

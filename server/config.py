@@ -1,7 +1,8 @@
 """The only reader of the environment: every setting Minqing has, with its default.
 
 `load_config()` turns an environment mapping into a Flask config dict. Nothing here
-connects to anything; `create_app()` applies the result.
+connects to anything; `create_app()` applies the result (and, with no SECRET_KEY, reads or
+generates the instance's own key with `instance_secret()`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ ENVIRONMENTS = ("development", "testing", "production")
 # name -> (default, description); README's table of variables is checked against this.
 VARIABLES: dict[str, tuple[str | None, str]] = {
     "MINQING_ENV": ("development", "development | testing | production"),
-    "SECRET_KEY": (None, "signs access tokens and sessions; required in production"),
+    "SECRET_KEY": (
+        None,
+        "signs access tokens and sessions; required in production; "
+        "unset elsewhere = a random key kept in <instance>/secret_key",
+    ),
     "DATABASE_URL": (
         None,
         "PostGIS `postgresql://…` or SpatiaLite `sqlite:///path`; default instance/minqing.db",
@@ -30,8 +35,8 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "MINQING_TIMEZONE": ("Asia/Shanghai", "local time of the deployment (days, deadlines)"),
     "MINQING_INSTANCE_PATH": (None, "folder for the SpatiaLite file and media; default instance/"),
     "MINQING_ACCESS_TOKEN_TTL": ("28800", "lifetime of a user access token, seconds"),
-    "MINQING_LOGIN_MAX_FAILURES": ("5", "failed logins in a row that lock an account"),
-    "MINQING_LOGIN_LOCK_MINUTES": ("15", "how long such a lock lasts, minutes"),
+    "MINQING_LOGIN_MAX_FAILURES": ("5", "failed logins for one name from one address"),
+    "MINQING_LOGIN_LOCK_MINUTES": ("15", "window of that (name, address) throttle, minutes"),
     "MINQING_LOGIN_FAILURES_PER_ADDRESS": ("30", "failed logins one address may make in 10 min"),
     "MINQING_MEDIA_PATH": (None, "folder for uploaded photos; default <instance>/media"),
     "MINQING_RATING_TIMEOUT_DAYS": ("7", "days a resident has to rate before the case closes"),
@@ -40,6 +45,10 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "MINQING_RESIDENT_REPORTS_PER_HOUR": ("5", "reports one resident address may file an hour"),
     "MINQING_WEBHOOK_MAX_ATTEMPTS": ("8", "delivery attempts before a webhook is marked failed"),
     "MINQING_WEBHOOK_RETRY_BASE_SECONDS": ("30", "first retry delay; doubles each attempt"),
+    "MINQING_WEBHOOK_ALLOWED_HOSTS": (
+        None,
+        "comma-separated host[:port] webhooks may reach although not public (internal receivers)",
+    ),
     "MINQING_VERIFY_WITHIN_HOURS": (
         "24",
         "a verification (核查) is on time within this of handling",
@@ -56,6 +65,17 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
         "30",
         "a phone's first sync: open cases plus this many days of closed cases, logs, patrols",
     ),
+    "MINQING_SYNC_MAX_PUSH_RECORDS": (
+        "1000",
+        "records (created + updated + deleted) one push may hold",
+    ),
+    "MINQING_SYNC_MAX_PUSH_MB": ("10", "largest sync push body, MiB"),
+    "MINQING_SYNC_PUSHES_PER_MINUTE": ("30", "pushes one device may make a minute"),
+    "MINQING_RESIDENT_DATA_DAYS": (
+        "180",
+        "days after a case ended that residents' names and phones are removed from it",
+    ),
+    "MINQING_SYNC_LOG_DAYS": ("30", "days sync push receipts and the devices' sync log are kept"),
     "MINQING_PUBLIC_URL": (None, "external base URL, put in device QR codes"),
     "MINQING_DEVICE_ENROLMENT": (
         "1",
@@ -66,6 +86,10 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "MINQING_LOG_LEVEL": ("INFO", "log level"),
     "MINQING_PROXY_HOPS": ("0", "reverse proxies in front (trust that many X-Forwarded-* hops)"),
     "MINQING_WEB_SESSION_MINUTES": ("120", "web console: idle minutes before a session expires"),
+    "MINQING_SESSION_MAX_HOURS": (
+        "12",
+        "web console: hours after sign-in a session ends, idle or not",
+    ),
     "MINQING_MAP_TILE_URL": (
         None,
         "console map: optional XYZ tile URL ({z}/{x}/{y}), e.g. 天地图; unset = no base map",
@@ -75,6 +99,66 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
 
 class ConfigError(RuntimeError):
     """A setting is missing or unsafe; the service refuses to start."""
+
+
+MIN_SECRET_LENGTH = 32
+SECRET_FILE_NAME = "secret_key"
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost", "[::1]")
+
+
+def is_weak_secret(secret: str) -> bool:
+    """The built-in development value or anything shorter than 32 characters."""
+    return secret == DEFAULT_SECRET_KEY or len(secret) < MIN_SECRET_LENGTH
+
+
+def instance_secret(instance_path: Path) -> str:
+    """This install's own random key, generated once into the instance folder (mode 600).
+
+    Rotating it: delete the file (or set SECRET_KEY); every access token and web session
+    signed with the old key stops working at once (docs/security.md).
+    """
+    import secrets
+
+    path = instance_path / SECRET_FILE_NAME
+    try:
+        existing = path.read_text().strip()
+    except FileNotFoundError:
+        existing = ""
+    if len(existing) >= MIN_SECRET_LENGTH:
+        return existing
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting together keep the first one's key
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if existing:  # a short or damaged file: replace it
+            path.unlink()
+            return instance_secret(instance_path)
+        return path.read_text().strip() or instance_secret(instance_path)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+def bind_warning(host: str, secret_source: str, secret: str) -> str | None:
+    """A warning when a non-loopback address is served with a generated or weak key."""
+    if host.strip() in LOOPBACK_HOSTS or host.startswith("127."):
+        return None
+    if secret_source == "generated":
+        reason = "a key generated on this machine (fine for a demo, not for a service)"
+        reason_zh = "本机自动生成的密钥"
+    elif is_weak_secret(secret):
+        reason = "a weak SECRET_KEY (the built-in value or shorter than 32 characters)"
+        reason_zh = "弱 SECRET_KEY（内置值或少于 32 个字符）"
+    else:
+        return None
+    return (
+        f"WARNING: serving on {host}, reachable from other machines, with {reason}. "
+        "Set SECRET_KEY to a random value of at least 32 characters and MINQING_ENV=production "
+        f"for real use.\n警告：正在 {host} 上对外提供服务，使用的是{reason_zh}。"
+        "正式使用请设置至少 32 个字符的随机 SECRET_KEY 并设置 MINQING_ENV=production。"
+    )
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -93,6 +177,23 @@ def _int(env: Mapping[str, str], name: str, minimum: int = 1) -> int:
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, not {value}")
     return value
+
+
+def _host_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = _get(env, name) or ""
+    entries = tuple(e.strip().lower() for e in raw.split(",") if e.strip())
+    for entry in entries:
+        host = entry.strip("[]").rsplit(":", 1)
+        if not entry or any(ch.isspace() or ch in "/@?#" for ch in entry):
+            raise ConfigError(f"{name}: {entry!r} is not host or host:port")
+        if (
+            len(host) == 2
+            and not entry.startswith("[")
+            and entry.count(":") == 1
+            and not host[1].isdigit()
+        ):
+            raise ConfigError(f"{name}: {entry!r} has a bad port")
+    return entries
 
 
 def _clock(env: Mapping[str, str], name: str) -> str:
@@ -179,12 +280,15 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         raise ConfigError(f"MINQING_ENV must be one of {ENVIRONMENTS}, not {env_name!r}")
 
     instance_path = Path(_get(env, "MINQING_INSTANCE_PATH") or PROJECT_ROOT / "instance")
-    secret = _get(env, "SECRET_KEY") or DEFAULT_SECRET_KEY
-    if env_name == "production" and (secret == DEFAULT_SECRET_KEY or len(secret) < 32):
+    secret = _get(env, "SECRET_KEY")
+    secret_source = "environment"
+    if env_name == "production" and (secret is None or is_weak_secret(secret)):
         raise ConfigError(
             "SECRET_KEY must be set to a random value of at least 32 characters in production "
             "(生产环境必须设置至少 32 个字符的随机 SECRET_KEY)"
         )
+    if secret is None:
+        secret_source = "generated"  # create_app() reads or makes <instance>/secret_key
 
     db_url = _get(env, "DATABASE_URL") or f"sqlite:///{instance_path / 'minqing.db'}"
     db_url = normalise_database_url(db_url)
@@ -199,6 +303,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MINQING_ENV": env_name,
         "TESTING": env_name == "testing",
         "SECRET_KEY": secret,
+        "SECRET_KEY_SOURCE": secret_source,
         "INSTANCE_PATH": str(instance_path),
         "SQLALCHEMY_DATABASE_URI": db_url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(db_url),
@@ -216,6 +321,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "WEBHOOK_MAX_ATTEMPTS": _int(env, "MINQING_WEBHOOK_MAX_ATTEMPTS"),
         "WEBHOOK_RETRY_BASE_SECONDS": _int(env, "MINQING_WEBHOOK_RETRY_BASE_SECONDS"),
         "WEBHOOK_TIMEOUT_SECONDS": 10,
+        "WEBHOOK_ALLOWED_HOSTS": _host_list(env, "MINQING_WEBHOOK_ALLOWED_HOSTS"),
         "THUMBNAIL_SIZE": 320,
         "VERIFY_WITHIN_HOURS": _int(env, "MINQING_VERIFY_WITHIN_HOURS"),
         "INDEX_TIME": _clock(env, "MINQING_INDEX_TIME"),
@@ -229,6 +335,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LOG_LEVEL": _get(env, "MINQING_LOG_LEVEL"),
         "PROXY_HOPS": _int(env, "MINQING_PROXY_HOPS", minimum=0),
         "WEB_SESSION_MINUTES": _int(env, "MINQING_WEB_SESSION_MINUTES"),
+        "SESSION_MAX_HOURS": _int(env, "MINQING_SESSION_MAX_HOURS"),
         "MAP_TILE_URL": _get(env, "MINQING_MAP_TILE_URL"),
         # web pages: the session cookie is unreadable to scripts and not sent cross-site
         "SESSION_COOKIE_NAME": "minqing_session",
@@ -237,8 +344,16 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": env_name == "production",
         "MAX_UPLOAD_BYTES": max_upload_mb * 1024 * 1024,
         "SYNC_HORIZON_DAYS": _int(env, "MINQING_SYNC_HORIZON_DAYS", minimum=1),
+        "SYNC_MAX_PUSH_RECORDS": _int(env, "MINQING_SYNC_MAX_PUSH_RECORDS"),
+        "SYNC_MAX_PUSH_BYTES": _int(env, "MINQING_SYNC_MAX_PUSH_MB") * 1024 * 1024,
+        "SYNC_PUSHES_PER_MINUTE": _int(env, "MINQING_SYNC_PUSHES_PER_MINUTE"),
+        "RESIDENT_DATA_DAYS": _int(env, "MINQING_RESIDENT_DATA_DAYS"),
+        "SYNC_LOG_DAYS": _int(env, "MINQING_SYNC_LOG_DAYS"),
         # the body limit leaves room for multipart framing around a maximal photo
-        "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024 + 64 * 1024,
+        "MAX_CONTENT_LENGTH": max(max_upload_mb, _int(env, "MINQING_SYNC_MAX_PUSH_MB"))
+        * 1024
+        * 1024
+        + 64 * 1024,
         "MIGRATIONS_DIR": str(PROJECT_ROOT / "migrations"),
         "CELERY": {
             "broker_url": broker or "memory://",

@@ -81,7 +81,7 @@ class SyncEngine:
         out: IO[str] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - handed to the response
             max_size=SPOOL_BYTES, mode="w+", encoding="utf-8"
         )
-        counts = write_pull(session, plan, self.registry.tables, out)
+        counts = write_pull(session, plan, self.registry.tables, out, device)
         session.rollback()  # a pull writes nothing to the synced tables
         self.record(
             session,

@@ -9,7 +9,7 @@ scope the device newly gained, reads a whole scope, bounded by the horizon.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO
@@ -17,7 +17,7 @@ from typing import IO
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from sync.registry import DeviceContext, Registry, SyncTable
+from sync.registry import DeviceContext, Raw, Registry, SyncTable
 from sync.tables import SyncTables
 from sync.tracking import committed_cursor
 
@@ -211,9 +211,14 @@ def _scope_before(
 
 
 def write_pull(
-    session: Session, plan: PullPlan, specs: Sequence[SyncTable], out: IO[str]
+    session: Session,
+    plan: PullPlan,
+    specs: Sequence[SyncTable],
+    out: IO[str],
+    device: DeviceContext,
 ) -> dict[str, dict[str, int]]:
-    """Write `{changes, timestamp}` to `out`, loading records a batch at a time."""
+    """Write `{changes, timestamp}` to `out`, loading records a batch at a time, each as
+    `device` may see it (SyncTable.for_device)."""
     out.write('{"changes":{')
     counts: dict[str, dict[str, int]] = {}
     for t_index, spec in enumerate(specs):
@@ -221,9 +226,9 @@ def write_pull(
         if t_index:
             out.write(",")
         out.write(json.dumps(spec.name) + ":{")
-        n_created = _write_records(session, spec, changes.created, out, "created")
+        n_created = _write_records(session, spec, changes.created, out, "created", device)
         out.write(",")
-        n_updated = _write_records(session, spec, changes.updated, out, "updated")
+        n_updated = _write_records(session, spec, changes.updated, out, "updated", device)
         out.write(',"deleted":' + json.dumps(changes.deleted) + "}")
         if n_created or n_updated or changes.deleted:
             counts[spec.name] = {
@@ -236,12 +241,20 @@ def write_pull(
 
 
 def _write_records(
-    session: Session, spec: SyncTable, ids: list[str], out: IO[str], key: str
+    session: Session,
+    spec: SyncTable,
+    ids: list[str],
+    out: IO[str],
+    key: str,
+    device: DeviceContext,
 ) -> int:
     out.write(json.dumps(key) + ":[")
     written = 0
     for start in range(0, len(ids), BATCH):
-        for raw in spec.to_raws(session, ids[start : start + BATCH]):
+        raws: Iterable[Raw] = spec.to_raws(session, ids[start : start + BATCH])
+        if spec.for_device is not None:
+            raws = spec.for_device(session, device, list(raws))
+        for raw in raws:
             if written:
                 out.write(",")
             out.write(json.dumps(raw, ensure_ascii=False, separators=(",", ":")))

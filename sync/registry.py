@@ -75,6 +75,10 @@ Apply = Callable[[Session, DeviceContext, Operation, Raw, frozenset[str]], bool]
 ApplyMany = Callable[[Session, DeviceContext, list[Raw]], list["tuple[int | None, bool] | Refused"]]
 
 
+# (session, device, raws of one batch) -> the raws as this device may see them
+Redact = Callable[[Session, DeviceContext, list[Raw]], Iterable[Raw]]
+
+
 @dataclass(frozen=True)
 class SyncTable:
     """One synced table. `pushable` tables accept device changes through `apply`."""
@@ -93,6 +97,9 @@ class SyncTable:
     scope_column: str | None = None
     create_only: bool = False  # devices may create, never update or delete
     id_of: Callable[[Any], str] = field(default=lambda obj: str(obj.id))
+    # What of each record this device may see (e.g. colleagues' records without personal
+    # location data): called on every pulled batch; None = everything.
+    for_device: Redact | None = None
 
     @property
     def pushable(self) -> bool:

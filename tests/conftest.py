@@ -80,6 +80,9 @@ def make_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
         "SECRET_KEY": "test-secret-key-that-is-long-enough-000",
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "INSTANCE_PATH": str(instance),
+        # the engine's tests push many times a minute from one phone; the limit has its own
+        # tests (tests/security/test_sync_limits.py)
+        "SYNC_PUSHES_PER_MINUTE": 100_000,
     }
     from server.config import engine_options, normalise_database_url, spatialite_url
 
@@ -268,6 +271,7 @@ def _worker_process(
         "MINQING_INSTANCE_PATH": _migrated_app.config["INSTANCE_PATH"],
         "MINQING_MEDIA_PATH": _migrated_app.config["MEDIA_PATH"],
         "MINQING_WEBHOOK_RETRY_BASE_SECONDS": "1",
+        "MINQING_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",  # the webhook tests' loopback receivers
         "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
     }
     log = folder / "worker.log"

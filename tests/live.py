@@ -44,6 +44,7 @@ class LiveServer:
             "MINQING_INSTANCE_PATH": app_config["INSTANCE_PATH"],
             "MINQING_MEDIA_PATH": app_config["MEDIA_PATH"],
             "MINQING_PUBLIC_URL": self.url,
+            "MINQING_SYNC_PUSHES_PER_MINUTE": str(app_config.get("SYNC_PUSHES_PER_MINUTE", 30)),
             "PYTHONPATH": str(ROOT),
             **env,
         }

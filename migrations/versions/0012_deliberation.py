@@ -1,7 +1,7 @@
 """deliberation topics council codes views notices
 
 Revision ID: 0012_deliberation
-Revises: 0008_open311
+Revises: 0011_holidays
 Create Date: 2026-12-03 15:36:29.053128
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0012_deliberation'
-down_revision = '0008_open311'
+down_revision = '0011_holidays'
 branch_labels = None
 depends_on = None
 

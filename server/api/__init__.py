@@ -6,6 +6,7 @@ from flask_smorest import Api
 
 from server.api import (
     attachments,
+    audit,
     auth,
     cases,
     catalog,
@@ -22,6 +23,7 @@ from server.api import (
     public_deliberation,
     sync,
     territory,
+    users,
     webhooks,
 )
 
@@ -34,6 +36,7 @@ def register_api(api: Api) -> None:
     modules = (
         auth,
         me,
+        users,
         territory,
         catalog,
         cases,
@@ -43,6 +46,7 @@ def register_api(api: Api) -> None:
         webhooks,
         patrols,
         index,
+        audit,
         sync,
         devices,
         open311_clients,

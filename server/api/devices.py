@@ -137,7 +137,7 @@ class EnrolOut(Schema):
 @blp.alt_response(401, schema=ErrorSchema, description="invalid_credentials")
 @blp.alt_response(403, schema=ErrorSchema, description="not_a_collector, enrolment switched off")
 @blp.alt_response(409, schema=ErrorSchema, description="device_limit")
-@blp.alt_response(429, schema=ErrorSchema, description="account_locked, too_many_requests")
+@blp.alt_response(429, schema=ErrorSchema, description="too_many_attempts, too_many_requests")
 def enrol(body: dict[str, Any]) -> Any:
     """A collector pairs a phone (the field app at /app/) by signing in: a device token."""
     with unit_of_work() as uow:

@@ -1,6 +1,7 @@
 """Database models, one module per family. Importing this registers them all."""
 
 from server.models.attachments import Attachment, CaseAttachment
+from server.models.audit import AuditRoot
 from server.models.base import Base
 from server.models.cases import Case, CaseAction, CaseEvent, CaseNumberCounter, Rating
 from server.models.catalog import Category
@@ -15,6 +16,7 @@ from server.models.deliberation import (
     TopicView,
     VotingCode,
 )
+from server.models.holidays import HolidayYear
 from server.models.index import Bulletin, SentimentIndex
 from server.models.interop import ExportLog, Open311Client, Open311Request
 from server.models.notices import Notice, NoticeQuestion
@@ -23,11 +25,14 @@ from server.models.org import Community, Grid, Subdistrict, Unit
 from server.models.patrols import Patrol, PatrolLog, PatrolSchedule, PatrolSlot
 from server.models.people import CollectorGrid, Device, User
 from server.models.ratelimit import RateLimitWindow
+from server.models.sessions import AuthSession
 from server.models.sync import SYNC_TABLES
 
 __all__ = [
     "SYNC_TABLES",
     "Attachment",
+    "AuditRoot",
+    "AuthSession",
     "Base",
     "Bulletin",
     "Case",
@@ -42,6 +47,7 @@ __all__ = [
     "Device",
     "ExportLog",
     "Grid",
+    "HolidayYear",
     "Meeting",
     "Notice",
     "NoticeQuestion",

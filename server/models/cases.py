@@ -140,6 +140,9 @@ class CaseEvent(Base):
     actor_role: Mapped[str] = mapped_column(String(16))  # a role, "resident" or "system"
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # the hash chain of the case's history (server/domain/audit.py), set when flushed
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     case: Mapped[Case] = relationship(back_populates="events")
 

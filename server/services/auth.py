@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -14,8 +14,7 @@ from server.domain.roles import Role
 from server.errors import DomainError, Unauthorized
 from server.extensions import db
 from server.models import CollectorGrid, Device, User
-from server.models.base import utcnow
-from server.services import ratelimit
+from server.services import ratelimit, sessions
 from server.services.passwords import check_password
 from server.services.principal import Principal
 from server.services.uow import UnitOfWork
@@ -44,22 +43,41 @@ def _bad_credentials() -> Unauthorized:
     return Unauthorized("invalid_credentials", "Wrong username or password", "用户名或密码错误")
 
 
-def _locked(until: datetime) -> DomainError:
-    seconds = max(1, int((until - utcnow()).total_seconds()))
-    minutes = -(-seconds // 60)
-    return DomainError(
-        "account_locked",
-        f"Too many failed logins; try again in {minutes} min",
-        f"登录失败次数过多，请 {minutes} 分钟后再试",
-        status=429,
-        headers={"Retry-After": str(seconds)},
-    )
+@dataclass(frozen=True)
+class Credentials:
+    """A password check's outcome. A refused check still writes (the throttle counters), so
+    the refusal is returned, not raised: the edge commits, then raises it."""
+
+    user: User | None = None
+    refusal: DomainError | None = None
+
+
+def authenticate(uow: UnitOfWork, username: str, password: str, address: str) -> Credentials:
+    """The active user with this name and password, or the refusal to raise after commit.
+
+    Failures are throttled per address and per (name, address), never per account alone:
+    guessing from one place stops, a real user elsewhere is never locked out, and an unknown
+    name gets exactly the answers a real one does (ratelimit.check_login_pair).
+    """
+    name = username.strip().lower()
+    ratelimit.check_login_address(address)
+    ratelimit.check_login_pair(uow, name, address)
+    user = uow.session.scalar(select(User).where(User.username == name))
+    if not check_password(user.password_hash if user else None, password):
+        ratelimit.record_login_failure(uow, address, name)
+        return Credentials(refusal=_bad_credentials())
+    assert user is not None
+    if not user.active:
+        raise Unauthorized("account_disabled", "This account is disabled", "该账号已停用")
+    ratelimit.clear_login_pair(uow, name, address)
+    user.last_login_at = uow.now
+    return Credentials(user=user)
 
 
 @dataclass(frozen=True)
 class LoginAttempt:
-    """A login's outcome. A refused login still writes (failure counters, the lock), so the
-    refusal is returned, not raised: the edge commits, then raises it."""
+    """A login's outcome: the token (a new API session), or the refusal to raise once the
+    edge has committed the failure counters."""
 
     token: IssuedToken | None = None
     refusal: DomainError | None = None
@@ -72,38 +90,82 @@ class LoginAttempt:
         return self.token
 
 
-def login(uow: UnitOfWork, username: str, password: str, address: str = "unknown") -> LoginAttempt:
-    """Exchange a username and password for an access token.
-
-    Consecutive failures lock the account for a while (the password is not even checked
-    while locked, so guessing on cannot succeed).
-    """
-    ratelimit.check_login_address(address)
-    user = uow.session.scalar(select(User).where(User.username == username.strip().lower()))
-    now = uow.now
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        raise _locked(user.locked_until)
-    if not check_password(user.password_hash if user else None, password):
-        ratelimit.record_login_failure(uow, address)
-        if user is not None:
-            user.failed_logins += 1
-            if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
-                minutes = current_app.config["LOGIN_LOCK_MINUTES"]
-                user.locked_until = now + timedelta(minutes=minutes)
-                user.failed_logins = 0
-        return LoginAttempt(refusal=_bad_credentials())
-    assert user is not None
-    if not user.active:
-        raise Unauthorized("account_disabled", "This account is disabled", "该账号已停用")
-    user.last_login_at = now
-    user.failed_logins = 0
-    user.locked_until = None
+def login(
+    uow: UnitOfWork,
+    username: str,
+    password: str,
+    address: str = "unknown",
+    device: str | None = None,
+) -> LoginAttempt:
+    """Exchange a username and password for an access token (a new API session)."""
+    checked = authenticate(uow, username, password, address)
+    if checked.user is None:
+        return LoginAttempt(refusal=checked.refusal)
+    user = checked.user
+    opaque = sessions.start(uow, user, sessions.API, device=device, address=address)
     ttl = current_app.config["ACCESS_TOKEN_TTL"]
-    token = _serializer().dumps({"u": user.id, "v": user.token_version})
+    token = _serializer().dumps({"u": user.id, "v": user.token_version, "s": opaque})
     return LoginAttempt(token=IssuedToken(access_token=token, token_type="Bearer", expires_in=ttl))
 
 
-def _principal_for(user: User, device_id: str | None = None) -> Principal:
+@dataclass(frozen=True)
+class WebSignIn:
+    """A page sign-in's outcome: the opaque id for the cookie and who signed in, or the
+    refusal to raise once the edge has committed the failure counters."""
+
+    session_id: str | None = None
+    principal: Principal | None = None
+    refusal: DomainError | None = None
+
+    def signed_in(self) -> tuple[str, Principal]:
+        """The session id and principal, or the refusal raised (call after the commit)."""
+        if self.refusal is not None:
+            raise self.refusal
+        assert self.session_id is not None and self.principal is not None
+        return self.session_id, self.principal
+
+
+def start_web_session(
+    uow: UnitOfWork, username: str, password: str, address: str, device: str | None
+) -> WebSignIn:
+    """Sign in on the pages: a new web session row for the cookie."""
+    checked = authenticate(uow, username, password, address)
+    if checked.user is None:
+        return WebSignIn(refusal=checked.refusal)
+    opaque = sessions.start(uow, checked.user, sessions.WEB, device=device, address=address)
+    return WebSignIn(session_id=opaque, principal=principal_for(checked.user))
+
+
+def resolve_web_session(uow: UnitOfWork, opaque_id: str) -> Principal:
+    """Who a page's session cookie stands for; 401 `session_ended` once it has ended."""
+    live = sessions.check(uow, opaque_id, sessions.WEB)
+    return principal_for(live.user)
+
+
+def end_session(uow: UnitOfWork, opaque_id: str) -> None:
+    """Sign out one session (a page's or an access token's)."""
+    sessions.revoke(uow, opaque_id)
+
+
+def session_of_token(token: str) -> str | None:
+    """The session id inside a user access token (None for device tokens and junk)."""
+    try:
+        data = _serializer().loads(token)
+    except BadSignature:
+        return None
+    value = data.get("s") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def sign_out_everywhere(uow: UnitOfWork, user_id: int) -> int:
+    """End every page session and API token of this user; how many were open."""
+    user = uow.session.get(User, user_id)
+    if user is None:
+        return 0
+    return sessions.revoke_all(uow, user)
+
+
+def principal_for(user: User, device_id: str | None = None) -> Principal:
     role = Role(user.role)
     grid_ids: frozenset[int] = frozenset()
     if role is Role.COLLECTOR:
@@ -139,10 +201,17 @@ def resolve_bearer(uow: UnitOfWork, token: str) -> Principal:
         raise _invalid_token() from exc
     if not isinstance(data, dict) or not isinstance(data.get("u"), int):
         raise _invalid_token()
-    user = db.session.get(User, data["u"])
-    if user is None or not user.active or user.token_version != data.get("v"):
+    if not isinstance(data.get("s"), str):
+        raise _invalid_token()  # tokens from before server-side sessions
+    try:
+        live = sessions.check(uow, data["s"], sessions.API)
+    except Unauthorized as exc:
+        if exc.code == "session_ended":
+            raise _invalid_token() from exc
+        raise
+    if live.user.id != data["u"]:
         raise _invalid_token()
-    return _principal_for(user)
+    return principal_for(live.user)
 
 
 def _resolve_device(uow: UnitOfWork, token: str) -> Principal:
@@ -157,4 +226,4 @@ def _resolve_device(uow: UnitOfWork, token: str) -> Principal:
     now = uow.now
     if device.last_seen_at is None or now - device.last_seen_at > LAST_SEEN_RESOLUTION:
         device.last_seen_at = now  # at most one write a minute per device
-    return _principal_for(user, device_id=device.id)
+    return principal_for(user, device_id=device.id)

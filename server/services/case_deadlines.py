@@ -19,8 +19,12 @@ def _calendar(path: str | None) -> WorkCalendar:
 
 
 def calendar() -> WorkCalendar:
-    """The deployment's holiday calendar (bundled, or MINQING_HOLIDAYS_FILE)."""
-    return _calendar(current_app.config.get("HOLIDAYS_FILE"))
+    """The deployment's holiday calendar: bundled (or MINQING_HOLIDAYS_FILE), with the years an
+    admin loaded (`minqing holidays load`) replacing their own."""
+    from server.extensions import db
+    from server.services.holidays import with_loaded_years
+
+    return with_loaded_years(db.session, _calendar(current_app.config.get("HOLIDAYS_FILE")))
 
 
 def local_zone() -> ZoneInfo:

@@ -101,12 +101,14 @@ def _filtered(stmt: Select[Any], f: CaseFilter) -> Select[Any]:
     if f.created_to is not None:
         stmt = stmt.where(Case.created_at < f.created_to)
     if f.q:
-        needle = f"%{f.q.strip()}%"
+        # `%` and `_` typed by the user are text, not wildcards
+        text = f.q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        needle = f"%{text}%"
         stmt = stmt.where(
             or_(
-                Case.description.ilike(needle),
-                Case.number.ilike(needle),
-                Case.address.ilike(needle),
+                Case.description.ilike(needle, escape="\\"),
+                Case.number.ilike(needle, escape="\\"),
+                Case.address.ilike(needle, escape="\\"),
             )
         )
     return stmt

@@ -1,8 +1,9 @@
 """Enrolment: a collector pairs their own phone by signing in once in the field app.
 
-The same checks as signing in (per-address limit, lockout after failed attempts), then a
-device token for the collector, as an admin's `devices issue` would make. Allowed while
-MINQING_DEVICE_ENROLMENT is on, and only up to MINQING_DEVICES_PER_COLLECTOR active devices.
+The same checks as signing in (per-address limit, the (name, address) throttle after failed
+attempts), then a device token for the collector, as an admin's `devices issue` would make.
+Allowed while MINQING_DEVICE_ENROLMENT is on, and only up to MINQING_DEVICES_PER_COLLECTOR
+active devices.
 """
 
 from __future__ import annotations
@@ -45,11 +46,12 @@ def enrol_device(
             "Pairing by sign-in is switched off here: ask an administrator for a device QR code",
             "本系统未开放登录绑定：请向管理员索取设备二维码",
         )
-    # Sign-in's own checks and counters: address limit, lockout, disabled accounts.
-    attempt = auth.login(uow, username, password, address)
-    if attempt.refusal is not None:
-        return Enrolment(refusal=attempt.refusal)
-    principal = auth.resolve_bearer(uow, attempt.issued().access_token)
+    # Sign-in's own checks and counters: address limit, (name, address) throttle, disabled.
+    # (no API session is started: the phone gets a device token, not an access token)
+    checked = auth.authenticate(uow, username, password, address)
+    if checked.user is None:
+        return Enrolment(refusal=checked.refusal)
+    principal = auth.principal_for(checked.user)
     if principal.role is not Role.COLLECTOR:
         raise DomainError(
             "not_a_collector",

@@ -102,6 +102,12 @@ def _normalise(track: TrackInput) -> list[list[Any]]:
             lon_f, lat_f = float(lon), float(lat)
             if not (-180 <= lon_f <= 180 and -90 <= lat_f <= 90):
                 raise ValueError(raw)
+            if accuracy is not None and (
+                isinstance(accuracy, bool)
+                or not isinstance(accuracy, int | float)
+                or not 0 <= accuracy < 100_000
+            ):
+                raise ValueError(accuracy)  # a negative or absurd accuracy: a broken fix
         except (TypeError, ValueError) as exc:
             raise Invalid(
                 "bad_track",

@@ -1,7 +1,8 @@
 """Who may see a photo, and who may attach it to a case.
 
 Photos are content-addressed, so a hash alone proves nothing: a photo is readable by its
-uploader and by whoever may see a case it belongs to; it may be attached by its uploader, or
+uploader, by whoever may see a case it belongs to, and by the collectors of the grid of a
+patrol log that holds it; it may be attached by its uploader, or
 to a case it already belongs to. Anonymous reporters
 cannot attach photos (they cannot upload).
 """
@@ -10,19 +11,41 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 
+from server.domain.roles import Role
 from server.errors import Invalid, NotFound
 from server.extensions import db
-from server.models import Attachment, Case, CaseAttachment
+from server.models import Attachment, Case, CaseAttachment, PatrolLog
 from server.services.case_scope import may_see
 from server.services.principal import Principal
 
 
+def _in_a_readable_log(principal: Principal, sha256: str) -> bool:
+    """Whether a patrol log in one of the collector's grids holds the photo (logs reach every
+    phone of the grid, so their photos must too)."""
+    if principal.role is not Role.COLLECTOR or not principal.grid_ids:
+        return False
+    needle = f'%"{sha256.lower()}"%'  # photos is a JSON list of hex hashes
+    found = db.session.scalar(
+        select(PatrolLog.id)
+        .where(
+            PatrolLog.grid_id.in_(sorted(principal.grid_ids)),
+            cast(PatrolLog.photos, String).like(needle),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 def check_readable(principal: Principal, sha256: str) -> None:
-    """404 unless the principal uploaded the photo or may see a case that holds it."""
+    """404 unless the principal uploaded the photo, may see a case that holds it, or is a
+    collector of the grid of a patrol log that holds it."""
     row = db.session.get(Attachment, sha256)
     if row is not None and row.uploaded_by_id == principal.user_id:
+        return
+    hexadecimal = all(c in "0123456789abcdef" for c in sha256.lower())
+    if row is not None and hexadecimal and _in_a_readable_log(principal, sha256):
         return
     cases = db.session.scalars(
         select(Case)

@@ -180,6 +180,20 @@ def _patrols(session: Session, ids: Sequence[str]) -> Iterable[Raw]:
         }
 
 
+def _patrols_for(session: Session, device: DeviceContext, raws: list[Raw]) -> Iterable[Raw]:
+    """A track is personal location data: only the collector's own devices get it; colleagues'
+    phones get the patrol's grid, times, distance and coverage (no track, no flags)."""
+    own = set(
+        session.scalars(
+            select(Patrol.id).where(
+                Patrol.id.in_([r["id"] for r in raws]), Patrol.collector_id == device.user_key
+            )
+        )
+    )
+    for raw in raws:
+        yield raw if raw["id"] in own else {**raw, "track": "[]", "plausible": None}
+
+
 def _logs(session: Session, ids: Sequence[str]) -> Iterable[Raw]:
     columns = (
         PatrolLog.id,
@@ -313,6 +327,7 @@ def field_tables() -> list[SyncTable]:
                 or_(Patrol.status == "active", Patrol.started_at >= h) if h else True,
             ),
             apply=sync_apply.apply_patrol,
+            for_device=_patrols_for,
         ),
         SyncTable(
             name="cases",

@@ -8,10 +8,12 @@ from collections.abc import Iterable
 from sqlalchemy import select
 
 from server.domain.roles import Role
-from server.errors import DomainError, Invalid, NotFound
+from server.errors import DomainError, Forbidden, Invalid, NotFound
 from server.extensions import db
 from server.models import CollectorGrid, Grid, Subdistrict, Unit, User
+from server.services import sessions
 from server.services.passwords import hash_password
+from server.services.principal import Principal
 from server.services.uow import UnitOfWork
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
@@ -137,3 +139,24 @@ def _assign(user: User | None, grid_codes: Iterable[str], *, replace: bool) -> l
         if grid.id not in have:
             db.session.add(CollectorGrid(collector_id=user.id, grid_id=grid.id))
     return [g.code for g in grids]
+
+
+def disable_user(uow: UnitOfWork, principal: Principal, user_id: int) -> int:
+    """An admin disables an account: it can no longer sign in, and every page session and
+    API token it holds ends at once (its devices stop syncing too). How many sessions ended.
+
+    Subdistrict admins disable accounts of their own subdistrict; nobody disables themself.
+    """
+    if principal.role is not Role.ADMIN:
+        raise Forbidden("Only admins disable accounts", "只有管理员可以停用账号")
+    user = uow.session.get(User, user_id) if 0 < user_id < 2**31 else None
+    if user is None or (
+        principal.subdistrict_id is not None and user.subdistrict_id != principal.subdistrict_id
+    ):
+        raise NotFound("User", "用户")
+    if user.id == principal.user_id:
+        raise Invalid(
+            "cannot_disable_self", "You cannot disable your own account", "不能停用自己的账号"
+        )
+    user.active = False
+    return sessions.revoke_all(uow, user)

@@ -25,7 +25,9 @@ with the headers
 
 Any 2xx answer counts as delivered; anything else (3xx included: redirects are not
 followed), a timeout or a refused connection is retried, up to WEBHOOK_MAX_ATTEMPTS
-attempts. Delivery is at least once: receivers should drop an `event_id` they have seen.
+attempts. Targets must be public addresses, checked at subscription and at every delivery
+(`services/outbound.py`); a target that no longer passes fails the delivery unsent.
+Delivery is at least once: receivers should drop an `event_id` they have seen.
 Payloads hold no personal data (no names, phones, descriptions or addresses).
 A receiver checks a request with `verify_signature()` (or the same few lines in its
 own language).
@@ -39,8 +41,6 @@ import http.client
 import json
 import secrets
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -54,6 +54,7 @@ from server.domain.roles import Role
 from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.extensions import db
 from server.models import Subdistrict, WebhookDelivery, WebhookSubscription
+from server.services import outbound
 from server.services.notify import (
     DELIVER_TASK,
     EVENTS,
@@ -217,6 +218,7 @@ def create_subscription(
     if not clean_name or len(clean_name) > 100:
         raise _invalid("name", "must be 1 to 100 characters", "长度必须在 1 到 100 之间")
     clean_url = check_url(url)
+    outbound.check_target(clean_url)  # public addresses only (or the allow-list)
     clean_events = check_events(events)
     if secret is not None:
         secret = secret.strip()
@@ -340,38 +342,19 @@ def retry_countdown(attempts: int) -> int:
     return int(min(base * 2**exponent, MAX_RETRY_DELAY_S))
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer, not a delivery: never re-POST somewhere else."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
 def _post(
-    url: str, body: bytes, headers: dict[str, str], timeout: float
+    target: outbound.Target, body: bytes, headers: dict[str, str], timeout: float
 ) -> tuple[int | None, str | None]:
-    """POST once: (status code, error text); error None means a 2xx."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    """POST once: (status code, error text); error None means a 2xx. The log keeps at most a
+    short printable excerpt of a refusing receiver's answer."""
     try:
-        opener = urllib.request.build_opener(_NoRedirect)  # honours *_proxy variables
-        with opener.open(request, timeout=timeout) as response:
-            status = int(response.status)
-            response.read(1024)
-    except urllib.error.HTTPError as exc:
-        try:
-            snippet = exc.read(300).decode("utf-8", "replace").strip()
-        except Exception:  # the body is only a hint for the operator
-            snippet = ""
-        finally:
-            exc.close()
-        text = f"HTTP {exc.code}" + (f": {snippet}" if snippet else "")
-        return exc.code, text
+        status, answer = outbound.post(target, body, headers, timeout)
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        return None, f"{type(exc).__name__}: {reason}"
+        return None, type(exc).__name__
     if 200 <= status < 300:
         return status, None
-    return status, f"HTTP {status}"
+    snippet = outbound.excerpt(answer)
+    return status, f"HTTP {status}" + (f": {snippet}" if snippet else "")
 
 
 def deliver(delivery_id: int) -> DeliveryOutcome:
@@ -401,7 +384,12 @@ def deliver(delivery_id: int) -> DeliveryOutcome:
         "X-Minqing-Signature": sign(secret, timestamp, body),
     }
     timeout = float(current_app.config["WEBHOOK_TIMEOUT_SECONDS"])
-    status_code, error = _post(url, body, headers, timeout)
+    try:
+        target = outbound.check_target(url)  # again now: DNS may answer differently today
+    except outbound.TargetRefused as refused:
+        with unit_of_work() as uow:
+            return _refuse_delivery(uow, delivery_id, refused)
+    status_code, error = _post(target, body, headers, timeout)
     with unit_of_work() as uow:
         return _record_attempt(uow, delivery_id, status_code, error)
 
@@ -454,6 +442,21 @@ def _record_attempt(
         error=error,
     )
     return outcome
+
+
+def _refuse_delivery(
+    uow: UnitOfWork, delivery_id: int, refused: outbound.TargetRefused
+) -> DeliveryOutcome:
+    """The target is no longer allowed: fail the delivery at once, nothing is sent."""
+    delivery = uow.session.get(WebhookDelivery, delivery_id, populate_existing=True)
+    if delivery is None:
+        return DeliveryOutcome(delivery_id, "missing", 0, sent=False, retry=False)
+    delivery.status = FAILED
+    delivery.last_status_code = None
+    delivery.last_error = f"refused: {refused.message.removeprefix('url: ')}"[:ERROR_MAX]
+    return DeliveryOutcome(
+        delivery.id, FAILED, delivery.attempts, sent=False, retry=False, error="refused"
+    )
 
 
 STALLED_AFTER = timedelta(minutes=10)

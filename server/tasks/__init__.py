@@ -13,6 +13,7 @@ from flask import Flask
 # registered both in the web process (to enqueue them) and in the worker.
 TASK_MODULES = [
     "server.tasks.deliberation",
+    "server.tasks.audit",
     "server.tasks.health",
     "server.tasks.patrols",
     "server.tasks.sweeps",
@@ -41,6 +42,14 @@ def beat_schedule(index_time: str) -> dict[str, dict[str, Any]]:
         "webhooks-requeue-every-10-minutes": {
             "task": "minqing.webhooks.requeue_stalled",
             "schedule": 600.0,
+        },
+        "audit-roots-hourly": {  # seals each finished UTC day once; idempotent
+            "task": "minqing.audit.seal_days",
+            "schedule": 3600.0,
+        },
+        "retention-daily": {  # PIPL: residents' data and old sync logs past their time
+            "task": "minqing.retention.apply",
+            "schedule": crontab(hour=3, minute=30),
         },
         "index-daily": {
             "task": "minqing.index.compute_day",

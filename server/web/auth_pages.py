@@ -9,7 +9,13 @@ from flask import make_response, redirect, render_template, request, url_for
 from server.domain.roles import Role
 from server.errors import DomainError
 from server.web import i18n, web_blueprint
-from server.web.session import safe_next, sign_in, sign_out, web_principal
+from server.web.session import (
+    safe_next,
+    sign_in,
+    sign_out,
+    sign_out_everywhere,
+    web_principal,
+)
 
 bp = web_blueprint("web_auth", __name__)
 
@@ -29,7 +35,7 @@ def landing(role: Role) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     """The sign-in form; on success back to where the user was going."""
-    next_url = request.values.get("next")
+    next_url = safe_next(request.values.get("next"), "")
     error: DomainError | None = None
     username = ""
     if request.method == "POST":
@@ -59,6 +65,13 @@ def login() -> Any:
 @bp.post("/logout")
 def logout() -> Any:
     sign_out()
+    return redirect(url_for("web_auth.login", signed_out=1))
+
+
+@bp.post("/logout-all")
+def logout_everywhere() -> Any:
+    """Sign out in every browser, and end every API token of this user."""
+    sign_out_everywhere()
     return redirect(url_for("web_auth.login", signed_out=1))
 
 

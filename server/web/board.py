@@ -10,7 +10,7 @@ from flask import render_template, request
 
 from server.domain.index import COMPONENTS, LABELS
 from server.errors import Invalid
-from server.services import deliberation, index, notices, org, sunshine
+from server.services import audit, deliberation, index, notices, org, sunshine
 from server.services.uow import unit_of_work
 from server.web import web_blueprint
 from server.web.assets import echarts_available
@@ -62,6 +62,7 @@ def board() -> Any:
             for n in notices.published(uow)
             if subdistrict_id is None or n.subdistrict_id == subdistrict_id
         ]
+        latest_root = audit.latest_root(uow)
     return render_template(
         "public/board.html",
         day=day,
@@ -80,6 +81,7 @@ def board() -> Any:
         pct=_percent,
         subdistricts=org.list_subdistricts(None),
         subdistrict_id=subdistrict_id,
+        audit_root=latest_root,
     )
 
 

@@ -19,6 +19,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "console": ("调度台", "Console"),
     "sign_in": ("登录", "Sign in"),
     "sign_out": ("退出登录", "Sign out"),
+    "sign_out_everywhere": ("退出所有设备", "Sign out everywhere"),
+    "sign_out_everywhere_confirm": (
+        "确定在所有浏览器和设备上退出登录？所有访问令牌也将失效。",
+        "Sign out in every browser and end every access token?",
+    ),
     "username": ("用户名", "Username"),
     "password": ("密码", "Password"),
     "language": ("语言", "Language"),

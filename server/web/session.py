@@ -1,22 +1,22 @@
-"""Signing in to the pages: a Flask session cookie carrying an access token, CSRF tokens,
-idle expiry, and the `@page(roles…)` decorator.
+"""Signing in to the pages: a cookie naming a server-side session, CSRF tokens, and the
+`@page(roles…)` decorator.
 
-The session holds the same signed access token the API hands out (services.auth.login), so
-lockouts, per-address limits, token_version revocation and the token lifetime all apply
-unchanged; the principal is resolved from it on every request, like an API bearer.
+The (signed) cookie holds only an opaque session id and the form token; the session row
+(services/sessions.py) decides everything else — sign-out, "sign out everywhere", a disabled
+account, idle and absolute expiry all end it at once. Sign-in goes through the same
+password check, throttles and limits as the API's (services.auth.authenticate).
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import current_app, g, redirect, request, session, url_for
+from flask import g, redirect, request, session, url_for
 
 from server.domain.roles import Role
 from server.errors import DomainError, Forbidden
@@ -78,53 +78,62 @@ def check_csrf() -> None:
 
 
 def sign_in(username: str, password: str) -> Principal:
-    """Check the password (services.auth.login: lockouts, per-address limits) and start a
-    fresh session; DomainError on refusal."""
+    """Check the password (throttles, per-address limits) and start a fresh server-side
+    session; DomainError on refusal (raised after the failure counters are committed)."""
     with unit_of_work() as uow:
-        attempt = auth.login(uow, username, password, request.remote_addr or "unknown")
-    issued = attempt.issued()
-    with unit_of_work() as uow:
-        principal = auth.resolve_bearer(uow, issued.access_token)
+        attempt = auth.start_web_session(
+            uow,
+            username,
+            password,
+            request.remote_addr or "unknown",
+            request.headers.get("User-Agent"),
+        )
+    sid, principal = attempt.signed_in()
     session.clear()  # a new session on sign-in: nothing from before survives (fixation)
     session.permanent = True
-    session["token"] = issued.access_token
-    session["seen"] = int(time.time())
+    session["sid"] = sid
     csrf_token()
     g.web_principal = principal
     return principal
 
 
 def sign_out() -> None:
+    """End this browser's session on the server, then forget it here."""
+    sid = session.get("sid")
+    if isinstance(sid, str):
+        with unit_of_work() as uow:
+            auth.end_session(uow, sid)
     session.clear()
     g.web_principal = None
 
 
-def _idle_limit() -> int:
-    return int(current_app.config["WEB_SESSION_MINUTES"]) * 60
+def sign_out_everywhere() -> int:
+    """End every session and API token of the signed-in user (this one included)."""
+    principal = web_principal()
+    count = 0
+    if principal is not None:
+        with unit_of_work() as uow:
+            count = auth.sign_out_everywhere(uow, principal.user_id)
+    session.clear()
+    g.web_principal = None
+    return count
 
 
 def web_principal() -> Principal | None:
-    """Who is signed in on this request (None: nobody, or the session expired)."""
+    """Who is signed in on this request (None: nobody, or the session ended)."""
     if "web_principal" in g:
         return cast(Principal | None, g.web_principal)
     g.web_principal = None
     g.session_expired = False
-    token = session.get("token")
-    if not isinstance(token, str):
-        return None
-    seen = session.get("seen")
-    now = int(time.time())
-    if not isinstance(seen, int) or now - seen > _idle_limit():
-        _expire()
+    sid = session.get("sid")
+    if not isinstance(sid, str):
         return None
     try:
         with unit_of_work() as uow:
-            principal = auth.resolve_bearer(uow, token)
-    except DomainError:  # token expired, password changed, account disabled
+            principal = auth.resolve_web_session(uow, sid)
+    except DomainError:  # signed out elsewhere, idle, too old, password changed, disabled
         _expire()
         return None
-    if now - seen > 30:
-        session["seen"] = now  # sliding expiry, without rewriting the cookie on every hit
     g.web_principal = principal
     return principal
 
@@ -172,8 +181,14 @@ def login_redirect(expired: bool = False) -> Any:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """Only same-site paths: never redirect to another host after signing in."""
-    if not target:
+    """Only same-site paths: never redirect to another host after signing in.
+
+    Control characters (a CR/LF would split the Location header), backslashes (browsers
+    read `/\\host` as `//host`) and anything with a scheme or host fall back to `default`.
+    """
+    if not target or len(target) > 2000:
+        return default
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in target) or "\\" in target:
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):

@@ -60,13 +60,21 @@ def test_wrong_password_counts_and_locks_like_sign_in(
         wrong = client.post(ENROL, json={"username": "collector", "password": "nope"})
         assert_error(wrong, 401, "invalid_credentials")
     locked = client.post(ENROL, json={"username": "collector", "password": TEST_PASSWORD})
-    assert_error(locked, 429, "account_locked")
-    # the same lock holds for the ordinary sign-in
+    assert_error(locked, 429, "too_many_attempts")
+    # the same throttle holds for the ordinary sign-in
     signed_in = client.post(
         "/api/v1/auth/token", json={"username": "collector", "password": TEST_PASSWORD}
     )
-    assert_error(signed_in, 429, "account_locked")
+    assert_error(signed_in, 429, "too_many_attempts")
     assert _device_count(app) == before
+    # per (name, address), never per account: the collector's phone elsewhere still pairs
+    elsewhere = client.post(
+        ENROL,
+        json={"username": "collector", "password": TEST_PASSWORD},
+        environ_base={"REMOTE_ADDR": "127.0.0.9"},
+    )
+    assert elsewhere.status_code == 201, elsewhere.get_json()
+    assert _device_count(app) == before + 1
 
 
 def test_a_limit_of_active_devices(app: Flask, client: FlaskClient, world: World) -> None:

@@ -20,6 +20,19 @@ from sqlalchemy import func, select
 from test_inbox_api import REPORTER_NAME, REPORTER_PHONE, insert_case, publish
 
 
+@pytest.fixture(autouse=True)
+def _loopback_receivers_allowed(request: pytest.FixtureRequest) -> Any:
+    """The test receivers listen on loopback, which webhooks may reach only when an operator
+    allow-lists it (MINQING_WEBHOOK_ALLOWED_HOSTS); the real worker gets the same setting."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app = request.getfixturevalue("app")
+    app.config["WEBHOOK_ALLOWED_HOSTS"] = ("127.0.0.1",)
+    yield
+    app.config["WEBHOOK_ALLOWED_HOSTS"] = ()
+
+
 @pytest.fixture
 def closed_url() -> str:
     with socket.socket() as s:

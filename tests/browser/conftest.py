@@ -75,7 +75,20 @@ def _new_page(browser: Any, base_url: str, viewport: dict[str, int]) -> Any:
     page = context.new_page()
     # Pages confirm before acting (window.confirm); a person would click OK.
     page.on("dialog", lambda dialog: dialog.accept())
+    # Every page runs under the strict Content-Security-Policy (server/headers.py): anything
+    # it blocks is reported on the console, and the test fails at teardown.
+    page.csp_violations = []
+    page.on(
+        "console",
+        lambda msg: (
+            page.csp_violations.append(msg.text) if "Content Security Policy" in msg.text else None
+        ),
+    )
     return page
+
+
+def _no_csp_violations(page: Any) -> None:
+    assert not page.csp_violations, f"blocked by the CSP: {page.csp_violations[:3]}"
 
 
 @pytest.fixture
@@ -84,6 +97,7 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
     page = _new_page(browser, live_server.url, DESKTOP)
     yield page
     page.context.close()
+    _no_csp_violations(page)
 
 
 @pytest.fixture
@@ -92,6 +106,7 @@ def phone_page(browser: Any, live_server: Any) -> Iterator[Any]:
     page = _new_page(browser, live_server.url, PHONE)
     yield page
     page.context.close()
+    _no_csp_violations(page)
 
 
 @pytest.fixture
@@ -107,6 +122,8 @@ def new_page(browser: Any, live_server: Any) -> Iterator[Any]:
     yield make
     for p in pages:
         p.context.close()
+    for p in pages:
+        _no_csp_violations(p)
 
 
 def login_as(page: Any, username: str, password: str = TEST_PASSWORD) -> None:
@@ -135,7 +152,9 @@ def check_a11y(page: Any, *, rules: list[str] | None = None) -> list[dict[str, A
     if not AXE.is_file():
         pytest.fail(f"{AXE} missing: run scripts/ensure-node.sh (npm ci)")
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.add_script_tag(path=str(AXE))
+        # evaluated through the driver: a <script> tag would be an inline script the page's
+        # CSP (rightly) blocks
+        page.evaluate(AXE.read_text())
     result = page.evaluate(
         """async (rules) => {
             const r = await axe.run(document, {runOnly: {type: 'rule', values: rules},

@@ -77,12 +77,12 @@ class Phone:
 
     def start_app(self, path: str = "/app/") -> Any:
         self.page.goto(path)
-        self.page.wait_for_function("window.minqingReady === true")
+        self.page.wait_for_function("() => window.minqingReady === true")
         return self.page
 
     def wait_controlled(self) -> None:
         # `ready` can resolve before the page is controlled: wait for the controller itself.
-        self.page.wait_for_function("navigator.serviceWorker.controller !== null")
+        self.page.wait_for_function("() => navigator.serviceWorker.controller !== null")
 
     def phase(self) -> str:
         return str(self.page.locator("[data-phase]").get_attribute("data-phase"))
@@ -113,7 +113,7 @@ class Phone:
         page.get_by_label("用户名").fill(username)
         page.get_by_label("密码").fill(password)
         page.get_by_role("button", name="登录并绑定").click()
-        page.wait_for_function("window.minqingReady === true")
+        page.wait_for_function("() => window.minqingReady === true")
 
     def no_sideways_scroll(self) -> None:
         width = self.page.evaluate("document.documentElement.scrollWidth")

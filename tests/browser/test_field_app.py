@@ -71,7 +71,7 @@ def test_a_whole_offline_day_syncs_once(
     # ---- the network goes: reload, then a cold start of the browser, from the cache
     p.set_offline(True)
     page.reload()
-    page.wait_for_function("window.minqingReady === true")
+    page.wait_for_function("() => window.minqingReady === true")
     page.get_by_role("heading", name="今日", exact=True).wait_for()
     p.close()
     p.offline = True
@@ -223,7 +223,7 @@ def test_pair_by_qr_url_and_a_revoked_phone_stops_syncing(
     p: Phone = phone()
     page = p.open()
     page.goto(url[url.index("/app/") :])
-    page.wait_for_function("window.minqingReady === true")
+    page.wait_for_function("() => window.minqingReady === true")
     page.wait_for_selector('[data-phase="ok"]', timeout=30_000)
     assert issued.token not in page.url and "pair" not in page.url  # not left in the URL
     assert page.evaluate("window.minqing.kvGet('token')") == issued.token
@@ -244,7 +244,7 @@ def test_pair_by_qr_url_and_a_revoked_phone_stops_syncing(
     seen: list[str] = []
     page.on("request", lambda r: seen.append(r.url) if "/api/v1/sync" in r.url else None)
     page.reload()
-    page.wait_for_function("window.minqing && window.minqingReady === true")
+    page.wait_for_function("() => window.minqing && window.minqingReady === true")
     page.wait_for_timeout(1500)
     assert seen == [] and p.phase() == "revoked"
     # the unsynced record can still be exported
@@ -350,13 +350,13 @@ def test_timings_and_2000_local_records_open_within_a_second(
     p: Phone = phone()
     page = p.open()
     page.goto("/app/")
-    page.wait_for_function("window.minqingReadyAt > 0")
+    page.wait_for_function("() => window.minqingReadyAt > 0")
     first_load = page.evaluate("window.minqingReadyAt")
     p.pair_by_sign_in("collector", TEST_PASSWORD)
     page.wait_for_selector('[data-phase="ok"]', timeout=30_000)
     p.wait_controlled()
     page.reload()
-    page.wait_for_function("window.minqingReady === true")
+    page.wait_for_function("() => window.minqingReady === true")
     online_start = page.evaluate("window.minqingReadyAt")
 
     def offline_cold_start() -> float:

@@ -303,6 +303,11 @@ def test_offline_records_reach_another_device_of_the_grid(field: Field) -> None:
     for table, rid in (("patrols", patrol), ("patrol_logs", log), ("cases", case)):
         mine, theirs = a.records(table)[rid], b.records(table)[rid]
         columns = [c for c in a.ready["schema"]["tables"][table]]
+        if table == "patrols":
+            # a track is personal location data: a colleague's phone gets the patrol without it
+            assert json.loads(mine["track"]) and json.loads(theirs["track"]) == []
+            assert theirs["plausible"] is None
+            columns = [c for c in columns if c not in ("track", "plausible")]
         assert same_fields(mine, theirs, columns) == {}, table
         assert theirs["_status"] == "synced"
 

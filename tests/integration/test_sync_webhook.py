@@ -15,7 +15,12 @@ from helpers import ok, report
 from phones import Phone
 from sqlalchemy import select
 
-from tests.integration.test_webhook_delivery import Receiver, assert_signed, subscribe
+from tests.integration.test_webhook_delivery import (  # noqa: F401 (an autouse fixture)
+    Receiver,
+    _loopback_receivers_allowed,
+    assert_signed,
+    subscribe,
+)
 from tests.integration.test_webhook_delivery import receiver as receiver  # the fixture
 from tests.sync.test_sync_basics import empty
 from tests.sync.test_sync_guarantees import case_raw

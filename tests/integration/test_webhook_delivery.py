@@ -55,6 +55,19 @@ class Receiver:
             return self.script.pop(0) if self.script else 200
 
 
+@pytest.fixture(autouse=True)
+def _loopback_receivers_allowed(request: pytest.FixtureRequest) -> Any:
+    """The test receivers listen on loopback, which webhooks may reach only when an operator
+    allow-lists it (MINQING_WEBHOOK_ALLOWED_HOSTS); the real worker gets the same setting."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app = request.getfixturevalue("app")
+    app.config["WEBHOOK_ALLOWED_HOSTS"] = ("127.0.0.1",)
+    yield
+    app.config["WEBHOOK_ALLOWED_HOSTS"] = ()
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     holder: dict[str, Receiver] = {}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any
 
 from conftest import TEST_PASSWORD, World, login
@@ -104,10 +103,21 @@ def test_logout_ends_the_session(client: FlaskClient, world: World) -> None:
     assert page.status_code == 302
 
 
-def test_idle_session_expires(client: FlaskClient, world: World) -> None:
+def test_idle_session_expires(client: FlaskClient, world: World, app: Flask) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from server.extensions import db
+    from server.models import AuthSession
+    from server.models.base import utcnow
+
     sign_in(client, "dispatcher")
-    with client.session_transaction() as session:
-        session["seen"] = int(time.time()) - 121 * 60  # default: 120 idle minutes
+    with app.app_context():  # the session was last seen 121 minutes ago (default idle: 120)
+        db.session.execute(
+            update(AuthSession).values(last_seen_at=utcnow() - timedelta(minutes=121))
+        )
+        db.session.commit()
     response = client.get("/console/cases")
     assert response.status_code == 302
     assert "expired=1" in response.headers["Location"]

@@ -1,0 +1,21 @@
+"""Published daily roots of the case history's hash chains (server/domain/audit.py)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.models.base import Base, UTCDateTime
+
+
+class AuditRoot(Base):
+    """The root of one UTC day: chained to the day before, over that day's case events."""
+
+    __tablename__ = "audit_roots"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    root: Mapped[str] = mapped_column(String(64))
+    events: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,192 @@
+"""The tamper-evident case history: chaining events as they are written, sealing daily roots,
+and verifying everything (`minqing audit verify`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from server.domain import audit
+from server.models import AuditRoot, Case, CaseEvent
+from server.services.uow import UnitOfWork
+
+_installed = False
+
+
+def _fields(e: CaseEvent) -> dict[str, Any]:
+    return {
+        "case_id": e.case_id,
+        "seq": e.seq,
+        "action": e.action,
+        "from_status": e.from_status,
+        "to_status": e.to_status,
+        "actor_id": e.actor_id,
+        "actor_role": e.actor_role,
+        "payload": e.payload,
+        "created_at": e.created_at,
+        "prev_hash": e.prev_hash,
+        "hash": e.hash,
+    }
+
+
+def chain_new_events(session: Session) -> None:
+    """Give every new case event its place in its case's chain (before it is inserted)."""
+    new = sorted(
+        (obj for obj in session.new if isinstance(obj, CaseEvent) and obj.hash is None),
+        key=lambda e: (e.case_id or (e.case.id if e.case else ""), e.seq or 0),
+    )
+    heads: dict[str, tuple[int, str]] = {}
+    for e in new:
+        if e.case_id is None and e.case is not None:
+            e.case_id = e.case.id  # case ids are made before insert: the hash can name it
+        if e.created_at is None:
+            e.created_at = datetime.now(UTC)
+        head = heads.get(e.case_id)
+        if head is not None and head[0] == e.seq - 1:
+            prev = head[1]
+        elif e.seq == 1:
+            prev = audit.GENESIS
+        else:
+            with session.no_autoflush:
+                found = session.scalar(
+                    select(CaseEvent.hash).where(
+                        CaseEvent.case_id == e.case_id, CaseEvent.seq == e.seq - 1
+                    )
+                )
+            prev = found or audit.GENESIS
+        e.prev_hash = prev
+        e.hash = audit.event_hash(prev, _fields(e))
+        heads[e.case_id] = (e.seq, e.hash)
+
+
+def install() -> None:
+    """Chain case events on every session (once per process)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+
+    @event.listens_for(Session, "before_flush")
+    def _chain(session: Session, _ctx: Any, _instances: Any) -> None:
+        chain_new_events(session)
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def _previous_root(uow: UnitOfWork, day: date) -> str:
+    root = uow.session.scalar(
+        select(AuditRoot.root).where(AuditRoot.day < day).order_by(AuditRoot.day.desc()).limit(1)
+    )
+    return root or audit.GENESIS
+
+
+def _hashes_of_day(uow: UnitOfWork, day: date) -> list[str]:
+    start, end = _day_bounds(day)
+    return [
+        h or ""
+        for h in uow.session.scalars(
+            select(CaseEvent.hash)
+            .where(CaseEvent.created_at >= start, CaseEvent.created_at < end)
+            .order_by(CaseEvent.id)
+        )
+    ]
+
+
+def seal_days(uow: UnitOfWork, until: date | None = None) -> list[AuditRoot]:
+    """Publish the root of every finished UTC day not sealed yet, oldest first (idempotent)."""
+    last_day = until or (uow.now.astimezone(UTC).date() - timedelta(days=1))
+    sealed = uow.session.scalar(select(AuditRoot.day).order_by(AuditRoot.day.desc()).limit(1))
+    first_event = uow.session.scalar(select(CaseEvent.created_at).order_by(CaseEvent.id).limit(1))
+    if first_event is None:
+        return []
+    day = sealed + timedelta(days=1) if sealed else first_event.astimezone(UTC).date()
+    out: list[AuditRoot] = []
+    while day <= last_day:
+        hashes = _hashes_of_day(uow, day)
+        row = AuditRoot(
+            day=day,
+            root=audit.day_root(_previous_root(uow, day), hashes),
+            events=len(hashes),
+            computed_at=uow.now,
+        )
+        uow.session.add(row)
+        uow.session.flush()
+        out.append(row)
+        day += timedelta(days=1)
+    return out
+
+
+def latest_root(uow: UnitOfWork) -> AuditRoot | None:
+    return uow.session.scalar(select(AuditRoot).order_by(AuditRoot.day.desc()).limit(1))
+
+
+def roots(uow: UnitOfWork, first: date, last: date) -> list[AuditRoot]:
+    return list(
+        uow.session.scalars(
+            select(AuditRoot)
+            .where(AuditRoot.day >= first, AuditRoot.day <= last)
+            .order_by(AuditRoot.day)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The first thing that does not verify."""
+
+    what: str
+    case_id: str | None = None
+    case_number: str | None = None
+    seq: int | None = None
+    event_id: int | None = None
+    day: date | None = None
+
+
+def _case_chains(uow: UnitOfWork) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    current: str | None = None
+    chain: list[dict[str, Any]] = []
+    rows = uow.session.execute(
+        select(CaseEvent).order_by(CaseEvent.case_id, CaseEvent.seq)
+    ).scalars()
+    for e in rows:
+        if e.case_id != current:
+            if current is not None:
+                yield current, chain
+            current, chain = e.case_id, []
+        chain.append({**_fields(e), "id": e.id})
+    if current is not None:
+        yield current, chain
+
+
+def verify(uow: UnitOfWork) -> tuple[int, int, Finding | None]:
+    """Check every case's chain, then every published root: (events, days checked, the
+    first finding or None)."""
+    events = 0
+    for case_id, chain in _case_chains(uow):
+        events += len(chain)
+        broken = audit.first_break(chain)
+        if broken is not None:
+            event_row, why = broken
+            number = uow.session.scalar(select(Case.number).where(Case.id == case_id))
+            return (
+                events,
+                0,
+                Finding(why, case_id, number, int(event_row["seq"]), int(event_row["id"])),
+            )
+    days = 0
+    previous = audit.GENESIS
+    for row in uow.session.scalars(select(AuditRoot).order_by(AuditRoot.day)):
+        expected = audit.day_root(previous, _hashes_of_day(uow, row.day))
+        days += 1
+        if expected != row.root:
+            return events, days, Finding("the published root does not match", day=row.day)
+        previous = row.root
+    return events, days, None

@@ -1,0 +1,77 @@
+"""Retention (PIPL 最小必要): personal data and logs are kept only as long as they are needed.
+
+- Residents' and callers' names and phone numbers leave a case MINQING_RESIDENT_DATA_DAYS
+  after it ended (closed, rejected or merged; by default 180 days, when the resident's link
+  expires too). The case, its history and its figures stay.
+- The sync engine's push receipts (`sync_pushes`, kept to recognise a retried push) and the
+  devices' sync log (`sync_log`) are deleted after MINQING_SYNC_LOG_DAYS.
+- Ended sign-in sessions and expired rate-limit windows are deleted after a day.
+
+`minqing retention apply` runs it; beat runs it daily. Each step is one bulk statement per
+table: idempotent, and nothing is synced again because of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, or_, update
+
+from server.domain.cases import FINAL
+from server.models import SYNC_TABLES, AuthSession, Case, RateLimitWindow
+from server.services.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    residents_cleared: int
+    sync_pushes_deleted: int
+    sync_log_deleted: int
+    sessions_deleted: int
+    rate_windows_deleted: int
+
+
+def apply(uow: UnitOfWork) -> RetentionReport:
+    """Remove what is past its keeping time; how much of each went."""
+    resident_cutoff = uow.now - timedelta(days=int(current_app.config["RESIDENT_DATA_DAYS"]))
+    log_cutoff = uow.now - timedelta(days=int(current_app.config["SYNC_LOG_DAYS"]))
+    day_ago = uow.now - timedelta(days=1)
+    ended_at = func.coalesce(Case.closed_at, Case.updated_at)
+    cleared = uow.session.execute(
+        update(Case)
+        .where(
+            Case.status.in_([s.value for s in FINAL]),
+            ended_at < resident_cutoff,
+            or_(Case.reporter_name.is_not(None), Case.reporter_phone.is_not(None)),
+        )
+        .values(reporter_name=None, reporter_phone=None)
+        .execution_options(synchronize_session=False)
+    )
+    pushes = uow.session.execute(
+        delete(SYNC_TABLES.pushes).where(SYNC_TABLES.pushes.c.created_at < log_cutoff)
+    )
+    log = uow.session.execute(delete(SYNC_TABLES.log).where(SYNC_TABLES.log.c.at < log_cutoff))
+    sessions = uow.session.execute(
+        delete(AuthSession).where(
+            or_(AuthSession.expires_at < day_ago, AuthSession.revoked_at < day_ago)
+        )
+    )
+    longest_window = max(
+        timedelta(days=1), timedelta(minutes=int(current_app.config["LOGIN_LOCK_MINUTES"]))
+    )
+    windows = uow.session.execute(
+        delete(RateLimitWindow).where(RateLimitWindow.window_start < uow.now - longest_window)
+    )
+    return RetentionReport(
+        residents_cleared=_count(cleared),
+        sync_pushes_deleted=_count(pushes),
+        sync_log_deleted=_count(log),
+        sessions_deleted=_count(sessions),
+        rate_windows_deleted=_count(windows),
+    )
+
+
+def _count(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
