@@ -82,7 +82,7 @@ def _run_cli(host: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tupl
     """`minqing run --host H` with the server start replaced by a recorder (nothing binds)."""
     import flask.cli
 
-    from server.cli import cli
+    from server.command import cli
 
     started: list = []
     monkeypatch.setattr(flask.cli, "run_simple", lambda *a, **k: started.append((a, k)))
