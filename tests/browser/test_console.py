@@ -77,7 +77,10 @@ def test_dispatcher_accepts_and_dispatches_then_staff_report_done(
     assert "已办结待核查" in staff.get_by_role("heading", level=1).inner_text()
     image = staff.get_by_role("img", name="事项照片 1（办理结果）")
     assert image.is_visible()
-    assert staff.evaluate("(img) => img.naturalWidth", image.element_handle()) > 0
+    # a lazy image may still be loading on a busy machine: wait for it, then check it decoded
+    staff.wait_for_function(
+        "(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle(), timeout=15_000
+    )
     check_a11y(staff)
 
     page.goto(f"/console/cases/{case['id']}")
