@@ -403,7 +403,8 @@ def list_clients(principal: Principal) -> list[Open311Client]:
 
 
 def revoke_client(uow: UnitOfWork, principal: Principal, client_id: int) -> Open311Client:
-    client = uow.session.get(Open311Client, client_id)
+    # ids are 32-bit on PostgreSQL: a larger one names no client (never a 500)
+    client = uow.session.get(Open311Client, client_id) if 0 < client_id < 2**31 else None
     if client is None or not _may_manage(principal, client):
         raise NotFound("Open311 client", "Open311 客户端")
     if client.active:
