@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from server.domain.machine import TransitionRefused as TransitionRefused  # re-exported
+from server.domain.machine import decide_edge
+
 
 class Status(StrEnum):
     REPORTED = "reported"
@@ -175,39 +178,17 @@ def rating_target(verdict: str) -> Status:
     return Status.REOPENED if verdict == "unsatisfied" else Status.CLOSED
 
 
-class TransitionRefused(Exception):
-    """The action cannot be fired: `code` is illegal_transition, role_not_allowed or
-    unknown_action."""
-
-    def __init__(self, code: str, message: str, message_zh: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.message_zh = message_zh
-
-
 def decide(status: str, action: str, actor: str) -> Edge:
     """The edge `actor` (a role, resident or system) may take from `status` with `action`."""
-    try:
-        edge = EDGES[Action(action)]
-    except ValueError:
-        raise TransitionRefused(
-            "unknown_action", f"unknown action {action!r}", f"未知操作 {action}"
-        ) from None
-    current = Status(status)
-    if actor not in edge.actors:
-        raise TransitionRefused(
-            "role_not_allowed",
-            f"{actor} may not {edge.action.value}",
-            f"当前角色无权执行「{ACTION_ZH[edge.action]}」",
-        )
-    if current not in edge.sources:
-        raise TransitionRefused(
-            "illegal_transition",
-            f"cannot {edge.action.value} a case that is {current.value}",
-            f"事项当前为「{STATUS_ZH[current]}」，不能{ACTION_ZH[edge.action]}",
-        )
-    return edge
+    return decide_edge(
+        EDGES,  # type: ignore[arg-type]
+        Status(status),
+        action,
+        actor,
+        thing=("a case", "事项"),
+        action_zh=ACTION_ZH,  # type: ignore[arg-type]
+        status_zh=STATUS_ZH,  # type: ignore[arg-type]
+    )
 
 
 def allowed_actions(status: str, actor: str) -> list[Action]:

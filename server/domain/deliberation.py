@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from server.domain.machine import TransitionRefused, decide_edge
+
 
 class TopicStatus(StrEnum):
     PROPOSED = "proposed"  # 提议
@@ -124,39 +126,17 @@ EDGES: dict[TopicAction, Edge] = {edge.action: edge for edge in TRANSITIONS}
 STAFF_ACTIONS: tuple[TopicAction, ...] = tuple(e.action for e in TRANSITIONS if e.actors & STAFF)
 
 
-class TransitionRefused(Exception):
-    """`code`: unknown_action, role_not_allowed, illegal_transition or a guard's code."""
-
-    def __init__(self, code: str, message: str, message_zh: str, field: str | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.message_zh = message_zh
-        self.field = field
-
-
 def decide(status: str, action: str, actor: str) -> Edge:
     """The edge `actor` (a role, resident or system) may take from `status` with `action`."""
-    try:
-        edge = EDGES[TopicAction(action)]
-    except ValueError:
-        raise TransitionRefused(
-            "unknown_action", f"unknown action {action!r}", f"未知操作 {action}"
-        ) from None
-    current = TopicStatus(status)
-    if actor not in edge.actors:
-        raise TransitionRefused(
-            "role_not_allowed",
-            f"{actor} may not {edge.action.value}",
-            f"当前角色无权执行「{ACTION_ZH[edge.action]}」",
-        )
-    if current not in edge.sources:
-        raise TransitionRefused(
-            "illegal_transition",
-            f"cannot {edge.action.value} a topic that is {current.value}",
-            f"议题当前为「{STATUS_ZH[current]}」，不能{ACTION_ZH[edge.action]}",
-        )
-    return edge
+    return decide_edge(
+        EDGES,  # type: ignore[arg-type]
+        TopicStatus(status),
+        action,
+        actor,
+        thing=("a topic", "议题"),
+        action_zh=ACTION_ZH,  # type: ignore[arg-type]
+        status_zh=STATUS_ZH,  # type: ignore[arg-type]
+    )
 
 
 def allowed_actions(status: str, actor: str) -> list[TopicAction]:
