@@ -204,9 +204,9 @@ def main() -> None:
     parser.add_argument("--create", type=int, default=300)
     args = parser.parse_args()
 
+    from server.demo.seed import seed_demo
     from server.extensions import db
     from server.models import Category, Community, Grid, Subdistrict
-    from server.services.demo import seed_demo
     from server.services.uow import unit_of_work
 
     app = fresh_app("postgis")

@@ -74,9 +74,9 @@ def peak_python_mb(client: Any, headers: dict[str, str], fmt: str) -> float:
 
 
 def run(backend: str, rows: int) -> None:
+    from server.demo.seed import seed_demo
     from server.extensions import db
     from server.models import Category, Grid, Subdistrict
-    from server.services.demo import seed_demo
     from server.services.uow import unit_of_work
 
     app = fresh_app(backend)

@@ -13,7 +13,8 @@ set directly, and patrol logs attached to the patrols — all by COPY — then A
 It then times, in the same run:
 
 1. the index for every day of the period, every grid and every community, through the real
-   service (`server.services.index.compute_day(day, publish=False)` per day, oldest first —
+   service (`server.services.patrolling.index.compute_day(day, publish=False)` per day, oldest
+   first —
    exactly what `backfill` does, timed day by day), with the time spent in SQL per query;
 2. one plain SQL aggregate pass over the same rows: a single GROUP BY grid, local day over
    cases, report_done events, ratings, patrols, slots and logs giving the per-grid per-day
@@ -118,6 +119,7 @@ def weighted(mix: list[tuple[str, int]]) -> list[str]:
 
 def build_territory(n_grids: int, n_collectors: int, rng: random.Random) -> dict[str, Any]:
     """1 subdistrict, communities of 5×4 square grids, a unit, categories, users."""
+    from server.demo.seed import CATEGORIES, DEADLINE_HOURS
     from server.domain import codes
     from server.extensions import db
     from server.models import (
@@ -129,7 +131,6 @@ def build_territory(n_grids: int, n_collectors: int, rng: random.Random) -> dict
         Unit,
         User,
     )
-    from server.services.demo import CATEGORIES, DEADLINE_HOURS
 
     dlat = CELL_M / 111_320.0
     dlon = CELL_M / (111_320.0 * math.cos(math.radians(LAT0)))
@@ -274,7 +275,7 @@ def build_territory(n_grids: int, n_collectors: int, rng: random.Random) -> dict
 
 def load_cases(n: int, ctx: dict[str, Any], rng: random.Random) -> dict[str, int]:
     """`n` cases reported over the period, each with its event trail and rating."""
-    from server.services.demo import DEADLINE_HOURS
+    from server.demo.seed import DEADLINE_HOURS
 
     t0, t1, now = ctx["t0"], ctx["t1"], ctx["now"]
     grids = ctx["grids"]
@@ -777,7 +778,7 @@ class StatementClock:
 def explain_day(day: date, clock: StatementClock) -> None:
     """EXPLAIN (ANALYZE, BUFFERS) every SELECT that compute_day(day) runs."""
     from server.extensions import db
-    from server.services.index import compute_day
+    from server.services.patrolling.index import compute_day
     from server.services.uow import unit_of_work
 
     clock.capture = []
@@ -820,8 +821,8 @@ def main() -> None:
         args.collectors = min(args.collectors, 10)
 
     from server.extensions import db
-    from server.services.case_deadlines import local_zone
-    from server.services.index import compute_day, local_bounds, yesterday
+    from server.services.caseloop.case_deadlines import local_zone
+    from server.services.patrolling.index import compute_day, local_bounds, yesterday
     from server.services.uow import unit_of_work
 
     began_run = time.perf_counter()

@@ -95,9 +95,9 @@ def sql_assign(
 
 def bench(backend_name: str, n: int, seed: int) -> None:
     from geo.locator import GridLocator
+    from server.demo.seed import seed_demo
     from server.extensions import db
     from server.models import Grid, Subdistrict
-    from server.services.demo import seed_demo
     from server.services.uow import unit_of_work
 
     app = fresh_app(backend_name)

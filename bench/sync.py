@@ -97,10 +97,10 @@ def setup(app: Any, n_devices: int) -> dict[str, Any]:
 
     from server.extensions import db
     from server.models import Grid, Subdistrict
-    from server.services.devices import issue_device
-    from server.services.grids_import import import_geojson
+    from server.services.people.devices import issue_device
+    from server.services.people.users import create_user
+    from server.services.territory.grids_import import import_geojson
     from server.services.uow import unit_of_work
-    from server.services.users import create_user
 
     with app.app_context():
         with unit_of_work() as uow:

@@ -574,9 +574,9 @@ def make_devices(
 ) -> list[DeviceSpec]:
     """`n` collectors (chaos001…), one grid each, round-robin over `grid_codes`, each with a
     device and an observer device."""
-    from server.services.devices import issue_device
+    from server.services.people.devices import issue_device
+    from server.services.people.users import create_user
     from server.services.uow import unit_of_work
-    from server.services.users import create_user
 
     specs = []
     with app.app_context():
@@ -685,7 +685,7 @@ def main() -> int:
 
     from server.extensions import db
     from server.models import Category
-    from server.services.grids_import import import_geojson
+    from server.services.territory.grids_import import import_geojson
     from server.services.uow import unit_of_work
 
     app = fresh_app(args.backend)

@@ -72,7 +72,8 @@ def _init_extensions(app: Flask) -> None:
     register_api(api)
     register_error_handlers(app)
     celery_init_app(app)
-    from server.services import audit, sync
+    from server.services.syncing import sync
+    from server.services.upkeep import audit
 
     sync.install(app)
     audit.install()
@@ -114,8 +115,8 @@ def _register_routes(app: Flask) -> None:
         names what an operator must fix soon (e.g. next year's holiday calendar)."""
         from datetime import datetime
 
-        from server.services import holidays
-        from server.services.case_deadlines import calendar, local_zone
+        from server.services.caseloop.case_deadlines import calendar, local_zone
+        from server.services.territory import holidays
 
         db.session.execute(text("SELECT 1"))
         today = datetime.now(local_zone()).date()

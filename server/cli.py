@@ -29,7 +29,7 @@ grids = AppGroup("grids", help="Communities and grids 社区与网格.")
 @click.option("--skip-invalid", is_flag=True, help="import the valid features, report the rest")
 def grids_import(path: Path, skip_invalid: bool) -> None:
     """Import communities and grids from a GeoJSON FeatureCollection."""
-    from server.services.grids_import import ImportRejected, import_geojson
+    from server.services.territory.grids_import import ImportRejected, import_geojson
 
     text = path.read_text(encoding="utf-8")
     try:
@@ -82,8 +82,8 @@ demo = AppGroup("demo", help="Demo data 演示数据.")
 )
 def demo_seed(history_days: int) -> None:
     """Seed the demo sub-district with its history (idempotent); print the demo logins."""
-    from server.services.demo import SUBDISTRICT_NAME, seed_demo
-    from server.services.demo_history import seed_history
+    from server.demo.history import seed_history
+    from server.demo.seed import SUBDISTRICT_NAME, seed_demo
 
     password = current_app.config["DEMO_PASSWORD"]
     with unit_of_work() as uow:
@@ -135,7 +135,7 @@ def users_create(
     grid_codes: str | None,
 ) -> None:
     """Create a user (and a collector's grid assignments)."""
-    from server.services.users import create_user
+    from server.services.people.users import create_user
 
     try:
         with unit_of_work() as uow:
@@ -164,9 +164,9 @@ def users_disable(username: str) -> None:
     from server.domain.roles import Role
     from server.extensions import db
     from server.models import User
-    from server.services.principal import Principal
+    from server.services.people.principal import Principal
+    from server.services.people.users import disable_user
     from server.services.uow import unit_of_work
-    from server.services.users import disable_user
 
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
@@ -194,7 +194,7 @@ def users_disable(username: str) -> None:
 @click.option("--replace", is_flag=True, help="replace the collector's current grids")
 def users_assign(username: str, grid_codes: tuple[str, ...], replace: bool) -> None:
     """Assign grids to a collector."""
-    from server.services.users import assign_grids
+    from server.services.people.users import assign_grids
 
     try:
         with unit_of_work() as uow:
@@ -221,7 +221,7 @@ def devices_issue(collector: str, name: str | None, as_json: bool, png: Path | N
     """Issue a device token (shown once) with a QR code that pairs the field app (/app/)."""
     import qrcode
 
-    from server.services.devices import issue_device
+    from server.services.people.devices import issue_device
 
     try:
         with unit_of_work() as uow:
@@ -252,7 +252,7 @@ def devices_issue(collector: str, name: str | None, as_json: bool, png: Path | N
 @click.argument("device_id")
 def devices_revoke(device_id: str) -> None:
     """Revoke a device: its token stops working at once."""
-    from server.services.devices import revoke_device
+    from server.services.people.devices import revoke_device
 
     try:
         with unit_of_work() as uow:
@@ -266,7 +266,7 @@ def devices_revoke(device_id: str) -> None:
 @click.option("--collector", help="only this collector's devices")
 def devices_list(collector: str | None) -> None:
     """List devices with their state and last contact."""
-    from server.services.devices import list_devices
+    from server.services.people.devices import list_devices
 
     for d in list_devices(collector):
         state = "revoked" if d.revoked_at else "active"
@@ -289,7 +289,7 @@ def index_compute(day: object) -> None:
     """Compute one day's index and bulletins (recomputing gives the same result)."""
     from datetime import datetime
 
-    from server.services import index
+    from server.services.patrolling import index
 
     target = day.date() if isinstance(day, datetime) else index.yesterday()
     try:
@@ -310,7 +310,7 @@ def index_backfill(first: object, last: object) -> None:
     """Compute every day of a range, in order, with a progress bar."""
     from datetime import datetime
 
-    from server.services import index
+    from server.services.patrolling import index
 
     assert isinstance(first, datetime) and isinstance(last, datetime)
     days = (last.date() - first.date()).days + 1
@@ -332,7 +332,7 @@ audit_group = AppGroup("audit", help="Tamper-evident case history 事项记录�
 @audit_group.command("seal")
 def audit_seal() -> None:
     """Publish the root of every finished UTC day not sealed yet."""
-    from server.services import audit
+    from server.services.upkeep import audit
 
     with unit_of_work() as uow:
         sealed = [(row.day, row.root, row.events) for row in audit.seal_days(uow)]
@@ -344,7 +344,7 @@ def audit_seal() -> None:
 @audit_group.command("verify")
 def audit_verify() -> None:
     """Check every case's hash chain and every published root; exit 1 at the first break."""
-    from server.services import audit
+    from server.services.upkeep import audit
 
     with unit_of_work() as uow:
         events, days, finding = audit.verify(uow)
@@ -371,7 +371,7 @@ retention_group = AppGroup(
 @retention_group.command("apply")
 def retention_apply() -> None:
     """Remove residents' names and phones from long-ended cases, old sync logs, old sessions."""
-    from server.services import retention
+    from server.services.upkeep import retention
 
     with unit_of_work() as uow:
         report = retention.apply(uow)
@@ -387,7 +387,7 @@ holidays_group = AppGroup("holidays", help="The holiday calendar 节假日安排
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def holidays_load(path: Path) -> None:
     """Load one or more years from a JSON file shaped like server/data/holidays_cn.json."""
-    from server.services import holidays
+    from server.services.territory import holidays
 
     try:
         with unit_of_work() as uow:
@@ -402,7 +402,7 @@ def holidays_load(path: Path) -> None:
 @holidays_group.command("status")
 def holidays_status() -> None:
     """Which years the calendar covers, from which notice; warnings."""
-    from server.services.case_deadlines import calendar
+    from server.services.caseloop.case_deadlines import calendar
 
     cal = calendar()
     for year in sorted(cal.years):
@@ -413,8 +413,8 @@ def holidays_status() -> None:
 def _holiday_warnings() -> None:
     from datetime import datetime
 
-    from server.services import holidays
-    from server.services.case_deadlines import calendar, local_zone
+    from server.services.caseloop.case_deadlines import calendar, local_zone
+    from server.services.territory import holidays
 
     for warning in holidays.warnings(calendar(), datetime.now(local_zone()).date()):
         click.secho(f"⚠ {warning['message_zh']}\n  {warning['message']}", fg="yellow", err=True)
@@ -426,7 +426,7 @@ def _holiday_warnings() -> None:
 @with_appcontext
 def backup_command(path: Path) -> None:
     """Back up the database and the photos into one archive (tar.gz) 备份."""
-    from server.services import backups
+    from server.services.upkeep import backups
 
     try:
         manifest = backups.create(path)
@@ -442,7 +442,7 @@ def backup_command(path: Path) -> None:
 @with_appcontext
 def restore_command(path: Path) -> None:
     """Restore a backup into an empty database and media folder 恢复."""
-    from server.services import backups
+    from server.services.upkeep import backups
 
     try:
         manifest = backups.restore(path)

@@ -177,9 +177,9 @@ def world(app: Flask) -> World:
 
     from server.extensions import db
     from server.models import Category, Community, Grid, Subdistrict, Unit
-    from server.services.grids_import import import_geojson
+    from server.services.people.users import assign_grids, create_user
+    from server.services.territory.grids_import import import_geojson
     from server.services.uow import unit_of_work
-    from server.services.users import assign_grids, create_user
 
     fc, codes = build_world_geojson()
     with app.app_context():

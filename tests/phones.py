@@ -44,7 +44,7 @@ class Phone:
 
 
 def issue(app: Flask, username: str) -> tuple[str, str]:
-    from server.services.devices import issue_device
+    from server.services.people.devices import issue_device
 
     with app.app_context():
         with unit_of_work() as uow:

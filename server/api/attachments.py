@@ -18,8 +18,8 @@ from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema
 from server.models import Attachment
-from server.services import attachments, photo_access
-from server.services.attachments import StoredFile
+from server.services.files import attachments, photo_access
+from server.services.files.attachments import StoredFile
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("attachments", __name__, url_prefix="/api/v1", description="照片 Attachments")

@@ -12,8 +12,8 @@ from server.api.blueprint import ApiBlueprint
 from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema, day_field
 from server.errors import DomainError
-from server.services import audit
 from server.services.uow import unit_of_work
+from server.services.upkeep import audit
 
 blp = ApiBlueprint("audit", __name__, url_prefix="/api/v1/audit", description="防篡改 Audit")
 

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 from server.api.blueprint import ApiBlueprint, authenticated_principal, bearer_token
 from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema
-from server.services import auth
+from server.services.people import auth
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("auth", __name__, url_prefix="/api/v1/auth", description="登录 Login")

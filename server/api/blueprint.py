@@ -12,8 +12,8 @@ from flask_smorest import Blueprint
 from server.api.errors import ErrorSchema
 from server.domain.roles import Role
 from server.errors import Forbidden, Unauthorized
-from server.services.auth import resolve_bearer
-from server.services.principal import Principal
+from server.services.people.auth import resolve_bearer
+from server.services.people.principal import Principal
 from server.services.uow import unit_of_work
 
 F = TypeVar("F", bound=Callable[..., Any])

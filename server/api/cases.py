@@ -25,7 +25,8 @@ from server.domain.cases import Action, Stage, Status
 from server.domain.kpis import LABELS
 from server.domain.roles import Role
 from server.models.cases import PRIORITIES, SOURCES
-from server.services import case_present, case_queries, cases, kpi, ratelimit
+from server.services.caseloop import case_present, case_queries, cases, kpi
+from server.services.people import ratelimit
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("cases", __name__, url_prefix="/api/v1", description="民情事项 Cases")

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields
 
 from server.api.blueprint import ApiBlueprint, authenticated_principal
-from server.services import org
+from server.services.territory import org
 
 blp = ApiBlueprint("catalog", __name__, url_prefix="/api/v1", description="单位与分类 Catalogue")
 

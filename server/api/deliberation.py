@@ -20,7 +20,7 @@ from server.api.schemas import (
 from server.domain.deliberation import VERDICTS, VIEWS, TopicStatus
 from server.domain.roles import Role
 from server.models.deliberation import MEMBER_KINDS
-from server.services import deliberation
+from server.services.civic import deliberation
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint(

@@ -11,7 +11,8 @@ from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema
 from server.domain.roles import Role
-from server.services import devices, enrolment, sync_admin
+from server.services.people import devices, enrolment
+from server.services.syncing import sync_admin
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("devices", __name__, url_prefix="/api/v1", description="设备 Devices")

@@ -15,10 +15,10 @@ from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.cases import ListArgs, case_filter
 from server.api.schemas import InputSchema, day_field, id_field, moment_field
 from server.domain.roles import Role
-from server.services import exports
-from server.services.index import latest_day, yesterday
-from server.services.patrols import PatrolFilter
-from server.services.tabular import XLSX_MIME
+from server.services.interop import exports
+from server.services.interop.tabular import XLSX_MIME
+from server.services.patrolling.index import latest_day, yesterday
+from server.services.patrolling.patrols import PatrolFilter
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("exports", __name__, url_prefix="/api/v1", description="台账导出 Exports")

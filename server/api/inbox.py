@@ -9,7 +9,7 @@ from marshmallow import Schema, fields
 from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import PageArgs
-from server.services import notify
+from server.services.messaging import notify
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("inbox", __name__, url_prefix="/api/v1", description="消息 Inbox")

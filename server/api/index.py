@@ -10,7 +10,7 @@ from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema, day_field, id_field
 from server.domain.roles import Role
-from server.services import index
+from server.services.patrolling import index
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("index", __name__, url_prefix="/api/v1", description="民情指数 Index")

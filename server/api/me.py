@@ -9,7 +9,7 @@ from marshmallow import Schema, fields
 from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.schemas import Ref
 from server.domain.roles import ROLE_NAMES_ZH
-from server.services import org
+from server.services.territory import org
 
 blp = ApiBlueprint("me", __name__, url_prefix="/api/v1/me", description="当前用户 Current user")
 

@@ -12,7 +12,7 @@ from server.api.errors import ErrorSchema
 from server.api.schemas import SHA256, InputSchema, id_field, moment_field
 from server.domain.notices import CATEGORIES
 from server.domain.roles import Role
-from server.services import notices
+from server.services.civic import notices
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("notices", __name__, url_prefix="/api/v1", description="阳光五务 Notices")

@@ -1,7 +1,7 @@
 """Open311 GeoReport v2 at /open311/v2: JSON or XML by the format suffix, the spec's errors.
 
 A plain Flask blueprint (the spec's XML and error lists are not our API's shapes); the rules
-and queries live in `server.services.open311`.
+and queries live in `server.services.interop.open311`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from werkzeug.exceptions import HTTPException
 from server.domain import open311 as rules
 from server.errors import DomainError
 from server.models.base import utcnow
-from server.services import open311
-from server.services.case_deadlines import local_zone
+from server.services.caseloop.case_deadlines import local_zone
+from server.services.interop import open311
 from server.services.uow import unit_of_work
 
 blp = Blueprint("open311", __name__, url_prefix="/open311/v2")

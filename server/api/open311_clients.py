@@ -11,7 +11,7 @@ from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema
 from server.domain.roles import Role
 from server.models import Open311Client
-from server.services import open311
+from server.services.interop import open311
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint(

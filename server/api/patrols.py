@@ -21,7 +21,7 @@ from server.api.schemas import (
     moment_field,
 )
 from server.domain.roles import Role
-from server.services import patrols, schedules
+from server.services.patrolling import patrols, schedules
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("patrols", __name__, url_prefix="/api/v1", description="巡逻 Patrols")

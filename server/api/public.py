@@ -11,7 +11,7 @@ from server.api.blueprint import ApiBlueprint
 from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema
 from server.domain.cases import VERDICTS
-from server.services import residents
+from server.services.caseloop import residents
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint(

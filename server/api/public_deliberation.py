@@ -23,7 +23,7 @@ from server.api.notices import NoticeList, NoticeSchema
 from server.api.schemas import InputSchema, id_field
 from server.domain.masking import mask_name
 from server.domain.notices import CATEGORIES
-from server.services import deliberation, notices
+from server.services.civic import deliberation, notices
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint(

@@ -17,7 +17,9 @@ from server.api.schemas import InputSchema, id_field
 from server.domain.roles import Role
 from server.errors import DomainError
 from server.jsonlimits import loads_bounded
-from server.services import attachments, photo_access, ratelimit, sync, sync_admin
+from server.services.files import attachments, photo_access
+from server.services.people import ratelimit
+from server.services.syncing import sync, sync_admin
 from server.services.uow import unit_of_work
 from sync.pull import iter_chunks
 from sync.push import PushConflict, PushError

@@ -21,8 +21,8 @@ from server.api.schemas import (
     lat_field,
     lon_field,
 )
-from server.services import locate as locate_service
-from server.services import org
+from server.services.territory import locate as locate_service
+from server.services.territory import org
 
 blp = ApiBlueprint(
     "territory", __name__, url_prefix="/api/v1", description="社区、网格与定位 Territory"

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields
 from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
 from server.domain.roles import Role
-from server.services import users
+from server.services.people import users
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("users", __name__, url_prefix="/api/v1/users", description="账号 Accounts")

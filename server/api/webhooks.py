@@ -14,7 +14,7 @@ from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema, PageArgs, id_field
 from server.domain.roles import Role
-from server.services import webhooks
+from server.services.messaging import webhooks
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("webhooks", __name__, url_prefix="/api/v1", description="外部推送 Webhooks")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
-from server.services import audit, retention
 from server.services.uow import unit_of_work
+from server.services.upkeep import audit, retention
 
 
 @shared_task(

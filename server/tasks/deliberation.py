@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from server.services import deliberation
+from server.services.civic import deliberation
 from server.services.uow import unit_of_work
 from server.tasks.sweeps import RETRY
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from server.services import health
+from server.services.upkeep import health
 
 
 @shared_task(name="minqing.health.ping", ignore_result=False)

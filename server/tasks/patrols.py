@@ -7,7 +7,7 @@ from datetime import date
 from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
-from server.services import index, schedules
+from server.services.patrolling import index, schedules
 from server.services.uow import unit_of_work
 
 RETRY = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
-from server.services import sweeps
+from server.services.caseloop import sweeps
 from server.services.uow import unit_of_work
 
 # Results are kept (they are small counts) so that operators can see what a sweep did.

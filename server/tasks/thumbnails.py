@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from server.services import attachments
+from server.services.files import attachments
 from server.services.uow import unit_of_work
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from server.services import webhooks
+from server.services.messaging import webhooks
 from server.services.uow import unit_of_work
 
 

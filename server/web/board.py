@@ -10,8 +10,12 @@ from flask import render_template, request
 
 from server.domain.index import COMPONENTS, LABELS
 from server.errors import Invalid
-from server.services import audit, deliberation, index, notices, org, sunshine
+from server.services.caseloop import sunshine
+from server.services.civic import deliberation, notices
+from server.services.patrolling import index
+from server.services.territory import org
 from server.services.uow import unit_of_work
+from server.services.upkeep import audit
 from server.web import web_blueprint
 from server.web.assets import echarts_available
 from server.web.forms import local_time

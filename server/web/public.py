@@ -16,8 +16,10 @@ from flask import jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from server.errors import DomainError, Invalid
-from server.services import org, ratelimit, resident_reports
-from server.services.cases import ReportInput
+from server.services.caseloop import resident_reports
+from server.services.caseloop.cases import ReportInput
+from server.services.people import ratelimit
+from server.services.territory import org
 from server.services.uow import unit_of_work
 from server.web import web_blueprint
 

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from server.domain.cases import VERDICT_ZH, VERDICTS
 from server.errors import DomainError, Invalid
-from server.services import residents
+from server.services.caseloop import residents
 from server.services.uow import unit_of_work
 from server.web import web_blueprint
 from server.web.forms import local_time

@@ -20,8 +20,8 @@ from flask import g, redirect, request, session, url_for
 
 from server.domain.roles import Role
 from server.errors import DomainError, Forbidden
-from server.services import auth
-from server.services.principal import Principal
+from server.services.people import auth
+from server.services.people.principal import Principal
 from server.services.uow import unit_of_work
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from server.domain.deliberation import STATUS_ZH, VERDICT_ZH, VERDICTS, VIEW_ZH, VIEWS, TopicStatus
 from server.errors import DomainError, Invalid
-from server.services import deliberation
+from server.services.civic import deliberation
 from server.services.uow import unit_of_work
 from server.web import web_blueprint
 from server.web.forms import local_time

@@ -317,7 +317,7 @@ def test_thumbnail_pending_then_made_once(
 ) -> None:
     from server.extensions import db
     from server.models import Attachment
-    from server.services.attachments import make_thumbnail
+    from server.services.files.attachments import make_thumbnail
 
     data = photo(size=(800, 600))
     post(client, data, auth)
@@ -445,7 +445,7 @@ def test_anonymous_requests_are_401(
 
 @pytest.fixture
 def device_token(app: Flask, world: World) -> tuple[str, str]:
-    from server.services.devices import issue_device
+    from server.services.people.devices import issue_device
 
     with app.app_context():
         with unit_of_work() as uow:
@@ -456,7 +456,7 @@ def device_token(app: Flask, world: World) -> tuple[str, str]:
 def test_device_token_uploads_for_its_collector_until_revoked(
     app: Flask, client: FlaskClient, media: Path, world: World, device_token: tuple[str, str]
 ) -> None:
-    from server.services.devices import revoke_device
+    from server.services.people.devices import revoke_device
 
     device_id, token = device_token
     data = photo()
@@ -479,7 +479,7 @@ def test_require_attachments_names_every_missing_photo(
     app: Flask, client: FlaskClient, auth: dict[str, str], media: Path
 ) -> None:
     from server.errors import DomainError
-    from server.services.attachments import require_attachments
+    from server.services.files.attachments import require_attachments
 
     stored = [photo(), photo()]
     for data in stored:
@@ -505,7 +505,7 @@ def test_link_to_case_adds_each_photo_once(
 
     from server.extensions import db
     from server.models import Case, CaseAttachment, Category
-    from server.services.attachments import link_to_case
+    from server.services.files.attachments import link_to_case
 
     shas = []
     for _ in range(2):

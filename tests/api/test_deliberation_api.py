@@ -212,7 +212,7 @@ def test_the_whole_five_step_path(
     with app.app_context():
         from server.extensions import db
         from server.models import Case
-        from server.services import residents
+        from server.services.caseloop import residents
         from server.services.uow import unit_of_work
 
         public_token = db.session.scalar(
@@ -483,7 +483,7 @@ def test_the_sweep_closes_periods_that_ended(
 ) -> None:
     topic, _ = consulting(client, tokens, world)
     with app.app_context():
-        from server.services import deliberation
+        from server.services.civic import deliberation
         from server.services.uow import unit_of_work
 
         with unit_of_work(now() + timedelta(days=6)) as uow:
@@ -552,7 +552,7 @@ def test_notices_are_published_and_expire_on_time(
     assert publish(client, tokens["collector"], world, t, t + timedelta(days=1)).status_code == 403
     # the boundaries, with the clock of the unit of work
     with app.app_context():
-        from server.services import notices
+        from server.services.civic import notices
         from server.services.uow import unit_of_work
 
         start = datetime.fromisoformat(future["published_from"])
@@ -646,7 +646,7 @@ def test_stages_past_due_remind_the_dispatchers_once(
     with app.app_context():
         from server.extensions import db
         from server.models import Notification
-        from server.services import deliberation
+        from server.services.civic import deliberation
         from server.services.uow import unit_of_work
 
         with unit_of_work(now() + timedelta(days=6)) as uow:

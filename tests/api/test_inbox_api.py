@@ -64,7 +64,7 @@ def publish(app: Flask, event: str, case_id: str, **kwargs: Any) -> None:
     """Publish inside a transaction and commit it, as a case service does."""
     from server.extensions import db
     from server.models import Case
-    from server.services import notify
+    from server.services.messaging import notify
 
     with app.app_context():
         case = db.session.get(Case, case_id)
@@ -159,7 +159,7 @@ def test_dispatched_title_shows_unit_and_local_deadline(app: Flask, world: World
 def test_every_event_renders_without_a_deadline_or_unit(app: Flask, world: World) -> None:
     from server.extensions import db
     from server.models import Case
-    from server.services import notify
+    from server.services.messaging import notify
 
     case_id = insert_case(app, world)
     with app.app_context():
@@ -189,7 +189,7 @@ def test_publish_refuses_unknown_events_and_personal_extra(app: Flask, world: Wo
 def test_publish_writes_nothing_when_the_transaction_rolls_back(app: Flask, world: World) -> None:
     from server.extensions import db
     from server.models import Case
-    from server.services import notify
+    from server.services.messaging import notify
 
     case_id = insert_case(app, world)
     with app.app_context():
@@ -201,7 +201,7 @@ def test_publish_writes_nothing_when_the_transaction_rolls_back(app: Flask, worl
 
 
 def test_recipient_helpers_return_active_users_of_the_right_scope(app: Flask, world: World) -> None:
-    from server.services import notify
+    from server.services.messaging import notify
 
     u = world.user_ids
     with app.app_context():
@@ -335,7 +335,7 @@ def test_read_all_marks_only_your_own(
 def test_a_device_token_reads_its_collectors_inbox(
     app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
 ) -> None:
-    from server.services.devices import issue_device
+    from server.services.people.devices import issue_device
 
     case_id = insert_case(app, world)
     publish(app, "case.verified", case_id, recipients=[world.user_ids["collector"]])

@@ -265,7 +265,7 @@ def test_logs_and_raising_a_case(client: FlaskClient, world: World, tokens: dict
 def test_schedules_and_slots(
     app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
 ) -> None:
-    from server.services import schedules
+    from server.services.patrolling import schedules
 
     d = bearer(tokens["dispatcher"])
     bad = client.post(

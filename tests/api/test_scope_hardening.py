@@ -96,8 +96,8 @@ def test_a_lost_race_is_409_not_500(
     app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
 ) -> None:
     from server.errors import Conflict
-    from server.services import cases as case_service
-    from server.services.auth import resolve_bearer
+    from server.services.caseloop import cases as case_service
+    from server.services.people.auth import resolve_bearer
 
     case = new_case(client, tokens)
     with app.app_context():
@@ -121,7 +121,7 @@ def test_a_collector_verifies_only_in_their_grids(
 ) -> None:
     from conftest import login
 
-    from server.services.users import assign_grids
+    from server.services.people.users import assign_grids
 
     case = ok(act(client, tokens["staff"], dispatched(client, tokens, world), "acknowledge"))
     case = ok(act(client, tokens["staff"], case, "report_done", result="ok"))

@@ -333,7 +333,7 @@ def test_publish_on_a_rolled_back_transaction_sends_nothing(
 ) -> None:
     from server.extensions import db
     from server.models import Case
-    from server.services import notify
+    from server.services.messaging import notify
 
     create(client, tokens["admin"], closed_url)
     case_id = insert_case(app, world)

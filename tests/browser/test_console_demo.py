@@ -18,8 +18,8 @@ def demo(app: Flask, backend: str) -> None:
     if backend == "spatialite":
         # One backend is enough for pictures; the console's behaviour is tested on both.
         pytest.skip("demo screenshots: PostGIS only")
-    from server.services.demo import seed_demo
-    from server.services.demo_history import seed_history
+    from server.demo.history import seed_history
+    from server.demo.seed import seed_demo
 
     with app.app_context():
         with unit_of_work() as uow:

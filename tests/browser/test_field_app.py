@@ -211,7 +211,7 @@ def test_pair_by_qr_url_and_a_revoked_phone_stops_syncing(
     tokens: dict[str, str],
     check_a11y: Any,
 ) -> None:
-    from server.services import devices
+    from server.services.people import devices
     from server.services.uow import unit_of_work
 
     with app.app_context():

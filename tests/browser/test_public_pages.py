@@ -185,8 +185,8 @@ def test_board_with_index_trend_and_figures(
         == 201
     )
     from server.models.base import utcnow
-    from server.services import index
-    from server.services.case_deadlines import local_zone
+    from server.services.caseloop.case_deadlines import local_zone
+    from server.services.patrolling import index
 
     with app.app_context():
         today = utcnow().astimezone(local_zone()).date()
@@ -234,10 +234,10 @@ def test_demo_pages_for_the_readme(
 
     from sqlalchemy import select
 
+    from server.demo.history import seed_history
+    from server.demo.seed import seed_demo
     from server.extensions import db
     from server.models import Case, User
-    from server.services.demo import seed_demo
-    from server.services.demo_history import seed_history
 
     with app.app_context():
         with unit_of_work() as uow:

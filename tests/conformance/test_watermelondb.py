@@ -75,7 +75,7 @@ class Field:
 
     def phone(self, collector: str, name: str) -> WatermelonDevice:
         """Issue a device for `collector` (as an admin would) and start WatermelonDB on it."""
-        from server.services.devices import issue_device
+        from server.services.people.devices import issue_device
 
         with self.app.app_context():
             with unit_of_work() as uow:
@@ -237,7 +237,7 @@ def test_schema_comes_from_the_server(field: Field) -> None:
 
 def share_grid_a1(field: Field, collector: str) -> None:
     """Make another collector responsible for grid A1 too (as an admin would)."""
-    from server.services.users import assign_grids
+    from server.services.people.users import assign_grids
 
     with field.app.app_context(), unit_of_work() as uow:
         assign_grids(uow, collector, [field.world.grid_codes["A1"]])
@@ -381,7 +381,7 @@ def test_updates_and_deletions_propagate(field: Field) -> None:
     assert patrol_b["status"] == "ended" and patrol_b["ended_at"] == pytest.approx(ended, abs=1000)
 
     # the admin takes grid A1 away from collector2: B's next pull deletes what it held there
-    from server.services.users import assign_grids
+    from server.services.people.users import assign_grids
 
     with field.app.app_context(), unit_of_work() as uow:
         assign_grids(uow, "collector2", [world.grid_codes["B1"]], replace=True)
@@ -550,7 +550,7 @@ def test_a_refused_deletion_is_undone_on_the_phone(field: Field) -> None:
 
 
 def test_a_revoked_device_gets_401_and_syncs_nothing(field: Field) -> None:
-    from server.services.devices import revoke_device
+    from server.services.people.devices import revoke_device
 
     a = field.phone("collector", "A")
     a.sync_ok()

@@ -140,7 +140,7 @@ def test_rating_timeout_closes_with_none(
     from server.extensions import db
     from server.models import Case, Rating
     from server.models.base import utcnow
-    from server.services import sweeps
+    from server.services.caseloop import sweeps
 
     case = _to_awaiting(client, tokens, world)
     with app.app_context():
@@ -161,7 +161,7 @@ def test_overdue_and_escalation_sweeps_are_idempotent(
 ) -> None:
     from server.extensions import db
     from server.models import Case, CaseEvent
-    from server.services import sweeps
+    from server.services.caseloop import sweeps
 
     case = dispatched(client, tokens, world)
     with app.app_context():

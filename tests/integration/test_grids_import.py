@@ -26,7 +26,7 @@ def counts(app: Flask) -> dict[str, int]:
 
 
 def run_import(app: Flask, fc: Any, **kwargs: Any) -> Any:
-    from server.services.grids_import import import_geojson
+    from server.services.territory.grids_import import import_geojson
 
     with app.app_context():
         with unit_of_work() as uow:
@@ -111,7 +111,7 @@ FAULTS = [
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_a_bad_feature_rejects_the_whole_file(app: Flask, fault: str) -> None:
-    from server.services.grids_import import ImportRejected
+    from server.services.territory.grids_import import ImportRejected
 
     with pytest.raises(ImportRejected) as info:
         run_import(app, broken_world(fault))
@@ -122,7 +122,7 @@ def test_a_bad_feature_rejects_the_whole_file(app: Flask, fault: str) -> None:
 
 
 def test_self_intersection_is_reported_where(app: Flask) -> None:
-    from server.services.grids_import import ImportRejected
+    from server.services.territory.grids_import import ImportRejected
 
     with pytest.raises(ImportRejected) as info:
         run_import(app, broken_world("self_intersection"))
@@ -137,7 +137,7 @@ def test_skip_invalid_imports_the_rest(app: Flask) -> None:
 
 
 def test_overlap_with_a_grid_already_in_the_database(app: Flask) -> None:
-    from server.services.grids_import import ImportRejected
+    from server.services.territory.grids_import import ImportRejected
 
     fc, codes = build_world_geojson()
     run_import(app, fc)
@@ -155,7 +155,7 @@ def test_overlap_with_a_grid_already_in_the_database(app: Flask) -> None:
 
 
 def test_not_geojson_at_all(app: Flask) -> None:
-    from server.services.grids_import import ImportRejected
+    from server.services.territory.grids_import import ImportRejected
 
     with pytest.raises(ImportRejected) as info:
         run_import(app, "this is not json")

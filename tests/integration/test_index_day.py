@@ -105,7 +105,7 @@ def test_index_of_a_day_by_hand(
     app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
 ) -> None:
     from server.domain.index import IndexInputs, compute_index
-    from server.services import index
+    from server.services.patrolling import index
 
     shift_to_day(app, build(client, world, tokens))
     with app.app_context(), unit_of_work() as uow:
@@ -173,7 +173,7 @@ def test_index_of_a_day_by_hand(
 
 def test_a_future_day_is_refused(app: Flask, client: FlaskClient, world: World) -> None:
     from server.errors import Invalid
-    from server.services import index
+    from server.services.patrolling import index
 
     with app.app_context():
         try:

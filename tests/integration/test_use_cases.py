@@ -18,8 +18,10 @@ from server.domain.roles import Role
 from server.errors import Conflict, DomainError, Invalid
 from server.extensions import db
 from server.models import Case, CaseAction, CaseEvent, Patrol, PatrolLog, WebhookDelivery
-from server.services import cases, outbox, patrols
-from server.services.principal import Principal
+from server.services import outbox
+from server.services.caseloop import cases
+from server.services.patrolling import patrols
+from server.services.people.principal import Principal
 from server.services.uow import unit_of_work
 
 

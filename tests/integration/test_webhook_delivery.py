@@ -113,8 +113,8 @@ def subscribe(
 ) -> tuple[int, str]:
     """A subscription of the test subdistrict, made by its admin: (id, secret)."""
     from server.domain.roles import Role
-    from server.services.principal import Principal
-    from server.services.webhooks import create_subscription
+    from server.services.messaging.webhooks import create_subscription
+    from server.services.people.principal import Principal
 
     admin = Principal(
         user_id=world.user_ids["admin"],
@@ -137,7 +137,7 @@ def report_case(app: Flask, world: World, event: str = "case.reported") -> str:
 
     from server.extensions import db
     from server.models import Case, Category, Grid
-    from server.services import notify
+    from server.services.messaging import notify
 
     with app.app_context():
         grid = db.session.get(Grid, world.grid_ids["A1"])
@@ -188,7 +188,7 @@ def delivery_of(app: Flask, subscription_id: int) -> Any:
 
 
 def assert_signed(request: Received, secret: str) -> dict[str, Any]:
-    from server.services.webhooks import verify_signature
+    from server.services.messaging.webhooks import verify_signature
 
     headers = {k.lower(): v for k, v in request.headers.items()}
     assert headers["content-type"].startswith("application/json")
@@ -284,7 +284,7 @@ def test_max_attempts_marks_failed_and_nothing_is_sent_again(
     app: Flask, world: World, receiver: Receiver
 ) -> None:
     """Without a broker the test app makes one attempt after commit; then by hand."""
-    from server.services.webhooks import deliver
+    from server.services.messaging.webhooks import deliver
 
     receiver.always = 503
     sub_id, _secret = subscribe(app, world, receiver.url)
@@ -311,7 +311,7 @@ def test_max_attempts_marks_failed_and_nothing_is_sent_again(
 
 
 def test_delivered_is_never_sent_again(app: Flask, world: World, receiver: Receiver) -> None:
-    from server.services.webhooks import deliver
+    from server.services.messaging.webhooks import deliver
 
     sub_id, _secret = subscribe(app, world, receiver.url)
     report_case(app, world)
@@ -339,7 +339,7 @@ def test_signature_scheme_and_freshness() -> None:
     import hashlib
     import hmac
 
-    from server.services.webhooks import encode_body, sign, verify_signature
+    from server.services.messaging.webhooks import encode_body, sign, verify_signature
 
     body = encode_body({"event": "ping", "名称": "测试"})
     assert "测试".encode() in body  # UTF-8, not \\u escapes
@@ -356,7 +356,7 @@ def test_signature_scheme_and_freshness() -> None:
 
 
 def test_retry_countdown_doubles_and_is_capped(app: Flask) -> None:
-    from server.services.webhooks import retry_countdown
+    from server.services.messaging.webhooks import retry_countdown
 
     with app.app_context():
         base = app.config["WEBHOOK_RETRY_BASE_SECONDS"]
@@ -372,7 +372,7 @@ def test_deliveries_whose_enqueue_was_lost_are_sent_again(app: Flask, world: Wor
     from server.extensions import db
     from server.models import WebhookDelivery, WebhookSubscription
     from server.models.base import utcnow
-    from server.services.webhooks import requeue_stalled
+    from server.services.messaging.webhooks import requeue_stalled
 
     with app.app_context():
         sub = WebhookSubscription(

@@ -101,8 +101,8 @@ def test_a_rewritten_chain_is_caught_by_the_published_root(
     """Someone edits an event and recomputes the whole chain: the day's root exposes it."""
     from server.domain import audit as chain
     from server.extensions import db
-    from server.services import audit
     from server.services.uow import unit_of_work
+    from server.services.upkeep import audit
 
     case = _history(client, tokens, world)
     with app.app_context():
@@ -151,8 +151,8 @@ def test_a_rewritten_chain_is_caught_by_the_published_root(
 def test_sealing_is_idempotent_and_roots_are_public(
     app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
 ) -> None:
-    from server.services import audit
     from server.services.uow import unit_of_work
+    from server.services.upkeep import audit
 
     _history(client, tokens, world)
     with app.app_context(), unit_of_work() as uow:
@@ -191,8 +191,8 @@ def test_the_migration_chains_existing_events_the_same_way(
 def test_the_board_shows_the_latest_root(
     app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
 ) -> None:
-    from server.services import audit
     from server.services.uow import unit_of_work
+    from server.services.upkeep import audit
 
     _history(client, tokens, world)
     with app.app_context(), unit_of_work() as uow:

@@ -29,7 +29,7 @@ def _write(tmp_path: Path, data: object) -> Path:
 
 
 def test_loading_a_year_changes_the_calendar(app: Flask, tmp_path: Path) -> None:
-    from server.services.case_deadlines import calendar
+    from server.services.caseloop.case_deadlines import calendar
 
     with app.app_context():
         before = calendar()
@@ -75,8 +75,8 @@ def test_bad_files_are_refused_naming_the_fault(app: Flask, tmp_path: Path) -> N
 
 
 def test_a_missing_next_year_warns_from_december(app: Flask, tmp_path: Path) -> None:
-    from server.services import holidays
-    from server.services.case_deadlines import calendar
+    from server.services.caseloop.case_deadlines import calendar
+    from server.services.territory import holidays
 
     with app.app_context():
         cal = calendar()

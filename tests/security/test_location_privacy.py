@@ -33,8 +33,8 @@ def _patrol_in_pull(pull: dict[str, Any], patrol_id: str) -> dict[str, Any]:
 def test_colleagues_phones_get_patrols_without_tracks(
     app: Flask, client: FlaskClient, world: World
 ) -> None:
+    from server.services.people.users import assign_grids
     from server.services.uow import unit_of_work
-    from server.services.users import assign_grids
 
     with app.app_context(), unit_of_work() as uow:
         assign_grids(uow, "collector2", [world.grid_codes["A1"]])  # a colleague in the same grid
@@ -82,8 +82,8 @@ def _log_with_photo(client: FlaskClient, token: str) -> str:
 def test_log_photos_are_readable_by_the_grids_collectors(
     app: Flask, client: FlaskClient, world: World
 ) -> None:
+    from server.services.people.users import assign_grids
     from server.services.uow import unit_of_work
-    from server.services.users import assign_grids
 
     sha = _log_with_photo(client, login(client, "collector"))
     outsider = login(client, "collector2")  # grid B1 only

@@ -70,8 +70,8 @@ def test_old_sync_receipts_logs_and_sessions_are_pruned(
 ) -> None:
     from server.extensions import db
     from server.models.base import utcnow
-    from server.services import retention
     from server.services.uow import unit_of_work
+    from server.services.upkeep import retention
 
     phone.pull()
     assert phone.push({}).status_code == 200

@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from helpers import assert_error
 
-from server.services import outbound
+from server.services.messaging import outbound
 
 INTERNAL_URLS = [
     "http://127.0.0.1/hook",
@@ -148,8 +148,8 @@ def receiver() -> Iterator[tuple[str, list[str]]]:
 
 def _subscribe_and_ping(app: Flask, world: World, url: str) -> int:
     from server.domain.roles import Role
-    from server.services import webhooks
-    from server.services.principal import Principal
+    from server.services.messaging import webhooks
+    from server.services.people.principal import Principal
 
     admin = Principal(
         user_id=world.user_ids["admin"],
@@ -160,7 +160,7 @@ def _subscribe_and_ping(app: Flask, world: World, url: str) -> int:
         grid_ids=frozenset(),
     )
     from server.models import WebhookDelivery
-    from server.services.notify import new_delivery
+    from server.services.messaging.notify import new_delivery
     from server.services.uow import unit_of_work
 
     with app.app_context(), unit_of_work() as uow:
@@ -188,7 +188,7 @@ def test_dns_rebinding_is_refused_at_delivery_before_connecting(
     delivery_id = _subscribe_and_ping(app, world, url)
     answers["now"] = "127.0.0.1"
     from server.models import WebhookDelivery
-    from server.services import webhooks
+    from server.services.messaging import webhooks
 
     with app.app_context():
         outcome = webhooks.deliver(delivery_id)
@@ -215,7 +215,7 @@ def test_allow_listed_loopback_is_delivered_with_a_short_clean_excerpt(
         delivery_id = _subscribe_and_ping(app, world, url)
         from server.extensions import db
         from server.models import WebhookDelivery
-        from server.services import webhooks
+        from server.services.messaging import webhooks
 
         with app.app_context():
             webhooks.deliver(delivery_id)
@@ -265,7 +265,7 @@ def test_redirects_are_not_followed(
         delivery_id = _subscribe_and_ping(
             app, world, f"http://127.0.0.1:{server.server_address[1]}/h"
         )
-        from server.services import webhooks
+        from server.services.messaging import webhooks
 
         with app.app_context():
             outcome = webhooks.deliver(delivery_id)

@@ -30,7 +30,7 @@ FAST = RetryPolicy(attempts=10, base_s=0.02, cap_s=0.5)
 
 
 def issue(app: Flask, username: str) -> str:
-    from server.services.devices import issue_device
+    from server.services.people.devices import issue_device
 
     with app.app_context():
         with unit_of_work() as uow:
@@ -162,7 +162,7 @@ def test_a_grid_taken_away_leaves_the_phone_edits_and_all(
     app: Flask, world: World, phones: tuple[SyncClient, SyncClient]
 ) -> None:
     """A remote delete destroys the local record, even with unpushed edits (as WatermelonDB)."""
-    from server.services.users import assign_grids
+    from server.services.people.users import assign_grids
 
     a, b = phones
     x = a.create("patrol_logs", log(world.grid_ids["A1"], "甲"))
@@ -311,7 +311,7 @@ def test_sync_survives_a_server_crash(app: Flask, world: World, live_server: Any
 
 
 def test_a_revoked_device_syncs_nothing(app: Flask, world: World, live_server: Any) -> None:
-    from server.services.devices import issue_device, revoke_device
+    from server.services.people.devices import issue_device, revoke_device
 
     with app.app_context():
         with unit_of_work() as uow:

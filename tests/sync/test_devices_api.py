@@ -70,7 +70,7 @@ def test_sync_photo_upload_is_idempotent_and_checked(
 
     from PIL import Image
 
-    from server.services.devices import issue_device
+    from server.services.people.devices import issue_device
 
     with app.app_context(), unit_of_work() as uow:
         device = bearer(issue_device(uow, "collector").token)

@@ -156,7 +156,7 @@ def test_conflict_when_the_server_changed_the_record_after_the_pull(
 def test_granting_and_revoking_a_grid_reaches_the_phone(
     app: Flask, phone: Phone, world: World, make_phone: Any
 ) -> None:
-    from server.services.users import assign_grids
+    from server.services.people.users import assign_grids
 
     colleague = make_phone("collector2")
     colleague.pull()
@@ -184,7 +184,7 @@ def test_granting_and_revoking_a_grid_reaches_the_phone(
 
 
 def test_a_revoked_device_cannot_sync(app: Flask, phone: Phone) -> None:
-    from server.services.devices import revoke_device
+    from server.services.people.devices import revoke_device
 
     with app.app_context(), unit_of_work() as uow:
         revoke_device(uow, phone.device_id)

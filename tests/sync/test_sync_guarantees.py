@@ -58,7 +58,7 @@ def test_a_commit_in_flight_during_a_pull_reaches_the_next_pull(
     from server.domain.roles import Role
     from server.extensions import db
     from server.models import Category
-    from server.services.principal import Principal
+    from server.services.people.principal import Principal
 
     phone.pull()
     stall, stalled = threading.Event(), threading.Event()
@@ -74,7 +74,7 @@ def test_a_commit_in_flight_during_a_pull_reaches_the_next_pull(
         )
 
     def write(log_id: str, hold: bool) -> None:
-        from server.services.patrols import LogInput, create_log
+        from server.services.patrolling.patrols import LogInput, create_log
         from server.services.uow import unit_of_work
 
         try:
@@ -169,7 +169,7 @@ def test_a_push_that_fails_midway_leaves_nothing(
     app: Flask, phone: Phone, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from server.models import PatrolLog
-    from server.services import patrols
+    from server.services.patrolling import patrols
 
     phone.pull()
     real, real_many = patrols.create_log, patrols.create_logs
@@ -354,8 +354,8 @@ def test_first_sync_is_bounded_by_the_horizon(app: Flask, phone: Phone, world: W
     from server.extensions import db
     from server.models import PatrolLog
     from server.models.base import utcnow
-    from server.services.patrols import LogInput, create_log
-    from server.services.principal import Principal
+    from server.services.patrolling.patrols import LogInput, create_log
+    from server.services.people.principal import Principal
     from server.services.uow import unit_of_work
 
     who = Principal(
@@ -578,7 +578,7 @@ def test_a_photo_seen_in_a_colleagues_log_cannot_be_claimed(
 
     from PIL import Image
 
-    from server.services.users import assign_grids
+    from server.services.people.users import assign_grids
 
     with app.app_context(), unit_of_work() as uow:
         assign_grids(uow, "collector2", [world.grid_codes["A1"]])

@@ -76,7 +76,7 @@ def test_importing_the_packages_has_no_side_effects(tmp_path: Path) -> None:
     """Importing builds no app and touches no disk: the instance folder stays absent."""
     instance = tmp_path / "instance"
     code = (
-        "import server, server.app, server.api, server.models, server.services.org, "
+        "import server, server.app, server.api, server.models, server.services.territory.org, "
         "server.cli, server.command, server.tasks.health; import flask; "
         "assert flask.current_app.__class__.__name__ == 'LocalProxy'"
     )

@@ -31,8 +31,8 @@ def closed_resident_case(client: FlaskClient, tokens: dict[str, str], world: Wor
 def compute_today(app: Flask) -> str:
     from server.extensions import db
     from server.models.base import utcnow
-    from server.services import index
-    from server.services.case_deadlines import local_zone
+    from server.services.caseloop.case_deadlines import local_zone
+    from server.services.patrolling import index
 
     with app.app_context():
         day = utcnow().astimezone(local_zone()).date()

@@ -512,7 +512,7 @@ def test_queue_highlights_overdue_and_due_soon(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from server.services.sweeps import mark_overdue
+    from server.services.caseloop.sweeps import mark_overdue
     from server.services.uow import unit_of_work
 
     late = ok(act(client, tokens["dispatcher"], new_case(client, tokens), "accept"))

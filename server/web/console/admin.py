@@ -11,8 +11,8 @@ from flask import flash, redirect, render_template, request, url_for
 
 from server.domain.roles import ROLE_NAMES_ZH, Role
 from server.errors import Invalid
-from server.services import administration, grids_import, org
-from server.services.administration import PRIORITY_KEYS
+from server.services.territory import administration, grids_import, org
+from server.services.territory.administration import PRIORITY_KEYS
 from server.services.uow import unit_of_work
 from server.web import forms
 from server.web.console import bp

@@ -13,7 +13,9 @@ from server.domain.roles import Role
 from server.errors import DomainError
 from server.models.base import utcnow
 from server.models.cases import SOURCES
-from server.services import attachments, case_present, case_queries, cases, org
+from server.services.caseloop import case_present, case_queries, cases
+from server.services.files import attachments
+from server.services.territory import org
 from server.services.uow import unit_of_work
 from server.web import forms, render_error
 from server.web.console import bp

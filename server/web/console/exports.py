@@ -8,8 +8,9 @@ from typing import Any
 from flask import request
 
 from server.domain.roles import Role
-from server.services import case_queries, exports
-from server.services.patrols import PatrolFilter
+from server.services.caseloop import case_queries
+from server.services.interop import exports
+from server.services.patrolling.patrols import PatrolFilter
 from server.services.uow import unit_of_work
 from server.web import forms
 from server.web.console import bp

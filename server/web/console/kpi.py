@@ -11,7 +11,9 @@ from flask import render_template, request
 from server.domain.kpis import LABELS
 from server.domain.roles import Role
 from server.errors import Invalid
-from server.services import index, kpi, org, schedules
+from server.services.caseloop import kpi
+from server.services.patrolling import index, schedules
+from server.services.territory import org
 from server.web import forms
 from server.web.assets import echarts_available
 from server.web.console import bp

@@ -9,7 +9,9 @@ from flask import current_app, render_template, request, url_for
 from shapely.ops import unary_union
 
 from server.domain.roles import Role
-from server.services import case_map, index, org
+from server.services.caseloop import case_map
+from server.services.patrolling import index
+from server.services.territory import org
 from server.web import forms
 from server.web.console import bp, mapdraw
 from server.web.i18n import t

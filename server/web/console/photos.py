@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import send_file
 
-from server.services import attachments, photo_access
+from server.services.files import attachments, photo_access
 from server.web.console import bp
 from server.web.session import page, signed_in
 

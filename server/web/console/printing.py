@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import send_file, url_for
 
-from server.services import cases
+from server.services.caseloop import cases
 from server.web.console import bp
 from server.web.session import page, signed_in
 

@@ -13,7 +13,8 @@ from server.domain.notices import CATEGORIES, CATEGORY_ZH
 from server.domain.roles import Role
 from server.errors import DomainError
 from server.models.base import utcnow
-from server.services import deliberation, notices, org
+from server.services.civic import deliberation, notices
+from server.services.territory import org
 from server.services.uow import unit_of_work
 from server.web import forms, render_error
 from server.web.console import bp

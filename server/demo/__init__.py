@@ -1,0 +1,1 @@
+"""The demo sub-district and its history: seeding, not a use case."""

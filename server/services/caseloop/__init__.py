@@ -1,0 +1,1 @@
+"""The case loop: report, accept, dispatch, handle, verify, rate; queries, deadlines, KPIs."""

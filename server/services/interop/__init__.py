@@ -1,0 +1,1 @@
+"""Interop: Open311 GeoReport v2, 台账 exports."""

@@ -1,0 +1,1 @@
+"""Telling others: notifications, webhooks, the outbox, outbound HTTP."""

@@ -1,0 +1,1 @@
+"""Patrols, their schedules and logs, and the daily 民情指数."""

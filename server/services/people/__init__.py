@@ -1,0 +1,1 @@
+"""People and devices: users, sign-in, sessions, rate limits, enrolment."""

@@ -1,0 +1,1 @@
+"""The sync adapter: the tables phones sync and how pushed records reach the use cases."""

@@ -1,0 +1,442 @@
+"""Applying a phone's pushed records through the same services as the API.
+
+Each function gets one raw record and either applies it (returning whether the stored
+record now differs from what the phone sent, so the phone gets it back) or raises
+`Refused` with the reason — never a half-applied record.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from server.errors import DomainError
+from server.extensions import db
+from server.models import Case, Category, Patrol, PatrolLog
+from server.models.base import utcnow
+from server.services.caseloop import cases as case_service
+from server.services.patrolling import patrols as patrol_service
+from server.services.people.principal import Principal
+from server.services.syncing.sync_tables import log_as_raw
+from server.services.uow import UnitOfWork
+from sync.push import LOCAL_COLUMNS
+from sync.registry import DeviceContext, Operation, Raw, Refused
+
+MAX_PHOTOS = 9
+MAX_TRACK_POINTS = 20_000  # the whole track so far: 5.5 h at one point a second
+
+
+# --- reading a pushed record's fields (each fault a Refused naming the field) ----------
+
+
+def from_millis(value: Any, field: str) -> datetime:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Refused(
+            "sync_bad_value",
+            f"{field}: milliseconds since the epoch expected",
+            f"字段 {field} 应为毫秒时间戳",
+            field=field,
+        )
+    try:
+        moment = datetime.fromtimestamp(value / 1000, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise Refused(
+            "sync_bad_value", f"{field}: out of range", f"字段 {field} 超出范围", field=field
+        ) from exc
+    if not 2000 <= moment.year <= 2100:
+        raise Refused(
+            "sync_bad_value",
+            f"{field}: not between 2000 and 2100",
+            f"字段 {field} 不在 2000–2100 年之间",
+            field=field,
+        )
+    return moment
+
+
+def refused_from(error: DomainError) -> Refused:
+    return Refused(error.code, error.message, error.message_zh, error.field)
+
+
+def _json_list(raw: Raw, field: str) -> list[Any]:
+    value = raw.get(field)
+    if value in (None, ""):
+        return []
+    if isinstance(value, list):
+        return value
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, list):
+        raise Refused(
+            "sync_bad_value",
+            f"{field}: a JSON array expected",
+            f"字段 {field} 应为 JSON 数组",
+            field=field,
+        )
+    return parsed
+
+
+def _text(raw: Raw, field: str, *, required: bool = True, max_len: int = 2000) -> str | None:
+    value = raw.get(field)
+    if value is None or value == "":
+        if required:
+            raise Refused(
+                "sync_missing_value", f"{field} is required", f"缺少字段 {field}", field=field
+            )
+        return None
+    if not isinstance(value, str):
+        raise Refused(
+            "sync_bad_value", f"{field}: text expected", f"字段 {field} 应为文本", field=field
+        )
+    if len(value) > max_len:
+        raise Refused(
+            "sync_too_long",
+            f"{field}: at most {max_len} characters",
+            f"字段 {field} 最多 {max_len} 个字符",
+            field=field,
+        )
+    if "\x00" in value:
+        raise Refused(
+            "sync_bad_value", f"{field}: NUL character", f"字段 {field} 含非法字符", field=field
+        )
+    return value
+
+
+def _number(raw: Raw, field: str) -> float:
+    value = raw.get(field)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise Refused(
+            "sync_bad_value", f"{field}: a number expected", f"字段 {field} 应为数字", field=field
+        )
+    return float(value)
+
+
+def _ref(raw: Raw, field: str, *, required: bool = True) -> int | None:
+    value = raw.get(field)
+    if value in (None, ""):
+        if required:
+            raise Refused(
+                "sync_missing_value", f"{field} is required", f"缺少字段 {field}", field=field
+            )
+        return None
+    if not isinstance(value, str) or not value.isdigit() or len(value) > 9:
+        raise Refused(
+            "sync_bad_value",
+            f"{field}: a record id expected",
+            f"字段 {field} 应为记录编号",
+            field=field,
+        )
+    return int(value)
+
+
+def _uow(session: Session) -> UnitOfWork:
+    """The push's unit of work, joined (the push commits once, at its end)."""
+    return UnitOfWork(session=session, now=utcnow())
+
+
+def _principal(device: DeviceContext) -> Principal:
+    principal = device.principal
+    assert isinstance(principal, Principal)
+    return principal
+
+
+def _no_delete(table: str) -> Refused:
+    return Refused(
+        "sync_delete_refused",
+        f"{table} are kept on the server and cannot be deleted from a phone",
+        "该记录需在服务器保留，手机端不能删除",
+        field="id",
+    )
+
+
+def _crs(raw: Raw) -> str:
+    crs = raw.get("crs") or "wgs84"
+    if crs not in ("wgs84", "gcj02", "bd09"):
+        raise Refused(
+            "sync_bad_value",
+            "crs: wgs84, gcj02 or bd09",
+            "字段 crs 应为 wgs84、gcj02 或 bd09",
+            field="crs",
+        )
+    return str(crs)
+
+
+def _category_code(raw: Raw, *, required: bool) -> str | None:
+    category_id = _ref(raw, "category_id", required=required)
+    if category_id is None:
+        return None
+    category = db.session.get(Category, category_id)
+    if category is None:
+        raise Refused("unknown_category", "unknown category", "未知的事项分类", field="category_id")
+    return category.code
+
+
+def _photos(raw: Raw) -> list[str]:
+    photos = _json_list(raw, "photos")
+    if len(photos) > MAX_PHOTOS or not all(isinstance(p, str) for p in photos):
+        raise Refused(
+            "sync_bad_value",
+            "photos: SHA-256 strings",
+            "字段 photos 应为 SHA-256 字符串",
+            field="photos",
+        )
+    return [str(p) for p in photos]
+
+
+def _read_only_changes(raw: Raw, changed: frozenset[str], writable: set[str]) -> None:
+    """Refuse changes to the server's columns — after the writable ones were applied,
+    which stay (`keep_applied`): a collector's note is not lost with a refused edit."""
+    blocked = sorted(changed - writable - {"_status", "_changed"})
+    if blocked:
+        raise Refused(
+            "sync_column_read_only",
+            f"{blocked[0]} is set by the server and cannot be changed on a phone",
+            f"字段 {blocked[0]} 由服务器维护，手机端不能修改",
+            field=blocked[0],
+            keep_applied=True,
+        )
+
+
+# --- patrols ---------------------------------------------------------------------------
+
+
+def _track(raw: Raw) -> patrol_service.TrackInput:
+    points = _json_list(raw, "track")
+    if len(points) > MAX_TRACK_POINTS:
+        raise Refused(
+            "sync_too_long",
+            f"track: at most {MAX_TRACK_POINTS} points",
+            f"字段 track 最多 {MAX_TRACK_POINTS} 个点",
+            field="track",
+        )
+    converted: list[list[Any]] = []
+    for point in points:
+        if not isinstance(point, list) or len(point) < 3:
+            raise Refused(
+                "sync_bad_value",
+                "track: [lon, lat, unix_ms, accuracy?] points",
+                "字段 track 应为 [经度, 纬度, 毫秒时间, 精度] 的数组",
+                field="track",
+            )
+        lon, lat, t = point[0], point[1], point[2]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lon, lat, t)):
+            raise Refused(
+                "sync_bad_value", "track: numbers expected", "字段 track 应为数字", field="track"
+            )
+        converted.append([lon, lat, t / 1000, point[3] if len(point) > 3 else None])
+    return patrol_service.TrackInput(points=converted, crs=_crs(raw))
+
+
+def apply_patrol(
+    session: Session, device: DeviceContext, op: Operation, raw: Raw, changed: frozenset[str]
+) -> bool:
+    principal = _principal(device)
+    if op == "deleted":
+        raise _no_delete("patrols")
+    uow = _uow(session)
+    try:
+        patrol = session.get(Patrol, raw["id"])
+        track = _track(raw)
+        if patrol is None:
+            grid_id = _ref(raw, "grid_id")
+            assert grid_id is not None
+            patrol, _ = patrol_service.start_patrol(
+                uow,
+                principal,
+                grid_id=grid_id,
+                patrol_id=raw["id"],
+                started_at=from_millis(raw.get("started_at"), "started_at"),
+            )
+        elif patrol.collector_id != principal.user_id:
+            raise Refused("id_taken", "a patrol with this id exists", "该编号的巡逻已存在", "id")
+        ended = raw.get("status") == "ended"
+        if ended and patrol.status == "active":
+            ended_at = raw.get("ended_at")
+            patrol_service.end_patrol(
+                uow,
+                principal,
+                patrol.id,
+                ended_at=from_millis(ended_at, "ended_at") if ended_at is not None else None,
+                track=track,
+            )
+        elif patrol.status == "active" and track.points:
+            patrol_service.add_points(uow, principal, patrol.id, track)
+    except DomainError as error:
+        raise refused_from(error) from error
+    return True  # the server computes distance, coverage and flags
+
+
+# --- patrol logs -----------------------------------------------------------------------
+
+
+def apply_log(
+    session: Session, device: DeviceContext, op: Operation, raw: Raw, changed: frozenset[str]
+) -> bool:
+    principal = _principal(device)
+    if op == "deleted":
+        raise _no_delete("patrol_logs")
+    uow = _uow(session)
+    existing = session.get(PatrolLog, raw["id"])
+    if existing is not None:
+        if existing.collector_id != principal.user_id:
+            raise Refused("id_taken", "a log with this id exists", "该编号的日志已存在", "id")
+        # `created` for an existing id is an update too: a phone whose push answer was lost
+        # still holds the record as created, maybe edited since.
+        text = _text(raw, "text")
+        assert text is not None
+        photos = _photos(raw)
+        if op == "created" or not changed or bool(changed & {"text", "photos"}):
+            try:
+                patrol_service.edit_log(uow, principal, existing.id, text=text, photos=photos)
+            except DomainError as error:
+                raise refused_from(error) from error
+        if op == "updated":
+            _read_only_changes(raw, changed, {"text", "photos"})
+        return False
+    data = _log_input(raw)
+    try:
+        patrol_service.create_log(uow, principal, data)
+    except DomainError as error:
+        raise refused_from(error) from error
+    return _crs(raw) != "wgs84"  # the phone gets WGS84 coordinates back
+
+
+def apply_new_logs(
+    session: Session, device: DeviceContext, raws: list[Raw]
+) -> list[tuple[int | None, bool] | Refused]:
+    """New logs of a push, set-wise through `patrols.create_logs`: each answer is the
+    refusal, or the stored log's grid (its scope) and whether the server stored it
+    otherwise than sent (converted coordinates, tidied text, a time from the future)."""
+    principal = _principal(device)
+    answers: list[tuple[int | None, bool] | Refused] = [(None, False)] * len(raws)
+    inputs: list[patrol_service.LogInput] = []
+    where: list[int] = []
+    for i, raw in enumerate(raws):
+        try:
+            inputs.append(_log_input(raw))
+            where.append(i)
+        except Refused as refused:
+            answers[i] = refused
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+            answers[i] = Refused(
+                "sync_invalid_record",
+                "the patrol_logs record has a value of the wrong type",
+                "patrol_logs 记录中有类型不正确的值",
+            )
+    if inputs:
+        try:
+            created = patrol_service.create_logs(_uow(session), principal, inputs)
+        except DomainError as error:  # the device may not log at all
+            created = [error] * len(inputs)
+        for i, stored in zip(where, created, strict=True):
+            if isinstance(stored, DomainError):
+                answers[i] = refused_from(stored)
+            else:
+                answers[i] = (stored.grid_id, _stored_otherwise(raws[i], stored))
+    return answers
+
+
+def _stored_otherwise(raw: Raw, stored: Any) -> bool:
+    """Whether the stored log differs from the raw the phone holds (no echo only for exact
+    copies, as the engine judges records applied one by one)."""
+    now = log_as_raw(stored.row)
+    return any(k in now and now[k] != v for k, v in raw.items() if k not in LOCAL_COLUMNS)
+
+
+def _log_input(raw: Raw) -> patrol_service.LogInput:
+    text = _text(raw, "text")
+    assert text is not None
+    return patrol_service.LogInput(
+        text=text,
+        lon=_number(raw, "lon"),
+        lat=_number(raw, "lat"),
+        crs=_crs(raw),
+        category=_category_code(raw, required=False),
+        photos=_photos(raw),
+        patrol_id=_text(raw, "patrol_id", required=False, max_len=64),
+        id=raw["id"],
+        logged_at=from_millis(raw.get("logged_at"), "logged_at"),
+    )
+
+
+# --- cases -------------------------------------------------------------------------------
+
+
+def apply_case(
+    session: Session, device: DeviceContext, op: Operation, raw: Raw, changed: frozenset[str]
+) -> bool:
+    principal = _principal(device)
+    if op == "deleted":
+        raise Refused(
+            "sync_delete_refused",
+            "cases are never deleted: they are closed, rejected or merged by a dispatcher",
+            "事项不能删除，只能由调度员结案、退回或合并",
+            field="id",
+        )
+    uow = _uow(session)
+    existing = session.get(Case, raw["id"])
+    if existing is not None:
+        note = _text(raw, "collector_note", required=False)
+        try:
+            case_service.visible_case(principal, existing.id)
+            if op == "created" or not changed or "collector_note" in changed:
+                case_service.set_collector_note(uow, principal, existing.id, note)
+        except DomainError as error:
+            raise refused_from(error) from error
+        if op == "updated":
+            _read_only_changes(raw, changed, {"collector_note"})
+        return False
+    description = _text(raw, "description")
+    category = _category_code(raw, required=True)
+    assert description is not None and category is not None
+    data = case_service.ReportInput(
+        category=category,
+        description=description,
+        lon=_number(raw, "lon"),
+        lat=_number(raw, "lat"),
+        crs=_crs(raw),
+        priority=_text(raw, "priority", required=False, max_len=8),
+        photos=_photos(raw),
+        address=_text(raw, "address", required=False, max_len=200),
+        id=raw["id"],
+        reported_at=from_millis(raw.get("reported_at"), "reported_at"),
+    )
+    note = _text(raw, "collector_note", required=False)
+    try:
+        result = case_service.report_case(uow, principal, data)
+        if note:
+            case_service.set_collector_note(uow, principal, result.case.id, note)
+    except DomainError as error:
+        raise refused_from(error) from error
+    return True  # number, status, deadline and grid come from the server
+
+
+# --- case actions --------------------------------------------------------------------------
+
+
+def apply_case_action(
+    session: Session, device: DeviceContext, op: Operation, raw: Raw, changed: frozenset[str]
+) -> bool:
+    principal = _principal(device)
+    action = _text(raw, "action", max_len=32)
+    case_id = _text(raw, "case_id", max_len=64)
+    assert action is not None and case_id is not None
+    data = case_service.OfflineActionInput(
+        id=raw["id"],
+        case_id=case_id,
+        action=action,
+        note=_text(raw, "note", required=False),
+        photos=_photos(raw),
+        acted_at=from_millis(raw.get("acted_at"), "acted_at"),
+    )
+    try:
+        return case_service.act_offline(_uow(session), principal, data)
+    except DomainError as error:
+        raise refused_from(error) from error
+
+
+__all__ = ["apply_case", "apply_case_action", "apply_log", "apply_new_logs", "apply_patrol", "json"]

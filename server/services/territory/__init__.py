@@ -1,0 +1,1 @@
+"""The territory: subdistricts, communities, grids, locate, imports, holidays, admin."""

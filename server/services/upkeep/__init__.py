@@ -1,0 +1,1 @@
+"""Keeping the service: the audit chain, retention, backups, health counts."""
