@@ -21,6 +21,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # SpatiaLite, so the image can also run on the embedded database (no PostGIS); the
 # PostgreSQL client tools for `minqing backup` / `minqing restore` on PostGIS.
+# Not pinned (DL3008): bookworm's security updates must reach the image on every rebuild.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libsqlite3-mod-spatialite postgresql-client \
  && rm -rf /var/lib/apt/lists/*
@@ -40,6 +42,9 @@ RUN pip install . \
  && mkdir -p /app/instance/media \
  && chown -R minqing:minqing /app/instance
 
-USER minqing
+USER 10001:10001
 EXPOSE 8000
-CMD ["gunicorn", "server.wsgi:app", "-b", "0.0.0.0:8000", "-w", "4"]
+ENV MINQING_BIND=0.0.0.0:8000
+HEALTHCHECK --interval=10s --timeout=6s --start-period=20s --retries=5 \
+  CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=5).status == 200 else 1)"]
+CMD ["gunicorn", "-c", "python:server.gunicorn_conf", "server.wsgi:app"]

@@ -58,5 +58,5 @@ cat >&2 <<EOF
     (Ctrl-C stops it)
 
 EOF
-say "serving: minqing run --host $HOST --port $PORT"
-exec "$minqing" run --host "$HOST" --port "$PORT"
+say "serving with gunicorn: minqing serve --host $HOST --port $PORT (workers and threads: server/gunicorn_conf.py; \`minqing run\` is Flask's development server)"
+exec "$minqing" serve --host "$HOST" --port "$PORT"

@@ -26,7 +26,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask("server", instance_path=settings["INSTANCE_PATH"])
     app.config.update(settings)
     app.config.setdefault("PASSWORD_HASH_METHOD", "scrypt")
-    logging.basicConfig(level=app.config["LOG_LEVEL"])
+    from server import logs
+
+    logs.configure(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # readable Chinese
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -48,8 +50,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(check_request_json)
     _init_extensions(app)
     _register_routes(app)
-    from server import headers
+    from server import headers, metrics
 
+    logs.install(app)
+    metrics.install(app)
     headers.install(app)
     from server.cli import register_commands
 
@@ -72,6 +76,12 @@ def _init_extensions(app: Flask) -> None:
     register_api(api)
     register_error_handlers(app)
     celery_init_app(app)
+    from server import logs, metrics
+    from server.extensions import AppSession
+
+    logs.install_celery()
+    metrics.install_celery()
+    metrics.install_session(AppSession)
     from server.services.syncing import sync
     from server.services.upkeep import audit
 
@@ -127,6 +137,15 @@ def _register_routes(app: Flask) -> None:
                 "warnings": holidays.warnings(calendar(), today),
             }
         )
+
+    @app.get("/readyz")
+    def readyz() -> Any:
+        """Readiness: database, broker, a worker's ping, beat's last tick, the holiday
+        calendar; 503 naming what failed (server/readiness.py)."""
+        from server import readiness
+
+        body, status = readiness.report()
+        return jsonify(body), status
 
     @app.get("/api/v1/docs/static/<path:filename>")
     def swagger_static(filename: str) -> Any:

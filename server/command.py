@@ -4,6 +4,9 @@ app and its commands do not import each other."""
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 from flask.cli import FlaskGroup, ScriptInfo, run_command
 
@@ -35,6 +38,31 @@ cli.add_command(
         short_help=run_command.short_help,
     )
 )
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to bind")
+@click.option("--port", default=5000, show_default=True, type=int, help="port to bind")
+def serve(host: str, port: int) -> None:
+    """Serve with gunicorn, the production server (`make run` uses it): workers and threads
+    from MINQING_WEB_WORKERS / MINQING_WEB_THREADS (server/gunicorn_conf.py)."""
+    from server.config import bind_warning
+
+    app = create_app()  # refuses to start on a bad setting, before gunicorn forks
+    warning = bind_warning(host, app.config.get("SECRET_KEY_SOURCE", ""), app.config["SECRET_KEY"])
+    if warning:
+        click.secho(warning, fg="yellow", bold=True, err=True)
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    os.environ["MINQING_BIND"] = bind
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:server.gunicorn_conf",
+        "server.wsgi:app",
+    ]
+    os.execv(sys.executable, args)
 
 
 def main() -> None:

@@ -84,6 +84,19 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "MINQING_DEVICES_PER_COLLECTOR": ("3", "active (unrevoked) devices a collector may have"),
     "SPATIALITE_LIBRARY_PATH": ("mod_spatialite", "SpatiaLite module to load"),
     "MINQING_LOG_LEVEL": ("INFO", "log level"),
+    "MINQING_LOG_FORMAT": ("json", "json (one object per line, with the request id) or text"),
+    "MINQING_METRICS_TOKEN": (
+        None,
+        "bearer token a Prometheus scraper sends to /metrics; unset = loopback clients only",
+    ),
+    "MINQING_BIND": (
+        "127.0.0.1:5000",
+        "gunicorn's address (`minqing serve` sets it from --host/--port)",
+    ),
+    "MINQING_WEB_WORKERS": (None, "gunicorn worker processes (make run); default by database"),
+    "MINQING_WEB_THREADS": ("4", "threads per gunicorn worker (make run)"),
+    "MINQING_CELERY_QUEUE": ("celery", "the Celery queue this deployment's tasks go to"),
+    "MINQING_BEAT_TICK_SECONDS": ("30", "beat's heartbeat period; /readyz fails after 3 missed"),
     "MINQING_PROXY_HOPS": ("0", "reverse proxies in front (trust that many X-Forwarded-* hops)"),
     "MINQING_WEB_SESSION_MINUTES": ("120", "web console: idle minutes before a session expires"),
     "MINQING_SESSION_MAX_HOURS": (
@@ -222,6 +235,13 @@ def _json_object(env: Mapping[str, str], name: str) -> dict[str, float]:
     return {str(k): float(v) for k, v in value.items()}
 
 
+def _log_format(env: Mapping[str, str]) -> str:
+    value = (_get(env, "MINQING_LOG_FORMAT") or "json").strip().lower()
+    if value not in ("json", "text"):
+        raise ConfigError(f"MINQING_LOG_FORMAT must be json or text, not {value!r}")
+    return value
+
+
 def _timezone(env: Mapping[str, str]) -> str:
     name = _get(env, "MINQING_TIMEZONE") or "Asia/Shanghai"
     try:
@@ -333,6 +353,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "DEVICES_PER_COLLECTOR": _int(env, "MINQING_DEVICES_PER_COLLECTOR"),
         "SPATIALITE_LIBRARY_PATH": _get(env, "SPATIALITE_LIBRARY_PATH"),
         "LOG_LEVEL": _get(env, "MINQING_LOG_LEVEL"),
+        "LOG_FORMAT": _log_format(env),
+        "METRICS_TOKEN": _get(env, "MINQING_METRICS_TOKEN"),
+        "BEAT_TICK_SECONDS": _int(env, "MINQING_BEAT_TICK_SECONDS"),
         "PROXY_HOPS": _int(env, "MINQING_PROXY_HOPS", minimum=0),
         "WEB_SESSION_MINUTES": _int(env, "MINQING_WEB_SESSION_MINUTES"),
         "SESSION_MAX_HOURS": _int(env, "MINQING_SESSION_MAX_HOURS"),
@@ -359,6 +382,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             "broker_url": broker or "memory://",
             "result_backend": _get(env, "CELERY_RESULT_BACKEND") or broker,
             "task_always_eager": broker is None,
+            "task_default_queue": _get(env, "MINQING_CELERY_QUEUE") or "celery",
             "task_eager_propagates": True,
             "task_ignore_result": True,
             "timezone": timezone,

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from server import metrics
 from server.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ def _json(body: dict[str, Any], status: int, headers: Any = None) -> Response:
 
 
 def handle_domain_error(error: DomainError) -> Response:
+    metrics.count_refusal(error.code)
     return _json(error.to_dict(), error.status, error.headers or None)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Response, current_app, request, stream_with_context
 from marshmallow import Schema, fields, validate
 
+from server import metrics
 from server.api.attachments import SHA_PARAMETER, AttachmentOut, store_photo, upload_errors
 from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
@@ -178,6 +179,7 @@ def pull() -> Any:
             error.code, error.message, error.message_zh, field=error.field, status=400
         ) from error
     body = pulled.body
+    metrics.count_pull(pulled.counts)
 
     def chunks() -> Any:
         try:
@@ -236,6 +238,7 @@ def push() -> Any:
             error.code, error.message, error.message_zh, field=error.field, status=400
         ) from error
     except PushConflict as conflict:
+        metrics.SYNC_PUSHES.labels("conflict").inc()
         raise DomainError(
             "sync_conflict",
             "records changed on the server since your last pull: pull, then push again",
@@ -243,6 +246,7 @@ def push() -> Any:
             status=409,
             details={"records": conflict.records},
         ) from conflict
+    metrics.count_push(result.counts, result.rejected, result.replayed)
     return result.response()
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from server import metrics
 from server.errors import DomainError
 from server.web import i18n
 from server.web.session import (
@@ -56,6 +57,7 @@ def web_blueprint(
     bp.before_request(check_csrf)
 
     def domain_error(error: DomainError) -> Any:
+        metrics.count_refusal(error.code)
         body, status = render_error(
             error.status, error.message_zh, error.message, error.code, template=error_template
         )
