@@ -17,7 +17,7 @@ cd "$MINQING_ROOT"
 VENV="${VENV:-.venv}"
 export VENV
 
-apt_ensure libsqlite3-mod-spatialite chromium fonts-wqy-microhei # CJK glyphs in screenshots
+apt_ensure libsqlite3-mod-spatialite chromium fonts-wqy-microhei nginx-light # CJK glyphs in screenshots; nginx: the scale-out test's proxy
 command -v npm >/dev/null 2>&1 || apt_ensure nodejs npm
 bash scripts/ensure-venv.sh dev
 bash scripts/ensure-node.sh

@@ -69,6 +69,9 @@ class LiveServer:
                     "120",
                     "--graceful-timeout",
                     "5",
+                    # gunicorn ≥ 24 opens a control socket at one path under $HOME: servers
+                    # started side by side (tests, helpers) would take it from each other
+                    "--no-control-socket",
                     "server.wsgi:app",
                 ],
                 env=self.env,
