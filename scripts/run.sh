@@ -28,6 +28,8 @@ else
 fi
 
 export SPATIALITE_LIBRARY_PATH="${SPATIALITE_LIBRARY_PATH:-mod_spatialite}"
+# a person reads this terminal: plain lines (production and the container log JSON)
+export MINQING_LOG_FORMAT="${MINQING_LOG_FORMAT:-text}"
 minqing="$VENV/bin/minqing"
 [[ -x "$minqing" ]] || die "$minqing not found: the console script 'minqing' (server.command:main) is missing"
 
