@@ -164,10 +164,12 @@ def downgrade():
         for f in bind.execute(sa.text('SELECT id, version, weights FROM index_formulas'))
     }
     slim = sa.table(
-        'sentiment_index_v2', *(sa.column(n) for n in (
-            'score', 'patrol_coverage', 'day', 'area_id', 'subdistrict_id', 'formula_id',
-            'window_days', 'level', *INPUTS,
-        ))
+        'sentiment_index_v2', sa.column('day', sa.Date()), sa.column('score', sa.Float()),
+        sa.column('patrol_coverage', sa.Float()),
+        *(sa.column(n, sa.Integer()) for n in (
+            'area_id', 'subdistrict_id', 'formula_id', 'window_days', *INPUTS,
+        )),
+        sa.column('level', sa.String()),
     )
     rows = bind.execute(sa.select(slim).order_by(slim.c.day, slim.c.level, slim.c.area_id)).all()
     now = datetime.now(UTC)
