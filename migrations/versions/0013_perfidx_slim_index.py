@@ -48,7 +48,7 @@ def _slim_table():
         sa.CheckConstraint("level IN ('grid', 'community')", name=op.f('ck_sentiment_index_level')),
         sa.ForeignKeyConstraint(['formula_id'], ['index_formulas.id'], name=op.f('fk_sentiment_index_formula_id_index_formulas')),
         sa.ForeignKeyConstraint(['subdistrict_id'], ['subdistricts.id'], name=op.f('fk_sentiment_index_subdistrict_id_subdistricts')),
-        sa.PrimaryKeyConstraint('day', 'level', 'area_id', name='pk_sentiment_index'),
+        sa.PrimaryKeyConstraint('level', 'area_id', 'day', name='pk_sentiment_index'),
     )
 
 
@@ -97,7 +97,7 @@ def upgrade():
     _set_aside('sentiment_index_v1', ['ix_sentiment_index_area_day', 'ix_sentiment_index_scope_day'])
     slim = _slim_table()
     with op.batch_alter_table('sentiment_index', schema=None) as batch_op:
-        batch_op.create_index('ix_sentiment_index_area_day', ['level', 'area_id', 'day'], unique=False)
+        batch_op.create_index('ix_sentiment_index_day', ['day'], unique=False, postgresql_using='brin')
 
     bind = op.get_bind()
     old = sa.table(
@@ -153,7 +153,7 @@ def upgrade():
 def downgrade():
     from server.domain.index import IndexInputs, Weights, explain
 
-    _set_aside('sentiment_index_v2', ['ix_sentiment_index_area_day'])
+    _set_aside('sentiment_index_v2', ['ix_sentiment_index_day'])
     old = _old_table()
     with op.batch_alter_table('sentiment_index', schema=None) as batch_op:
         batch_op.create_index('ix_sentiment_index_area_day', ['level', 'area_id', 'day'], unique=False)

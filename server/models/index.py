@@ -65,13 +65,15 @@ class SentimentIndex(Base):
     """One day's index for one grid or community: the score, the numeric inputs it was made
     from and the formula (version + weights) it was made with. The explanation — components,
     values, effective weights, basis, labels — is rebuilt from these on read
-    (`components`, `inputs`), exactly as computed. About 180 bytes a row with its indexes."""
+    (`components`, `inputs`), exactly as computed (bench/index.py prints the bytes per row)."""
 
     __tablename__ = "sentiment_index"
     __table_args__ = (
-        PrimaryKeyConstraint("day", "level", "area_id", name="pk_sentiment_index"),
+        # one area's history is a range of the primary key; one day of every area is a few
+        # pages found through a BRIN index (rows arrive day after day: a few bytes in all)
+        PrimaryKeyConstraint("level", "area_id", "day", name="pk_sentiment_index"),
         CheckConstraint("level IN ('grid', 'community')", name="level"),
-        Index("ix_sentiment_index_area_day", "level", "area_id", "day"),
+        Index("ix_sentiment_index_day", "day", postgresql_using="brin"),
     )
 
     # widest first: no alignment padding on PostgreSQL
