@@ -1,4 +1,4 @@
-"""议题评议: residents' evaluation of deliberation topics as a component (index/2, docs/index.md)."""
+"""议题评议: residents' evaluation of deliberation topics, an index component (index/2)."""
 
 from __future__ import annotations
 
