@@ -46,8 +46,6 @@ def _slim_table():
         sa.Column('window_days', sa.SmallInteger(), nullable=False),
         sa.Column('level', sa.String(length=10), nullable=False),
         sa.CheckConstraint("level IN ('grid', 'community')", name=op.f('ck_sentiment_index_level')),
-        sa.ForeignKeyConstraint(['formula_id'], ['index_formulas.id'], name=op.f('fk_sentiment_index_formula_id_index_formulas')),
-        sa.ForeignKeyConstraint(['subdistrict_id'], ['subdistricts.id'], name=op.f('fk_sentiment_index_subdistrict_id_subdistricts')),
         sa.PrimaryKeyConstraint('level', 'area_id', 'day', name='pk_sentiment_index'),
     )
 

@@ -21,7 +21,7 @@ Scores come back as tenths (int64), −1 where a component is missing or the ind
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
@@ -161,13 +161,14 @@ def component_tenths(a: InputArrays) -> dict[str, IntArray]:
     t_safe = np.where(t_rated > 0, t_rated, 1)
     out["topic_evaluation"] = np.where(t_rated > 0, (2 * t_num + t_safe) // (2 * t_safe), MISSING)
 
-    # the few floats too close to a tie: the reference decides
-    doubtful = np.flatnonzero((p_tie & ~p_missing) | (c_tie & has_cov & (c_tenths < 1000)))
-    for i in doubtful.tolist():
-        ref = compute_index(a.row(i)).components
-        for name in ("issue_pressure", "patrol_coverage"):
-            s = ref[name].score
-            out[name][i] = MISSING if s is None else round(s * 10)
+    # the few floats too close to a tie: decided in decimals, as the reference does
+    for i in np.flatnonzero(c_tie & has_cov & (c_tenths < 1000)).tolist():
+        # 100 · v ÷ 0.8 = 125 · v exactly; tenths half up, v the decimal the float prints as
+        exact = (Decimal(repr(float(cov[i]))) * 1250).quantize(Decimal(1), ROUND_HALF_UP)
+        out["patrol_coverage"][i] = min(1000, int(exact))
+    for i in np.flatnonzero(p_tie & ~p_missing).tolist():
+        s = compute_index(a.row(i)).components["issue_pressure"].score
+        out["issue_pressure"][i] = MISSING if s is None else round(s * 10)
     assert all(len(v) == n for v in out.values())
     return out
 

@@ -81,7 +81,9 @@ class SentimentIndex(Base):
     patrol_coverage: Mapped[float | None] = mapped_column(Float, nullable=True)
     day: Mapped[date] = mapped_column(Date)
     area_id: Mapped[int] = mapped_column(Integer)  # grid id or community id
-    subdistrict_id: Mapped[int] = mapped_column(ForeignKey("subdistricts.id"))
+    # no foreign keys on this derived table: per-row RI checks cost more than the whole
+    # computation of a backfill; the only writer takes these ids from rows it just read
+    subdistrict_id: Mapped[int] = mapped_column(Integer)
     population: Mapped[int] = mapped_column(Integer)
     new_low: Mapped[int] = mapped_column(Integer)
     new_normal: Mapped[int] = mapped_column(Integer)
@@ -99,11 +101,15 @@ class SentimentIndex(Base):
     topic_satisfied: Mapped[int] = mapped_column(Integer)
     topic_basic: Mapped[int] = mapped_column(Integer)
     topic_unsatisfied: Mapped[int] = mapped_column(Integer)
-    formula_id: Mapped[int] = mapped_column(SmallInteger, ForeignKey("index_formulas.id"))
+    formula_id: Mapped[int] = mapped_column(SmallInteger)  # index_formulas.id
     window_days: Mapped[int] = mapped_column(SmallInteger)
     level: Mapped[str] = mapped_column(String(10))
 
-    formula: Mapped[IndexFormula] = relationship(lazy="joined", innerjoin=True)
+    formula: Mapped[IndexFormula] = relationship(
+        primaryjoin="foreign(SentimentIndex.formula_id) == IndexFormula.id",
+        lazy="joined",
+        innerjoin=True,
+    )
 
     def index_inputs(self) -> IndexInputs:
         return stored_inputs(self)

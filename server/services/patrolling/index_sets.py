@@ -138,8 +138,11 @@ def grid_day_inputs(
         cols = [f"{values.get(f, '0')} AS {f}" for f in FIELDS]
         return f"SELECT {grid} AS grid_id, {day} AS d, {', '.join(cols)}, {cov} AS cov"
 
+    # joins to `grids` itself (not the CTE): the planner knows its statistics and hashes
+    active = f"g.active = {true}{scope}"
     case_join = (
-        "FROM cases c JOIN sel g ON g.id = c.grid_id AND g.subdistrict_id = c.subdistrict_id"
+        "FROM cases c JOIN grids g ON g.id = c.grid_id AND g.subdistrict_id = c.subdistrict_id"
+        f" AND {active}"
     )
     facts = [
         fact(
@@ -169,7 +172,7 @@ def grid_day_inputs(
             },
         )
         + f" FROM ratings r JOIN cases c ON c.id = r.case_id"
-        f" JOIN sel g ON g.id = c.grid_id AND g.subdistrict_id = c.subdistrict_id"
+        f" JOIN grids g ON g.id = c.grid_id AND g.subdistrict_id = c.subdistrict_id AND {active}"
         f" WHERE r.created_at >= {ws} AND r.created_at < {we} AND r.verdict <> 'none'",
         # handled: +1 from each report_done day, −1 when its window ends or the next begins
         fact("grid_id", "e", {"handled_count": "1", "reworked_count": "rw"}) + " FROM hd",
@@ -180,7 +183,7 @@ def grid_day_inputs(
         )
         + f" FROM hd WHERE e + {window} < {n} OR (nxt IS NOT NULL AND nxt < {n})",
         fact("p.grid_id", q.day("p.started_at"), {}, "p.coverage")
-        + " FROM patrols p JOIN sel g ON g.id = p.grid_id"
+        + f" FROM patrols p JOIN grids g ON g.id = p.grid_id AND {active}"
         f" WHERE p.started_at >= {q.ts(_utc(first, tz))} AND p.started_at < {we}"
         " AND p.status = 'ended' AND p.coverage IS NOT NULL",
         fact(
@@ -192,7 +195,7 @@ def grid_day_inputs(
                 "slot_today": "1",
             },
         )
-        + " FROM patrol_slots s JOIN sel g ON g.id = s.grid_id"
+        + f" FROM patrol_slots s JOIN grids g ON g.id = s.grid_id AND {active}"
         f" WHERE s.due_at >= {ws} AND s.due_at < {we}",
     ]
     daily_cols = ", ".join(
@@ -218,7 +221,7 @@ hd AS (
     SELECT DISTINCT c.id AS case_id, c.grid_id AS grid_id,
            CASE WHEN c.rework_count > 0 THEN 1 ELSE 0 END AS rw, {q.day("ev.created_at")} AS e
     FROM case_events ev JOIN cases c ON c.id = ev.case_id
-    JOIN sel g ON g.id = c.grid_id AND g.subdistrict_id = c.subdistrict_id
+    JOIN grids g ON g.id = c.grid_id AND g.subdistrict_id = c.subdistrict_id AND {active}
     WHERE ev.action = 'report_done' AND ev.created_at >= {ws} AND ev.created_at < {we}
   ) AS x
 ),
