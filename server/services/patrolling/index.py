@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import and_, delete, distinct, func, insert, or_, select
+from sqlalchemy import and_, delete, distinct, func, insert, select
 
 from server.domain import index_vector
 from server.domain.index import (
@@ -482,7 +482,6 @@ def _bulletins_range(
     written per day."""
     first, last = days[0], days[-1]
     tz = local_zone()
-    start, end = local_bounds(first, last)
     names = dict(
         db.session.execute(
             select(Community.id, Community.name).where(Community.id.in_(community_ids))
@@ -498,24 +497,7 @@ def _bulletins_range(
         )
     }
 
-    def per_day(column: Any, *conditions: Any) -> dict[tuple[int, int, date], int]:
-        stmt = select(Case.subdistrict_id, Case.community_id, column).where(
-            column >= start, column < end, *conditions
-        )
-        if subdistrict_id:
-            stmt = stmt.where(Case.subdistrict_id == subdistrict_id)
-        out: dict[tuple[int, int, date], int] = defaultdict(int)
-        for sid, cid, at in db.session.execute(stmt):
-            out[(sid, cid, at.astimezone(tz).date())] += 1
-        return out
-
-    new = per_day(Case.reported_at, Case.status.not_in(NOT_NEW))
-    closed = per_day(Case.closed_at, Case.status == "closed")
-    overdue = per_day(
-        Case.deadline_at,
-        or_(Case.handled_at.is_(None), Case.handled_at > Case.deadline_at),
-        Case.status.not_in(NOT_NEW),
-    )
+    counts = index_sets.community_day_counts(first, last, tz, subdistrict_id)
     sids = sorted(set(comm_sid.tolist()))
     db.session.execute(
         delete(Bulletin).where(
@@ -532,15 +514,9 @@ def _bulletins_range(
             sid = int(comm_sid[k])
             score = figures[k * width + i]
             prev = previous_day.get((sid, cid)) if i == 0 else figures[k * width + i - 1]
-            key = (sid, cid, day)
+            new, closed, overdue = counts.get((sid, cid, day), (0, 0, 0))
             text = bulletin_zh(
-                names[cid],
-                day,
-                IndexResult(score=score, components={}),
-                prev,
-                new.get(key, 0),
-                closed.get(key, 0),
-                overdue.get(key, 0),
+                names[cid], day, IndexResult(score=score, components={}), prev, new, closed, overdue
             )
             rows.append(
                 {

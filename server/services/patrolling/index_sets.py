@@ -284,3 +284,42 @@ def _fetch(sql: str, pg: bool, n_ints: int) -> dict[str, Any]:
     out["cov"] = arr[:, len(names)]
     assert arr.shape[1] == n_ints + 3
     return out
+
+
+def community_day_counts(
+    first: date, last: date, tz: ZoneInfo, subdistrict_id: int | None
+) -> dict[tuple[int, int, date], tuple[int, int, int]]:
+    """For the bulletins: (new, closed, overdue) cases per (subdistrict, community, local day)
+    of [first, last], in one grouped statement."""
+    start, end = _utc(first, tz), _utc(last + timedelta(days=1), tz)
+    dialect = db.session.get_bind().dialect.name
+    q = Dialect(dialect, tz, first, start, end)
+    scope = f" AND c.subdistrict_id = {int(subdistrict_id)}" if subdistrict_id else ""
+    not_new = "c.status NOT IN ('rejected', 'merged')"
+
+    def part(column: str, cond: str, kind: int) -> str:
+        return (
+            f"SELECT c.subdistrict_id AS sid, c.community_id AS cid, {q.day(column)} AS d, "
+            f"{int(kind == 0)} AS n, {int(kind == 1)} AS k, {int(kind == 2)} AS o FROM cases c "
+            f"WHERE {column} >= {q.ts(start)} AND {column} < {q.ts(end)} AND {cond}{scope}"
+        )
+
+    sql = (
+        "SELECT sid, cid, d, sum(n), sum(k), sum(o) FROM ("
+        + " UNION ALL ".join(
+            [
+                part("c.reported_at", not_new, 0),
+                part("c.closed_at", "c.status = 'closed'", 1),
+                part(
+                    "c.deadline_at",
+                    f"(c.handled_at IS NULL OR c.handled_at > c.deadline_at) AND {not_new}",
+                    2,
+                ),
+            ]
+        )
+        + ") AS x GROUP BY sid, cid, d"
+    )
+    return {
+        (sid, cid, first + timedelta(days=int(d))): (int(n), int(k), int(o))
+        for sid, cid, d, n, k, o in db.session.connection().exec_driver_sql(sql)
+    }
