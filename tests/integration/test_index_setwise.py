@@ -91,6 +91,8 @@ def fill(app: Flask, world: World, seed: int) -> None:
                 deadline_at=deadline,
                 handled_on_time=rng.choice([True, False]) if handled else None,
                 rework_count=rng.choice([0, 0, 1, 2]) if handled else 0,
+                handled_at=instant(rng, start, span) if handled else None,
+                closed_at=instant(rng, start, span) if status == "closed" else None,
             )
             db.session.add(case)
             seq = 1
@@ -187,8 +189,9 @@ def fill(app: Flask, world: World, seed: int) -> None:
 def test_setwise_equals_the_per_day_reference(app: Flask, world: World, seed: int) -> None:
     from server.domain.index import compute_index
     from server.extensions import db
-    from server.models import Bulletin, SentimentIndex
+    from server.models import Bulletin, Case, SentimentIndex
     from server.services.patrolling import index
+    from server.services.patrolling.index import NOT_NEW
 
     fill(app, world, seed)
     with app.app_context(), unit_of_work() as uow:
@@ -212,9 +215,26 @@ def test_setwise_equals_the_per_day_reference(app: Flask, world: World, seed: in
                     checked += 1
                     nonzero += bool(want.new_cases or want.handled_count or want.topic_rated)
         assert len(stored) == checked
-        bulletins = db.session.scalars(select(Bulletin).where(Bulletin.day == LAST)).all()
+        bulletins = db.session.scalars(select(Bulletin)).all()
+        cases = db.session.scalars(select(Case)).all()
     assert checked == 12 * (4 + 3) and nonzero > 20
-    assert bulletins and all(b.text.startswith("【") for b in bulletins)
+    # each bulletin's counts, worked out naively from the cases in local time
+    assert len(bulletins) == 12 * 3
+
+    def local(t: datetime | None) -> date | None:
+        return None if t is None else t.astimezone(TZ).date()
+
+    for b in bulletins:
+        mine = [c for c in cases if c.community_id == b.community_id]
+        new = sum(local(c.reported_at) == b.day and c.status not in NOT_NEW for c in mine)
+        closed = sum(local(c.closed_at) == b.day and c.status == "closed" for c in mine)
+        overdue = sum(
+            local(c.deadline_at) == b.day
+            and c.status not in NOT_NEW
+            and (c.handled_at is None or c.handled_at > c.deadline_at)
+            for c in mine
+        )
+        assert b.text.endswith(f"新增事项 {new} 件，办结 {closed} 件，超期 {overdue} 件。"), b.text
 
     # recomputing one day by itself (the beat) gives the same rows as the backfill did
     with app.app_context():
