@@ -1,6 +1,6 @@
 """The daily sentiment index (民情指数) of a grid or a community: a pure, explainable formula.
 
-The index for a local calendar day D is a weighted mean of six component scores, each 0–100
+The index for a local calendar day D is a weighted mean of seven component scores, each 0–100
 and higher-is-better, over a trailing window of `window_days` days that ends on D:
 
 * 问题压力 issue pressure — priority-weighted new cases per 1,000 residents per day,
@@ -9,7 +9,9 @@ and higher-is-better, over a trailing window of `window_days` days that ends on 
 * 群众满意 satisfaction — (满意 + 0.8 × 基本满意) ÷ rated ("none" is no verdict);
 * 返工 rework — 1 − reworked ÷ handled;
 * 巡查覆盖 patrol coverage — share of the area patrolled on day D, full marks at 80 %;
-* 按时巡查 patrols on time — scheduled patrols done on time ÷ scheduled patrols.
+* 按时巡查 patrols on time — scheduled patrols done on time ÷ scheduled patrols;
+* 议题评议 topic evaluation — residents' (满意 + 0.8 × 基本满意) ÷ rated on the community's
+  deliberation topics over `TOPIC_WINDOW_DAYS` (missing, hence neutral, without any).
 
 A component with nothing to measure is missing: it drops out and the other weights are
 renormalised, so the score is ``Σ wᵢ·sᵢ ÷ Σ wᵢ`` over the components present. With no
@@ -42,8 +44,9 @@ from typing import Any, TypeGuard
 
 from server.domain.deadlines import PRIORITIES
 
-FORMULA_VERSION = "index/1"
-"""Stored with every score; bump it whenever a constant or a rule below changes."""
+FORMULA_VERSION = "index/2"
+"""Stored with every score; bump it whenever a constant or a rule below changes.
+index/1: the six components; index/2: + 议题评议 topic evaluation (communities)."""
 
 COMPONENTS: tuple[str, ...] = (
     "issue_pressure",
@@ -52,7 +55,14 @@ COMPONENTS: tuple[str, ...] = (
     "rework",
     "patrol_coverage",
     "patrol_on_time",
+    "topic_evaluation",
 )
+
+FORMULA_COMPONENTS: Mapping[str, tuple[str, ...]] = {
+    "index/1": COMPONENTS[:6],
+    "index/2": COMPONENTS,
+}
+"""The components each formula version publishes (an index/1 score never shows index/2's)."""
 
 LABELS: dict[str, tuple[str, str]] = {
     "index": ("民情指数", "sentiment index"),
@@ -62,6 +72,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "rework": ("返工", "rework"),
     "patrol_coverage": ("巡查覆盖", "patrol coverage"),
     "patrol_on_time": ("按时巡查", "patrols on time"),
+    "topic_evaluation": ("议题评议", "topic evaluation"),
 }
 
 PRIORITY_WEIGHTS: Mapping[str, Decimal] = {
@@ -83,6 +94,10 @@ BASIC_SATISFIED_WEIGHT = Decimal("0.8")
 
 COVERAGE_TARGET = Decimal("0.8")
 """Covering this share of the area on day D earns full marks for patrol coverage."""
+
+TOPIC_WINDOW_DAYS = 365
+"""Residents' evaluations (评议) of a community's deliberation topics count for a year: a
+topic takes months from proposal to evaluation, and a community has a few a year."""
 
 _HUNDRED = Decimal(100)
 _ONE_DECIMAL = Decimal("0.1")
@@ -123,6 +138,7 @@ class Weights:
     rework: float = 0.10
     patrol_coverage: float = 0.10
     patrol_on_time: float = 0.05
+    topic_evaluation: float = 0.10
 
     def __post_init__(self) -> None:
         for name in COMPONENTS:
@@ -180,6 +196,9 @@ _COUNTS = (
     "reworked_count",
     "scheduled_patrols",
     "patrols_done_on_time",
+    "topic_satisfied",
+    "topic_basic",
+    "topic_unsatisfied",
 )
 
 
@@ -199,7 +218,9 @@ class IndexInputs:
     * `patrol_coverage` — share 0..1 of the area covered by patrols on day D (area-weighted
       for a community), None when D had no patrol scheduled and none was made;
     * `scheduled_patrols` / `patrols_done_on_time` — patrol slots in the window and those
-      done within their tolerance.
+      done within their tolerance;
+    * `topic_*` — residents' evaluations (评议) of the community's deliberation topics given
+      in the `TOPIC_WINDOW_DAYS` ending on D (0 for a grid: topics belong to communities).
     """
 
     population: int
@@ -215,6 +236,9 @@ class IndexInputs:
     patrol_coverage: float | None
     scheduled_patrols: int
     patrols_done_on_time: int
+    topic_satisfied: int = 0
+    topic_basic: int = 0
+    topic_unsatisfied: int = 0
 
     def __post_init__(self) -> None:
         for name in _COUNTS:
@@ -266,6 +290,10 @@ class IndexInputs:
     @property
     def rated(self) -> int:
         return self.ratings_satisfied + self.ratings_basic + self.ratings_unsatisfied
+
+    @property
+    def topic_rated(self) -> int:
+        return self.topic_satisfied + self.topic_basic + self.topic_unsatisfied
 
 
 def _check_part(name: str, part: int, whole_name: str, whole: int) -> None:
@@ -319,6 +347,9 @@ def combine_inputs(parts: Sequence[IndexInputs], areas_m2: Sequence[float]) -> I
         patrol_coverage=coverage,
         scheduled_patrols=total("scheduled_patrols"),
         patrols_done_on_time=total("patrols_done_on_time"),
+        topic_satisfied=total("topic_satisfied"),
+        topic_basic=total("topic_basic"),
+        topic_unsatisfied=total("topic_unsatisfied"),
     )
 
 
@@ -462,6 +493,19 @@ def _patrol_on_time(i: IndexInputs) -> _Measured:
     return value, score, {"done_on_time": i.patrols_done_on_time, "scheduled": i.scheduled_patrols}
 
 
+def _topic_evaluation(i: IndexInputs) -> _Measured:
+    basis: dict[str, int | float | None] = {
+        "satisfied": i.topic_satisfied,
+        "basic": i.topic_basic,
+        "unsatisfied": i.topic_unsatisfied,
+        "window_days": TOPIC_WINDOW_DAYS,
+    }
+    if i.topic_rated == 0:
+        return None, None, basis  # no evaluated topic: neutral, the other weights renormalise
+    value = (i.topic_satisfied + BASIC_SATISFIED_WEIGHT * i.topic_basic) / i.topic_rated
+    return value, _HUNDRED * value, basis
+
+
 _MEASURES = {
     "issue_pressure": _issue_pressure,
     "on_time_closure": _on_time_closure,
@@ -469,6 +513,7 @@ _MEASURES = {
     "rework": _rework,
     "patrol_coverage": _patrol_coverage,
     "patrol_on_time": _patrol_on_time,
+    "topic_evaluation": _topic_evaluation,
 }
 
 
@@ -510,6 +555,18 @@ def compute_index(inputs: IndexInputs, weights: Weights = DEFAULT_WEIGHTS) -> In
             )
         score = float(_round1(weighted_sum / total_weight)) if total_weight > 0 else None
     return IndexResult(score=score, components=components)
+
+
+def explain(
+    inputs: IndexInputs, weights: Weights, version: str = FORMULA_VERSION
+) -> dict[str, Any]:
+    """The published components of a stored score, rebuilt from its stored inputs and weights:
+    exactly what `compute_index(...).as_dict()["components"]` gave when it was computed, with
+    the components of its formula version only."""
+    if version not in FORMULA_COMPONENTS:
+        raise ValueError(f"未知的公式版本 {version!r} / unknown formula version {version!r}")
+    published = compute_index(inputs, weights).as_dict()["components"]
+    return {name: published[name] for name in FORMULA_COMPONENTS[version]}
 
 
 # --------------------------------------------------------------------------------- bulletin

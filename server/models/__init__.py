@@ -17,7 +17,7 @@ from server.models.deliberation import (
     VotingCode,
 )
 from server.models.holidays import HolidayYear
-from server.models.index import Bulletin, SentimentIndex
+from server.models.index import Bulletin, IndexFormula, SentimentIndex
 from server.models.interop import ExportLog, Open311Client, Open311Request
 from server.models.notices import Notice, NoticeQuestion
 from server.models.notify import Notification, WebhookDelivery, WebhookSubscription
@@ -48,6 +48,7 @@ __all__ = [
     "ExportLog",
     "Grid",
     "HolidayYear",
+    "IndexFormula",
     "Meeting",
     "Notice",
     "NoticeQuestion",

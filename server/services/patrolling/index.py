@@ -6,23 +6,27 @@ the records, never from the clock), so the beat, the on-demand call and the back
 
 from __future__ import annotations
 
+import json
+import math
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import numpy as np
 from flask import current_app
-from sqlalchemy import and_, delete, distinct, func, insert, or_, select
+from sqlalchemy import and_, delete, distinct, func, insert, select
 
+from server.domain import index_vector
 from server.domain.index import (
     FORMULA_VERSION,
+    TOPIC_WINDOW_DAYS,
     IndexInputs,
     IndexResult,
     Weights,
     bulletin_zh,
     combine_inputs,
-    compute_index,
 )
 from server.errors import Invalid, NotFound
 from server.extensions import db
@@ -32,15 +36,19 @@ from server.models import (
     CaseEvent,
     Community,
     Grid,
+    IndexFormula,
     Patrol,
     PatrolSlot,
     Rating,
     SentimentIndex,
-    Subdistrict,
+    Topic,
+    TopicRating,
 )
 from server.models.base import utcnow
+from server.models.deliberation import TOPIC_VERDICTS
 from server.services.caseloop.case_deadlines import local_zone
 from server.services.messaging import notify
+from server.services.patrolling import index_sets, index_store
 from server.services.uow import UnitOfWork
 
 NOT_NEW = ("rejected", "merged")
@@ -201,6 +209,51 @@ def grid_inputs(day: date, subdistrict_id: int, grid_ids: list[int]) -> dict[int
     return out
 
 
+def topic_counts_reference(day: date, subdistrict_id: int) -> dict[int, dict[str, int]]:
+    """Residents' evaluations of each community's topics over the topic window ending on
+    `day` (the per-day reference for the set-wise `topic_day_counts`)."""
+    w_start, w_end = local_bounds(day - timedelta(days=TOPIC_WINDOW_DAYS - 1), day)
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    for cid, verdict, n in db.session.execute(
+        select(Topic.community_id, TopicRating.verdict, func.count())
+        .join(Topic, Topic.id == TopicRating.topic_id)
+        .where(
+            Topic.subdistrict_id == subdistrict_id,
+            TopicRating.created_at >= w_start,
+            TopicRating.created_at < w_end,
+        )
+        .group_by(Topic.community_id, TopicRating.verdict)
+    ):
+        out[cid][verdict] = n
+    return out
+
+
+def reference_day(day: date, subdistrict_id: int) -> dict[tuple[str, int], IndexInputs]:
+    """The inputs of every grid and community of a subdistrict for `day`, by the per-day
+    queries (`grid_inputs`, `combine_inputs`): the reference the set-wise pass must equal."""
+    grids = db.session.execute(
+        select(Grid.id, Grid.community_id, Grid.area_m2)
+        .where(Grid.subdistrict_id == subdistrict_id, Grid.active.is_(True))
+        .order_by(Grid.id)
+    ).all()
+    inputs = grid_inputs(day, subdistrict_id, [g.id for g in grids])
+    topics = topic_counts_reference(day, subdistrict_id)
+    out: dict[tuple[str, int], IndexInputs] = {("grid", g.id): inputs[g.id] for g in grids}
+    members: dict[int, list[Any]] = defaultdict(list)
+    for g in grids:
+        members[g.community_id].append(g)
+    for cid, parts in sorted(members.items()):
+        combined = combine_inputs([inputs[g.id] for g in parts], [g.area_m2 for g in parts])
+        t = topics.get(cid, {})
+        out[("community", cid)] = replace(
+            combined,
+            topic_satisfied=t.get("satisfied", 0),
+            topic_basic=t.get("basic", 0),
+            topic_unsatisfied=t.get("unsatisfied", 0),
+        )
+    return out
+
+
 def compute_day(
     uow: UnitOfWork, day: date, *, subdistrict_id: int | None = None, publish: bool = True
 ) -> DayResult:
@@ -213,140 +266,11 @@ def compute_day(
             "字段 date：该日期尚未到来",
             field="date",
         )
-    wts = weights()
-    subdistricts = (
-        [subdistrict_id]
-        if subdistrict_id
-        else list(db.session.scalars(select(Subdistrict.id).order_by(Subdistrict.id)))
-    )
-    grids_done = communities_done = bulletins = 0
-    for sid in subdistricts:
-        grids = db.session.execute(
-            select(Grid.id, Grid.community_id, Grid.area_m2)
-            .where(Grid.subdistrict_id == sid, Grid.active.is_(True))
-            .order_by(Grid.id)
-        ).all()
-        if not grids:
-            continue
-        inputs = grid_inputs(day, sid, [g.id for g in grids])
-        db.session.execute(
-            delete(SentimentIndex).where(
-                SentimentIndex.day == day, SentimentIndex.subdistrict_id == sid
-            )
-        )
-        members: dict[int, list[Any]] = defaultdict(list)
-        rows: list[dict[str, Any]] = []
-        for g in grids:
-            result = compute_index(inputs[g.id], wts)
-            rows.append(_row(day, "grid", g.id, sid, inputs[g.id], result))
-            members[g.community_id].append(g)
-        grids_done += len(grids)
-        community_results = {}
-        for cid in sorted(members):
-            parts = members[cid]
-            combined = combine_inputs([inputs[g.id] for g in parts], [g.area_m2 for g in parts])
-            result = compute_index(combined, wts)
-            rows.append(_row(day, "community", cid, sid, combined, result))
-            community_results[cid] = result
-        # one multi-row INSERT: a year of backfill writes about a thousand rows a day
-        db.session.execute(insert(SentimentIndex), rows)
-        communities_done += len(community_results)
-        bulletins += _bulletins(day, sid, community_results, publish)
-    uow.session.flush()
-    return DayResult(day=day, grids=grids_done, communities=communities_done, bulletins=bulletins)
+    return compute_range(uow, day, day, subdistrict_id=subdistrict_id, publish=publish)[0]
 
 
-def _row(
-    day: date,
-    level: str,
-    area_id: int,
-    subdistrict_id: int,
-    inputs: IndexInputs,
-    result: IndexResult,
-) -> dict[str, Any]:
-    return {
-        "day": day,
-        "level": level,
-        "area_id": area_id,
-        "subdistrict_id": subdistrict_id,
-        "score": result.score,
-        "components": result.as_dict()["components"],
-        "inputs": inputs.as_dict(),
-        "formula_version": FORMULA_VERSION,
-        "computed_at": utcnow(),
-    }
-
-
-def _bulletins(
-    day: date, subdistrict_id: int, results: dict[int, IndexResult], publish: bool
-) -> int:
-    d_start, d_end = local_bounds(day, day)
-    previous = dict(
-        db.session.execute(
-            select(SentimentIndex.area_id, SentimentIndex.score).where(
-                SentimentIndex.day == day - timedelta(days=1),
-                SentimentIndex.level == "community",
-                SentimentIndex.subdistrict_id == subdistrict_id,
-            )
-        ).all()
-    )
-
-    def per_community(*conditions: Any) -> dict[int, int]:
-        return dict(
-            db.session.execute(
-                select(Case.community_id, func.count())
-                .where(Case.subdistrict_id == subdistrict_id, *conditions)
-                .group_by(Case.community_id)
-            ).all()
-        )
-
-    new = per_community(
-        Case.reported_at >= d_start, Case.reported_at < d_end, Case.status.not_in(NOT_NEW)
-    )
-    closed = per_community(
-        Case.closed_at >= d_start, Case.closed_at < d_end, Case.status == "closed"
-    )
-    overdue = per_community(
-        Case.deadline_at >= d_start,
-        Case.deadline_at < d_end,
-        or_(Case.handled_at.is_(None), Case.handled_at > Case.deadline_at),
-        Case.status.not_in(NOT_NEW),
-    )
-    names = dict(
-        db.session.execute(
-            select(Community.id, Community.name).where(Community.id.in_(list(results)))
-        ).all()
-    )
-    db.session.execute(
-        delete(Bulletin).where(Bulletin.day == day, Bulletin.subdistrict_id == subdistrict_id)
-    )
-    texts = []
-    for cid, result in results.items():
-        text = bulletin_zh(
-            names[cid],
-            day,
-            result,
-            previous.get(cid),
-            new.get(cid, 0),
-            closed.get(cid, 0),
-            overdue.get(cid, 0),
-        )
-        db.session.add(
-            Bulletin(
-                day=day,
-                community_id=cid,
-                subdistrict_id=subdistrict_id,
-                text=text,
-                score=result.score,
-                previous=previous.get(cid),
-            )
-        )
-        texts.append(
-            {"community_id": cid, "community": names[cid], "score": result.score, "text": text}
-        )
-    if publish and texts:
-        notify.publish_bulletin(subdistrict_id, day, texts)
-    return len(texts)
+BACKFILL_CHUNK_DAYS = 183
+"""A backfill computes this many days per set-wise pass (bounds the arrays in memory)."""
 
 
 def backfill(
@@ -357,18 +281,264 @@ def backfill(
     progress: Callable[[int], None] | None = None,
     subdistrict_id: int | None = None,
 ) -> int:
-    """Compute every day from `first` to `last` in order (each day's bulletin compares with
-    the day before, so order matters); webhooks are not sent for past days."""
+    """Compute every day from `first` to `last`, set-wise in chunks, oldest first (each
+    day's bulletin compares with the day before); webhooks are not sent for past days."""
     if last < first:
         raise Invalid("validation_error", "to: before from", "字段 to：早于 from", field="to")
-    day, n = first, 0
-    while day <= last:
-        compute_day(uow, day, subdistrict_id=subdistrict_id, publish=False)
-        n += 1
+    if last > (uow.now.astimezone(local_zone())).date():
+        raise Invalid(
+            "validation_error",
+            "to: the day has not happened yet",
+            "字段 to：该日期尚未到来",
+            field="to",
+        )
+    start, n = first, 0
+    while start <= last:
+        end = min(last, start + timedelta(days=BACKFILL_CHUNK_DAYS - 1))
+        done = compute_range(uow, start, end, subdistrict_id=subdistrict_id, publish=False)
+        n += len(done)
         if progress:
-            progress(1)
-        day += timedelta(days=1)
+            progress(len(done))
+        start = end + timedelta(days=1)
     return n
+
+
+def formula_id(weights: Weights) -> int:
+    """The id of the (formula version, weights) row, created at its first use."""
+    key = json.dumps(weights.as_dict(), sort_keys=True)
+    found = db.session.scalar(
+        select(IndexFormula.id).where(
+            IndexFormula.version == FORMULA_VERSION, IndexFormula.weights_key == key
+        )
+    )
+    if found is not None:
+        return found
+    row = IndexFormula(version=FORMULA_VERSION, weights=weights.as_dict(), weights_key=key)
+    db.session.add(row)
+    db.session.flush()
+    return row.id
+
+
+def compute_range(
+    uow: UnitOfWork,
+    first: date,
+    last: date,
+    *,
+    subdistrict_id: int | None = None,
+    publish: bool = False,
+) -> list[DayResult]:
+    """The index of every day of [first, last] for every active grid and community (of one
+    subdistrict, or all), set-wise: the inputs of the whole range from one SQL pass
+    (`index_sets`), scored by the vectorised formula (`index_vector`), stored as slim
+    numeric rows; then each day's bulletins. Replaces what was stored for those days."""
+    tz = local_zone()
+    window = int(current_app.config["INDEX_WINDOW_DAYS"])
+    wts = weights()
+    stmt = select(
+        Grid.id, Grid.community_id, Grid.subdistrict_id, Grid.area_m2, Grid.population
+    ).where(Grid.active.is_(True))
+    if subdistrict_id:
+        stmt = stmt.where(Grid.subdistrict_id == subdistrict_id)
+    grids = db.session.execute(stmt.order_by(Grid.id)).all()
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    if not grids:
+        return [DayResult(day=d, grids=0, communities=0, bulletins=0) for d in days]
+    gd = index_sets.grid_day_inputs(first, last, window, tz, [g.id for g in grids], subdistrict_id)
+    n_days = len(days)
+    c = gd.counts
+    population = np.asarray([g.population or 0 for g in grids], dtype=np.int64)
+    coverage = np.where(np.isnan(gd.coverage) & (c["slot_today"] > 0), 0.0, gd.coverage)
+    coverage = np.minimum(coverage, 1.0)
+    grid_cols: dict[str, Any] = {
+        "population": np.repeat(population[:, None], n_days, axis=1),
+        "window_days": np.full(coverage.shape, window, dtype=np.int64),
+        **{f: c[f] for f in index_sets.FIELDS[:11]},
+        "patrol_coverage": coverage,
+        "scheduled_patrols": c["slots_done"] + c["slots_missed"],
+        "patrols_done_on_time": c["slots_done"],
+        "topic_satisfied": np.zeros(coverage.shape, dtype=np.int64),
+        "topic_basic": np.zeros(coverage.shape, dtype=np.int64),
+        "topic_unsatisfied": np.zeros(coverage.shape, dtype=np.int64),
+    }
+
+    # communities: the grids' inputs pooled (counts add up, coverage area-weighted)
+    community_ids = sorted({g.community_id for g in grids})
+    k_of = {cid: k for k, cid in enumerate(community_ids)}
+    member = np.zeros((len(community_ids), len(grids)), dtype=np.int64)
+    for j, g in enumerate(grids):
+        member[k_of[g.community_id], j] = 1
+    comm_cols: dict[str, Any] = {
+        name: member @ value
+        for name, value in grid_cols.items()
+        if name not in ("patrol_coverage", "window_days")
+    }
+    comm_cols["window_days"] = np.full((len(community_ids), n_days), window, dtype=np.int64)
+    comm_cols["patrol_coverage"] = _pooled_coverage(member, grids, coverage)
+    topics = topic_day_counts(first, last, tz, community_ids, subdistrict_id)
+    for verdict in ("satisfied", "basic", "unsatisfied"):
+        comm_cols[f"topic_{verdict}"] = topics[verdict]
+    comm_sid = np.asarray(
+        [next(g.subdistrict_id for g in grids if g.community_id == cid) for cid in community_ids],
+        dtype=np.int64,
+    )
+    grid_sid = np.asarray([g.subdistrict_id for g in grids], dtype=np.int64)
+
+    # score, store
+    fid = formula_id(wts)
+    sids = sorted(set(grid_sid.tolist()))
+    db.session.execute(
+        delete(SentimentIndex).where(
+            SentimentIndex.day >= first,
+            SentimentIndex.day <= last,
+            SentimentIndex.subdistrict_id.in_(sids),
+        )
+    )
+    scores: dict[str, Any] = {}
+    for level, cols, ids, sid_of in (
+        ("grid", grid_cols, [g.id for g in grids], grid_sid),
+        ("community", comm_cols, community_ids, comm_sid),
+    ):
+        flat = index_vector.InputArrays(
+            **{
+                name: np.ascontiguousarray(cols[name]).reshape(-1)
+                for name in index_vector.InputArrays.__dataclass_fields__
+            }
+        )
+        tenths, _ = index_vector.score_many(flat, wts)
+        scores[level] = tenths.reshape(len(ids), n_days)
+        index_store.write_rows(level, ids, sid_of, days, cols, scores[level], fid, first)
+    bulletins = _bulletins_range(
+        days, community_ids, comm_sid, scores["community"], subdistrict_id, publish
+    )
+    uow.session.flush()
+    return [
+        DayResult(day=d, grids=len(grids), communities=len(community_ids), bulletins=bulletins[i])
+        for i, d in enumerate(days)
+    ]
+
+
+def _pooled_coverage(member: Any, grids: list[Any], coverage: Any) -> Any:
+    """Each community's coverage per day: Σ area·coverage ÷ Σ area over its grids with a
+    coverage figure that day, exactly rounded (`math.fsum`, as `combine_inputs`)."""
+    areas = np.asarray([float(g.area_m2) for g in grids], dtype=np.float64)
+    weighted = areas[:, None] * coverage
+    out = np.full((member.shape[0], coverage.shape[1]), np.nan)
+    for k in range(member.shape[0]):
+        rows = np.flatnonzero(member[k])
+        has = ~np.isnan(coverage[rows])
+        for d in np.flatnonzero(has.any(axis=0)).tolist():
+            mask = has[:, d]
+            value = math.fsum(weighted[rows[mask], d].tolist()) / math.fsum(
+                areas[rows[mask]].tolist()
+            )
+            out[k, d] = min(1.0, max(0.0, value))
+    return out
+
+
+def topic_day_counts(
+    first: date,
+    last: date,
+    tz: Any,
+    community_ids: list[int],
+    subdistrict_id: int | None,
+) -> dict[str, Any]:
+    """Evaluations of each community's topics over the topic window ending on each day of
+    [first, last]: daily counts from one grouped query, trailing sums by cumulative sums."""
+    span = TOPIC_WINDOW_DAYS
+    d0 = first - timedelta(days=span - 1)
+    w_start, w_end = local_bounds(d0, last)
+    n = (last - d0).days + 1
+    daily = {v: np.zeros((len(community_ids), n + 1), dtype=np.int64) for v in TOPIC_VERDICTS}
+    k_of = {cid: k for k, cid in enumerate(community_ids)}
+    stmt = (
+        select(Topic.community_id, TopicRating.verdict, TopicRating.created_at)
+        .join(Topic, Topic.id == TopicRating.topic_id)
+        .where(TopicRating.created_at >= w_start, TopicRating.created_at < w_end)
+    )
+    if subdistrict_id:
+        stmt = stmt.where(Topic.subdistrict_id == subdistrict_id)
+    for cid, verdict, at in db.session.execute(stmt):  # a few a year per community
+        k = k_of.get(cid)
+        if k is None or verdict not in daily:
+            continue
+        daily[verdict][k, (at.astimezone(tz).date() - d0).days + 1] += 1
+    out = {}
+    for verdict, counts in daily.items():
+        cum = np.cumsum(counts, axis=1)  # cum[:, i] = days 0 .. i-1
+        ends = np.arange(span, n + 1)  # day index + 1 of each day of [first, last]
+        out[verdict] = cum[:, ends] - cum[:, ends - span]
+    return out
+
+
+def _bulletins_range(
+    days: list[date],
+    community_ids: list[int],
+    comm_sid: Any,
+    tenths: Any,
+    subdistrict_id: int | None,
+    publish: bool,
+) -> list[int]:
+    """Every community's bulletin for every day of the range (set-wise counts); the number
+    written per day."""
+    first, last = days[0], days[-1]
+    tz = local_zone()
+    names = dict(
+        db.session.execute(
+            select(Community.id, Community.name).where(Community.id.in_(community_ids))
+        ).all()
+    )
+    before = first - timedelta(days=1)
+    previous_day = {
+        (sid, area): score
+        for sid, area, score in db.session.execute(
+            select(
+                SentimentIndex.subdistrict_id, SentimentIndex.area_id, SentimentIndex.score
+            ).where(SentimentIndex.day == before, SentimentIndex.level == "community")
+        )
+    }
+
+    counts = index_sets.community_day_counts(first, last, tz, subdistrict_id)
+    sids = sorted(set(comm_sid.tolist()))
+    db.session.execute(
+        delete(Bulletin).where(
+            Bulletin.day >= first, Bulletin.day <= last, Bulletin.subdistrict_id.in_(sids)
+        )
+    )
+    figures = index_vector.tenths_to_float(tenths.reshape(-1))
+    width = len(days)
+    rows: list[dict[str, Any]] = []
+    written = [0] * width
+    for i, day in enumerate(days):
+        by_sid: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for k, cid in enumerate(community_ids):
+            sid = int(comm_sid[k])
+            score = figures[k * width + i]
+            prev = previous_day.get((sid, cid)) if i == 0 else figures[k * width + i - 1]
+            new, closed, overdue = counts.get((sid, cid, day), (0, 0, 0))
+            text = bulletin_zh(
+                names[cid], day, IndexResult(score=score, components={}), prev, new, closed, overdue
+            )
+            rows.append(
+                {
+                    "day": day,
+                    "community_id": cid,
+                    "subdistrict_id": sid,
+                    "text": text,
+                    "score": score,
+                    "previous": prev,
+                    "created_at": utcnow(),
+                }
+            )
+            by_sid[sid].append(
+                {"community_id": cid, "community": names[cid], "score": score, "text": text}
+            )
+            written[i] += 1
+        if publish:
+            for sid, texts in sorted(by_sid.items()):
+                notify.publish_bulletin(sid, day, texts)
+    if rows:
+        db.session.execute(insert(Bulletin), rows)
+    return written
 
 
 # ---------------------------------------------------------------------------------- reading
@@ -456,8 +626,8 @@ def history(level: str, area_id: int, first: date, last: date) -> list[dict[str,
     model = Grid if level == "grid" else Community
     if db.session.get(model, area_id) is None:
         raise NotFound("Area", "区域", field=level)
-    rows = db.session.execute(
-        select(SentimentIndex.day, SentimentIndex.score, SentimentIndex.components)
+    rows = db.session.scalars(
+        select(SentimentIndex)
         .where(
             SentimentIndex.level == level,
             SentimentIndex.area_id == area_id,
@@ -466,7 +636,7 @@ def history(level: str, area_id: int, first: date, last: date) -> list[dict[str,
         )
         .order_by(SentimentIndex.day)
     )
-    return [{"day": d, "score": s, "components": c} for d, s, c in rows]
+    return [{"day": r.day, "score": r.score, "components": r.components} for r in rows]
 
 
 def bulletins_of(

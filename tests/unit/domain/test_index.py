@@ -193,6 +193,7 @@ def test_park_grid_with_three_components_missing() -> None:
         "satisfaction",
         "patrol_coverage",
         "patrol_on_time",
+        "topic_evaluation",  # index/2: a grid has no deliberation topics
     ]
     assert result.score == 93.4
 
@@ -240,8 +241,9 @@ def test_default_weights() -> None:
         "rework": 0.10,
         "patrol_coverage": 0.10,
         "patrol_on_time": 0.05,
+        "topic_evaluation": 0.10,  # index/2; only present for communities with evaluated topics
     }
-    assert math.fsum(DEFAULT_WEIGHTS.as_dict().values()) == pytest.approx(1.0)
+    assert math.fsum(DEFAULT_WEIGHTS.as_dict().values()) == pytest.approx(1.1)
     assert Weights.from_mapping(DEFAULT_WEIGHTS.as_dict()) == DEFAULT_WEIGHTS
 
 
