@@ -14,7 +14,7 @@ from server.domain.roles import Role
 from server.errors import DomainError, Unauthorized
 from server.extensions import db
 from server.models import CollectorGrid, Device, User
-from server.services.people import ratelimit, sessions
+from server.services.people import ratelimit, sessions, users
 from server.services.people.passwords import check_password
 from server.services.people.principal import Principal
 from server.services.uow import UnitOfWork
@@ -136,6 +136,16 @@ def start_web_session(
     return WebSignIn(session_id=opaque, principal=principal_for(checked.user))
 
 
+def change_password_web(
+    uow: UnitOfWork, user_id: int, current: str, new: str, address: str, device: str | None
+) -> tuple[str, Principal]:
+    """Change one's own password from the pages: every session and token ends, and a fresh
+    web session starts for this browser (its opaque id, and who)."""
+    user = users.change_own_password(uow, user_id, current, new)
+    opaque = sessions.start(uow, user, sessions.WEB, device=device, address=address)
+    return opaque, principal_for(user)
+
+
 def resolve_web_session(uow: UnitOfWork, opaque_id: str) -> Principal:
     """Who a page's session cookie stands for; 401 `session_ended` once it has ended."""
     live = sessions.check(uow, opaque_id, sessions.WEB)
@@ -182,6 +192,7 @@ def principal_for(user: User, device_id: str | None = None) -> Principal:
         unit_id=user.unit_id,
         grid_ids=grid_ids,
         device_id=device_id,
+        must_change_password=bool(user.must_change_password),
     )
 
 
