@@ -329,16 +329,16 @@ def case_action_post(case_id: str, action: str) -> Any:
     photos = (
         _uploaded_photos(principal.user_id) + _kept_photos() if action in OPTIONAL_FIELDS else []
     )
-    data = cases.ActionInput(
-        version=version,
-        reason=forms.text(form, "reason", max_length=2000),
-        unit_id=forms.integer(form, "unit_id"),
-        deadline=forms.local_moment(form, "deadline"),
-        result=forms.text(form, "result", max_length=4000),
-        photos=photos,
-        into=forms.text(form, "into", max_length=64),
-    )
     try:
+        data = cases.ActionInput(
+            version=version,
+            reason=forms.text(form, "reason", max_length=2000),
+            unit_id=forms.integer(form, "unit_id"),
+            deadline=forms.local_moment(form, "deadline"),
+            result=forms.text(form, "result", max_length=4000),
+            photos=photos,
+            into=forms.text(form, "into", max_length=64),
+        )
         with unit_of_work() as uow:
             case = cases.act(uow, principal, case_id[:64], action[:32], data)
     except DomainError as exc:
