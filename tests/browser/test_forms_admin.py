@@ -236,7 +236,8 @@ def test_disabled_users_open_session_stops_and_reset_password_must_be_changed(
     page.get_by_text("重置密码 staff").click()
     page.get_by_label("临时密码 · staff").fill("short")
     page.evaluate(
-        "() => document.querySelectorAll('[minlength]').forEach(e => e.removeAttribute('minlength'))"
+        "() => document.querySelectorAll('[minlength]')"
+        ".forEach(e => e.removeAttribute('minlength'))"
     )
     page.get_by_role("button", name="重置密码", exact=True).click()
     assert "临时密码" in page.locator(".field-error").inner_text()
