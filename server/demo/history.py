@@ -12,7 +12,7 @@ import random
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from geoalchemy2.shape import from_shape, to_shape
@@ -84,15 +84,18 @@ class Climate:
 
     quality: dict[int, float]  # community id → -1 … +1
     bad_weeks: frozenset[date]  # the Monday of each bad week (local dates)
+    zone: tzinfo = UTC
 
     def of(self, community_id: int, at: datetime) -> tuple[float, float]:
         """(quality, 1.0 in a bad week else 0.0) for a case of this community at `at`."""
-        day = at.astimezone(local_zone()).date()
+        day = at.astimezone(self.zone).date()
         monday = day - timedelta(days=day.weekday())
         return self.quality.get(community_id, 0.0), 1.0 if monday in self.bad_weeks else 0.0
 
 
-def _climate(rng: random.Random, community_ids: list[int], first: date, days: int) -> Climate:
+def _climate(
+    rng: random.Random, community_ids: list[int], first: date, days: int, zone: tzinfo = UTC
+) -> Climate:
     spread = [(-1 + 2 * i / max(1, len(community_ids) - 1)) for i in range(len(community_ids))]
     rng.shuffle(spread)
     mondays = sorted(
@@ -102,7 +105,7 @@ def _climate(rng: random.Random, community_ids: list[int], first: date, days: in
         }
     )[1:-1]
     bad = rng.sample(mondays, min(len(mondays), max(1, days // 25)))
-    return Climate(dict(zip(community_ids, spread, strict=True)), frozenset(bad))
+    return Climate(dict(zip(community_ids, spread, strict=True)), frozenset(bad), zone)
 
 
 def _p(base: float, quality: float, bad: float, *, better: float, worse: float) -> float:
@@ -221,6 +224,7 @@ def seed_history(uow: UnitOfWork, days: int = 60, seed: int = 2026) -> HistoryRe
         sorted({g.community_id for grids in grids_of.values() for g in grids}),
         first,
         days,
+        local_zone(),
     )
     holidays = calendar().holidays
     now = utcnow()
