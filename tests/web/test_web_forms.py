@@ -10,7 +10,9 @@ import re
 from pathlib import Path
 
 from conftest import World
+from flask import Flask
 from flask.testing import FlaskClient
+from helpers import new_case
 
 from server.web.forms import bare, scrub
 from tests.web.test_web_session import csrf_of, sign_in
@@ -137,3 +139,37 @@ def test_icons_are_the_field_apps(client: FlaskClient) -> None:
     assert client.get("/apple-touch-icon.png").status_code == 200
     manifest = client.get("/site.webmanifest").get_json()
     assert manifest["icons"][0]["src"] == "/assets/icons/icon-192.png"
+
+
+def test_case_page_says_when_a_deadline_counted_weekends_only(
+    app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from server.extensions import db
+    from server.models import Case, Category
+    from server.services.caseloop.case_deadlines import calendar
+
+    api = app.test_client()
+    case = new_case(api, tokens)
+    with app.app_context():
+        cal = calendar()
+        missing = next(y for y in range(2027, 2100) if not cal.covers(y))
+        db.session.scalar(
+            select(Category).where(Category.code == "sanitation")
+        ).deadline_unit = "workdays"
+        row = db.session.get(Case, case["id"])
+        row.dispatched_at = datetime(missing - 1, 12, 30, 2, tzinfo=UTC)
+        row.deadline_at = datetime(missing, 1, 6, 10, tzinfo=UTC)
+        db.session.commit()
+    sign_in(client, "dispatcher")
+    page = client.get(f"/console/cases/{case['id']}").text
+    assert f"按周末计算：缺少 {missing} 年节假日安排" in page
+    with app.app_context():
+        db.session.scalar(
+            select(Category).where(Category.code == "sanitation")
+        ).deadline_unit = "hours"
+        db.session.commit()
+    assert "按周末计算" not in client.get(f"/console/cases/{case['id']}").text
