@@ -206,6 +206,9 @@ def test_admin_assigns_grids_by_name(
     for path in (
         f"/console/admin/people/{world.user_ids['collector']}/grids?q=甲社区",
         "/console/admin/holidays",
+        "/console/admin/people",
+        "/console/admin/devices",
+        "/console/admin?q=甲社区",
         "/account/password",
     ):
         phone_page.goto(path)

@@ -173,3 +173,41 @@ def test_case_page_says_when_a_deadline_counted_weekends_only(
         ).deadline_unit = "hours"
         db.session.commit()
     assert "按周末计算" not in client.get(f"/console/cases/{case['id']}").text
+
+
+def test_reset_password_blocks_api_tokens_until_changed_on_the_pages(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    from server.domain.roles import Role
+    from server.services.people import users
+    from server.services.people.principal import Principal
+    from server.services.uow import unit_of_work
+
+    with app.app_context():
+        admin = Principal(world.user_ids["admin"], "admin", Role.ADMIN, world.subdistrict_id)
+        with unit_of_work() as uow:
+            users.reset_password(uow, admin, world.user_ids["collector"], "Temp-pass-2026")
+    api = app.test_client()
+    refused = api.post(
+        "/api/v1/auth/token", json={"username": "collector", "password": "Temp-pass-2026"}
+    )
+    assert refused.status_code == 403
+    assert refused.get_json()["code"] == "password_change_required"
+    sign_in(client, "collector", "Temp-pass-2026")
+    form = client.get("/account/password")
+    assert form.status_code == 200 and "管理员已重置您的密码" in form.text
+    changed = client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_of(form.text),
+            "_back": "/account/password",
+            "current_password": "Temp-pass-2026",
+            "new_password": "collector-own-1",
+            "new_password2": "collector-own-1",
+        },
+    )
+    assert changed.status_code == 303
+    ok = api.post(
+        "/api/v1/auth/token", json={"username": "collector", "password": "collector-own-1"}
+    )
+    assert ok.status_code == 200

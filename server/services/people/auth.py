@@ -102,6 +102,15 @@ def login(
     if checked.user is None:
         return LoginAttempt(refusal=checked.refusal)
     user = checked.user
+    if user.must_change_password:  # after an admin's reset: the pages ask for a new one first
+        return LoginAttempt(
+            refusal=DomainError(
+                "password_change_required",
+                "Your password was reset: sign in on the web pages and choose a new one first",
+                "您的密码已被管理员重置：请先在网页上登录并设置新密码",
+                status=403,
+            )
+        )
     opaque = sessions.start(uow, user, sessions.API, device=device, address=address)
     ttl = current_app.config["ACCESS_TOKEN_TTL"]
     token = _serializer().dumps({"u": user.id, "v": user.token_version, "s": opaque})
