@@ -52,7 +52,7 @@ class LiveServer:
             self.env.pop(name, None)  # tasks run in the server process
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 90.0) -> None:  # 2 cores shared by many: slow imports
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [

@@ -12,7 +12,7 @@ import random
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from geoalchemy2.shape import from_shape, to_shape
@@ -72,6 +72,46 @@ class HistoryReport:
     index_days: int = 0
     skipped: bool = False
     by_status: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Climate:
+    """Why the demo's figures differ like a real sub-district's: each community has its own
+    standing (-1 struggling … +1 exemplary: some committees and units simply work better),
+    and a few bad weeks (a storm, a staff shortage, the run-up to a holiday) hit everyone.
+    Every probability of the history is nudged by both; README "Demo data" gives the ranges
+    this produces."""
+
+    quality: dict[int, float]  # community id → -1 … +1
+    bad_weeks: frozenset[date]  # the Monday of each bad week (local dates)
+    zone: tzinfo = UTC
+
+    def of(self, community_id: int, at: datetime) -> tuple[float, float]:
+        """(quality, 1.0 in a bad week else 0.0) for a case of this community at `at`."""
+        day = at.astimezone(self.zone).date()
+        monday = day - timedelta(days=day.weekday())
+        return self.quality.get(community_id, 0.0), 1.0 if monday in self.bad_weeks else 0.0
+
+
+def _climate(
+    rng: random.Random, community_ids: list[int], first: date, days: int, zone: tzinfo = UTC
+) -> Climate:
+    spread = [(-1 + 2 * i / max(1, len(community_ids) - 1)) for i in range(len(community_ids))]
+    rng.shuffle(spread)
+    mondays = sorted(
+        {
+            first + timedelta(days=d) - timedelta(days=(first + timedelta(days=d)).weekday())
+            for d in range(days)
+        }
+    )[1:-1]
+    bad = rng.sample(mondays, min(len(mondays), max(1, days // 25)))
+    return Climate(dict(zip(community_ids, spread, strict=True)), frozenset(bad), zone)
+
+
+def _p(base: float, quality: float, bad: float, *, better: float, worse: float) -> float:
+    """A probability: `base`, lower by `better` for the best community (higher for the
+    worst), higher by `worse` in a bad week; kept within 1–90 %."""
+    return min(0.9, max(0.01, base - better * quality + worse * bad))
 
 
 def _local(day: date, hour: float) -> datetime:
@@ -179,6 +219,13 @@ def seed_history(uow: UnitOfWork, days: int = 60, seed: int = 2026) -> HistoryRe
         schedules[collector.id] = schedule
     db.session.flush()
     routes = {cid: _route(grid, rng) for cid, grid in primary.items()}
+    climate = _climate(
+        random.Random(seed + 1),
+        sorted({g.community_id for grids in grids_of.values() for g in grids}),
+        first,
+        days,
+        local_zone(),
+    )
     holidays = calendar().holidays
     now = utcnow()
     cases: list[Case] = []
@@ -192,7 +239,8 @@ def seed_history(uow: UnitOfWork, days: int = 60, seed: int = 2026) -> HistoryRe
             if grid is None:
                 continue
             due = _local(day, 9)
-            patrolled = rng.random() < 0.88
+            quality, bad = climate.of(grid.community_id, due)
+            patrolled = rng.random() > _p(0.10, quality, bad, better=0.07, worse=0.12)
             patrol = None
             if patrolled:
                 start = due + timedelta(minutes=rng.uniform(-20, 35))
@@ -244,7 +292,14 @@ def seed_history(uow: UnitOfWork, days: int = 60, seed: int = 2026) -> HistoryRe
         log.case_id = case.id
     for case in cases:
         n_events, n_ratings = _live(
-            case, rng, now, dispatcher, units, staff, {c: grids_of.get(c, []) for c in grids_of}
+            case,
+            rng,
+            now,
+            dispatcher,
+            units,
+            staff,
+            {c: grids_of.get(c, []) for c in grids_of},
+            climate.of(case.community_id, case.reported_at),
         )
         report.events += n_events
         report.ratings += n_ratings
@@ -421,8 +476,11 @@ def _live(
     units: list[Unit],
     staff: dict[int | None, User],
     grids_of: dict[int, list[Grid]],
+    climate: tuple[float, float] = (0.0, 0.0),
 ) -> tuple[int, int]:
-    """Walk the case through the state machine with plausible delays, up to now."""
+    """Walk the case through the state machine with plausible delays, up to now; how well it
+    goes depends on its community and week (`climate`: quality -1…+1, bad week 0/1)."""
+    quality, bad = climate
     t = case.reported_at
     seq = 0
     ratings = 0
@@ -478,7 +536,7 @@ def _live(
             created_at=t,
         )
     )
-    if rng.random() < 0.07:
+    if rng.random() < _p(0.07, quality, bad, better=0.04, worse=0.05):
         if step(Action.REJECT, dispatcher, "dispatcher", {"reason": "经核实不属实"}, (0.3, 4)):
             case.closed_at = t
         return seq, ratings
@@ -494,7 +552,8 @@ def _live(
         case.first_dispatched_at = case.first_dispatched_at or t
         case.deadline_at = case_deadline(case, t)
         worker = staff[unit.id]
-        if rng.random() < 0.05:  # the wrong unit: sent back, dispatched again (回退)
+        # the wrong unit: sent back, dispatched again (回退)
+        if rng.random() < _p(0.05, quality, bad, better=0.03, worse=0.05):
             if not step(
                 Action.SEND_BACK, worker, "unit_staff", {"reason": "不属于本单位职责"}, (0.2, 3)
             ):
@@ -510,7 +569,7 @@ def _live(
             return seq, ratings
         while True:
             span = (case.deadline_at - t).total_seconds() / 3600
-            late = rng.random() < 0.15
+            late = rng.random() < _p(0.10, quality, bad, better=0.08, worse=0.22)
             hours = (span * 1.05, span * 1.6) if late else (min(1.0, span * 0.2), span * 0.9)
             if not step(Action.REPORT_DONE, worker, "unit_staff", {"result": "已处理"}, hours):
                 if case.deadline_at < now:
@@ -522,7 +581,8 @@ def _live(
                 case.overdue, case.overdue_at = True, case.deadline_at
             verifier = db.session.get(User, verifier_id) if verifier_id else dispatcher
             role = "collector" if verifier_id else "dispatcher"
-            if rng.random() < 0.12 and case.rework_count == 0:
+            rework = _p(0.06, quality, bad, better=0.045, worse=0.08)
+            if rng.random() < rework and case.rework_count == 0:
                 if not step(
                     Action.VERIFY_FAIL, verifier, role, {"reason": "现场仍未整改到位"}, (1, 20)
                 ):
@@ -547,9 +607,13 @@ def _live(
                     )
                     ratings += 1
             return seq, ratings
-        verdict = rng.choices(["satisfied", "basic", "unsatisfied"], [70, 20, 10])[0]
-        if round_no == 2:
-            verdict = rng.choice(["satisfied", "basic"])
+        unsatisfied = _p(0.14, quality, bad, better=0.09, worse=0.16)
+        if round_no == 2:  # reworked after a 不满意: better, not always good enough
+            unsatisfied = _p(0.35, quality, bad, better=0.15, worse=0.15)
+        basic = 0.24 + 0.06 * (1 - quality)
+        verdict = rng.choices(
+            ["satisfied", "basic", "unsatisfied"], [1 - basic - unsatisfied, basic, unsatisfied]
+        )[0]
         if not step(
             Action.RATE,
             None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.models.base import Base, TimestampMixin, UTCDateTime, utcnow
@@ -38,9 +38,11 @@ class User(TimestampMixin, Base):
     # Bumped on password change or deactivation: every token issued before is void.
     token_version: Mapped[int] = mapped_column(Integer, default=0)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    # Brute-force protection: consecutive failed logins, and the lock they earned.
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Set by an admin's password reset: the pages ask for a new password before anything else.
+    # (Sign-in throttling lives in the rate limiter, services/people/ratelimit.py.)
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     subdistrict: Mapped[Subdistrict | None] = relationship()
     unit: Mapped[Unit | None] = relationship()

@@ -13,12 +13,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, g, render_template, request
+from flask import Blueprint, Flask, flash, g, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from server import metrics
 from server.errors import DomainError
-from server.web import i18n
+from server.web import forms, i18n
 from server.web.session import (
     CSRF_FIELD,
     SignInRequired,
@@ -55,9 +55,14 @@ def web_blueprint(
     kwargs.setdefault("template_folder", str(TEMPLATES))
     bp = Blueprint(name, import_name, **kwargs)
     bp.before_request(check_csrf)
+    bp.before_request(_once_only)
+    bp.after_request(_remember_once)
 
     def domain_error(error: DomainError) -> Any:
         metrics.count_refusal(error.code)
+        shown = forms.show_refused(error)
+        if shown is not None:
+            return shown
         body, status = render_error(
             error.status, error.message_zh, error.message, error.code, template=error_template
         )
@@ -98,6 +103,27 @@ def render_error(
     return body, status
 
 
+def _once_only() -> Any:
+    """A form that already did its work (sent twice: a double click, a reload of the page a
+    POST answered, the back button) is not run again: back to where it was sent from."""
+    if request.method != "POST" or not forms.once_seen():
+        return None
+    flash(
+        i18n.t(
+            "这张表单已经提交过，没有重复执行。",
+            "This form was already sent; it was not run twice.",
+        ),
+        "warn",
+    )
+    return redirect(forms.back_url() or request.path, 303)
+
+
+def _remember_once(response: Any) -> Any:
+    if request.method == "POST" and response.status_code < 400:
+        forms.remember_once()
+    return response
+
+
 def _sign_in_required(error: SignInRequired) -> Any:
     return login_redirect(expired=error.expired)
 
@@ -108,7 +134,37 @@ def _context() -> dict[str, Any]:
         "html_lang": i18n.HTML_LANG[i18n.lang()],
         "me": web_principal(),
         "request_path": request.full_path.rstrip("?"),
+        "form_state": forms.form_state(),
     }
+
+
+def _refused_here(action: str) -> forms.FormState | None:
+    """For a template: the refused form state when it belongs to the form posting to
+    `action` (e.g. to show the photos kept from the refused submission)."""
+    state = forms.form_state()
+    return state if state is not None and state.action == action else None
+
+
+API_PREFIXES = ("/api/", "/open311/", "/openapi", "/healthz", "/swagger")
+
+
+def _html_for_unrouted_pages(app: Flask) -> None:
+    """A URL that matches no route (404), or a route without that method (405), gets an HTML
+    page unless it is an API address (those keep the API's JSON error)."""
+    api_handler = app.error_handler_spec[None][None].get(HTTPException)
+
+    def unrouted(error: HTTPException) -> Any:
+        path = request.path
+        if path.startswith(API_PREFIXES):
+            return api_handler(error) if api_handler is not None else error
+        status = error.code or 404
+        zh, en = HTTP_TEXTS[status]
+        body, status = render_error(status, zh, en, code=error.name.lower().replace(" ", "_"))
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() == "allow"]
+        return body, status, headers
+
+    app.register_error_handler(404, unrouted)
+    app.register_error_handler(405, unrouted)
 
 
 def register_web(app: Flask) -> None:
@@ -119,7 +175,13 @@ def register_web(app: Flask) -> None:
     app.context_processor(_context)
     # globals, so that macros imported without context see them too
     app.jinja_env.globals.update(
-        t=i18n.t, pick=i18n.pick, csrf_token=csrf_token, csrf_field=CSRF_FIELD
+        t=i18n.t,
+        pick=i18n.pick,
+        csrf_token=csrf_token,
+        csrf_field=CSRF_FIELD,
+        once_token=forms.once_token,
+        this_page=lambda: request.full_path.rstrip("?"),
+        refused_here=_refused_here,
     )
     app.register_blueprint(assets.bp)
     app.register_blueprint(auth_pages.bp)
@@ -134,6 +196,8 @@ def register_web(app: Flask) -> None:
                     "webhooks, patrols, index); name page blueprints web_<something>"
                 )
             app.register_blueprint(module.bp)
+
+    _html_for_unrouted_pages(app)
 
     @app.after_request
     def _no_store_for_pages(response: Any) -> Any:

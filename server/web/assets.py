@@ -34,3 +34,40 @@ def echarts() -> Any:
     if not path.is_file():
         abort(404)
     return send_file(path, mimetype="text/javascript", max_age=3600)
+
+
+# The app icons: the same set as the field app's (mobile/icons), served for every page.
+ICONS = Path(__file__).resolve().parent / "static" / "icons"
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Any:
+    return send_file(ICONS / "favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86400)
+
+
+@bp.get("/apple-touch-icon.png")
+@bp.get("/apple-touch-icon-precomposed.png")
+def apple_touch_icon() -> Any:
+    return send_file(ICONS / "icon-192.png", mimetype="image/png", max_age=86400)
+
+
+@bp.get("/site.webmanifest")
+def manifest() -> Any:
+    """For "add to home screen" from any page (the field app has its own at /app/)."""
+    from flask import jsonify
+
+    response = jsonify(
+        {
+            "name": "民情 Minqing",
+            "short_name": "民情",
+            "start_url": "/",
+            "display": "browser",
+            "icons": [
+                {"src": "/assets/icons/icon-192.png", "sizes": "192x192", "type": "image/png"},
+                {"src": "/assets/icons/icon-512.png", "sizes": "512x512", "type": "image/png"},
+            ],
+        }
+    )
+    response.mimetype = "application/manifest+json"
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import make_response, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 
 from server.domain.roles import Role
-from server.errors import DomainError
+from server.errors import DomainError, Invalid
 from server.web import i18n, web_blueprint
 from server.web.session import (
+    change_own_password,
+    page,
     safe_next,
     sign_in,
     sign_out,
     sign_out_everywhere,
+    signed_in,
     web_principal,
 )
 
@@ -60,6 +63,28 @@ def login() -> Any:
         expired=bool(request.args.get("expired")),
     )
     return html, status, headers
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@page()
+def change_password() -> Any:
+    """Change one's own password (required after an admin's reset): every other session and
+    token ends; this browser gets a fresh session."""
+    principal = signed_in()
+    if request.method == "POST":
+        current = request.form.get("current_password", "")[:200]
+        new = request.form.get("new_password", "")[:200]
+        if new != request.form.get("new_password2", "")[:200]:
+            raise Invalid(
+                "passwords_differ",
+                "new_password2: the two new passwords differ",
+                "字段 new_password2：两次输入的新密码不一致",
+                field="new_password2",
+            )
+        change_own_password(principal.user_id, current, new)
+        flash(i18n.t("密码已修改。", "Password changed."), "ok")
+        return redirect(landing(principal.role), 303)
+    return render_template("account_password.html", forced=principal.must_change_password)
 
 
 @bp.post("/logout")

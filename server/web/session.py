@@ -27,6 +27,7 @@ from server.services.uow import unit_of_work
 F = TypeVar("F", bound=Callable[..., Any])
 
 CSRF_FIELD = "csrf_token"
+PASSWORD_PAGE = "web_auth.change_password"
 CSRF_HEADER = "X-CSRF-Token"
 
 
@@ -97,6 +98,29 @@ def sign_in(username: str, password: str) -> Principal:
     return principal
 
 
+def change_own_password(user_id: int, current: str, new: str) -> Principal:
+    """Change the signed-in user's password: every session and token ends (this one too),
+    then this browser gets a fresh session."""
+    with unit_of_work() as uow:
+        principal = auth.change_password_web(
+            uow,
+            user_id,
+            current,
+            new,
+            request.remote_addr or "unknown",
+            request.headers.get("User-Agent"),
+        )
+        sid = principal[0]
+    csrf = session.get("csrf")
+    session.clear()
+    session.permanent = True
+    session["sid"] = sid
+    if isinstance(csrf, str):
+        session["csrf"] = csrf
+    g.web_principal = principal[1]
+    return principal[1]
+
+
 def sign_out() -> None:
     """End this browser's session on the server, then forget it here."""
     sid = session.get("sid")
@@ -163,6 +187,8 @@ def page(*roles: Role) -> Callable[[F], F]:
             principal = web_principal()
             if principal is None:
                 raise SignInRequired(expired=bool(g.get("session_expired")))
+            if principal.must_change_password and request.endpoint != PASSWORD_PAGE:
+                return redirect(url_for(PASSWORD_PAGE))  # after an admin's reset
             if roles and principal.role not in roles:
                 raise Forbidden("Your role may not open this page", "您的角色无权访问此页面")
             return func(*args, **kwargs)

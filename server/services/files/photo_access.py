@@ -80,7 +80,9 @@ def check_attachable(
     if refused:
         raise Invalid(
             "photo_not_yours",
-            f"photos: not yours to attach: {', '.join(refused)}",
-            "字段 photos：只能附上您自己上传的照片",
+            f"photos: {len(refused)} photo(s) were uploaded by someone else; attach only "
+            "photos you took yourself",
+            f"字段 photos：有 {len(refused)} 张照片是他人上传的，只能附上您自己拍摄的照片",
             field="photos",
+            details={"refused": refused},
         )

@@ -14,7 +14,7 @@ from server.domain.roles import Role
 from server.errors import DomainError, Unauthorized
 from server.extensions import db
 from server.models import CollectorGrid, Device, User
-from server.services.people import ratelimit, sessions
+from server.services.people import ratelimit, sessions, users
 from server.services.people.passwords import check_password
 from server.services.people.principal import Principal
 from server.services.uow import UnitOfWork
@@ -102,6 +102,15 @@ def login(
     if checked.user is None:
         return LoginAttempt(refusal=checked.refusal)
     user = checked.user
+    if user.must_change_password:  # after an admin's reset: the pages ask for a new one first
+        return LoginAttempt(
+            refusal=DomainError(
+                "password_change_required",
+                "Your password was reset: sign in on the web pages and choose a new one first",
+                "您的密码已被管理员重置：请先在网页上登录并设置新密码",
+                status=403,
+            )
+        )
     opaque = sessions.start(uow, user, sessions.API, device=device, address=address)
     ttl = current_app.config["ACCESS_TOKEN_TTL"]
     token = _serializer().dumps({"u": user.id, "v": user.token_version, "s": opaque})
@@ -134,6 +143,16 @@ def start_web_session(
         return WebSignIn(refusal=checked.refusal)
     opaque = sessions.start(uow, checked.user, sessions.WEB, device=device, address=address)
     return WebSignIn(session_id=opaque, principal=principal_for(checked.user))
+
+
+def change_password_web(
+    uow: UnitOfWork, user_id: int, current: str, new: str, address: str, device: str | None
+) -> tuple[str, Principal]:
+    """Change one's own password from the pages: every session and token ends, and a fresh
+    web session starts for this browser (its opaque id, and who)."""
+    user = users.change_own_password(uow, user_id, current, new)
+    opaque = sessions.start(uow, user, sessions.WEB, device=device, address=address)
+    return opaque, principal_for(user)
 
 
 def resolve_web_session(uow: UnitOfWork, opaque_id: str) -> Principal:
@@ -182,6 +201,7 @@ def principal_for(user: User, device_id: str | None = None) -> Principal:
         unit_id=user.unit_id,
         grid_ids=grid_ids,
         device_id=device_id,
+        must_change_password=bool(user.must_change_password),
     )
 
 

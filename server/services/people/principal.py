@@ -16,6 +16,7 @@ class Principal:
     unit_id: int | None = None
     grid_ids: frozenset[int] = field(default_factory=frozenset)
     device_id: str | None = None
+    must_change_password: bool = False  # after an admin's reset: the pages ask for a new one
 
     @property
     def is_city_admin(self) -> bool:

@@ -1,4 +1,5 @@
-"""Accounts: create a user, assign a collector's grids."""
+"""Accounts: create a user, assign a collector's grids, disable / re-enable an account, reset
+a password (changed at the next sign-in), change one's own."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from server.errors import DomainError, Forbidden, Invalid, NotFound
 from server.extensions import db
 from server.models import CollectorGrid, Grid, Subdistrict, Unit, User
 from server.services.people import sessions
-from server.services.people.passwords import hash_password
+from server.services.people.passwords import check_password, hash_password
 from server.services.people.principal import Principal
 from server.services.uow import UnitOfWork
 
@@ -147,16 +148,75 @@ def disable_user(uow: UnitOfWork, principal: Principal, user_id: int) -> int:
 
     Subdistrict admins disable accounts of their own subdistrict; nobody disables themself.
     """
-    if principal.role is not Role.ADMIN:
-        raise Forbidden("Only admins disable accounts", "只有管理员可以停用账号")
-    user = uow.session.get(User, user_id) if 0 < user_id < 2**31 else None
-    if user is None or (
-        principal.subdistrict_id is not None and user.subdistrict_id != principal.subdistrict_id
-    ):
-        raise NotFound("User", "用户")
+    user = _in_reach(uow, principal, user_id)
     if user.id == principal.user_id:
         raise Invalid(
             "cannot_disable_self", "You cannot disable your own account", "不能停用自己的账号"
         )
     user.active = False
     return sessions.revoke_all(uow, user)
+
+
+def _in_reach(uow: UnitOfWork, principal: Principal, user_id: int) -> User:
+    """An account an admin may manage: of their own subdistrict (any, for a city admin; a
+    subdistrict admin never manages a city-level admin)."""
+    if principal.role is not Role.ADMIN:
+        raise Forbidden("Only admins manage accounts", "只有管理员可以管理账号")
+    user = uow.session.get(User, user_id) if 0 < user_id < 2**31 else None
+    if user is None or (
+        principal.subdistrict_id is not None and user.subdistrict_id != principal.subdistrict_id
+    ):
+        raise NotFound("User", "用户")
+    return user
+
+
+def enable_user(uow: UnitOfWork, principal: Principal, user_id: int) -> User:
+    """Re-enable a disabled account: it may sign in again (its old sessions stay ended)."""
+    user = _in_reach(uow, principal, user_id)
+    user.active = True
+    return user
+
+
+def _check_new_password(password: str, field: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise _invalid(
+            field,
+            f"at least {MIN_PASSWORD_LENGTH} characters",
+            f"至少 {MIN_PASSWORD_LENGTH} 个字符",
+        )
+    if len(password) > 200:
+        raise _invalid(field, "at most 200 characters", "最多 200 个字符")
+
+
+def reset_password(uow: UnitOfWork, principal: Principal, user_id: int, password: str) -> int:
+    """An admin sets a temporary password: every session and token of the account ends now,
+    and at the next sign-in the person must choose their own. How many sessions ended."""
+    user = _in_reach(uow, principal, user_id)
+    if user.id == principal.user_id:
+        raise Invalid(
+            "cannot_reset_self",
+            "Change your own password on the account page",
+            "请在“修改密码”页面修改自己的密码",
+            field="new_password",
+        )
+    _check_new_password(password, "new_password")
+    user.password_hash = hash_password(password)
+    user.must_change_password = True
+    return sessions.revoke_all(uow, user)
+
+
+def change_own_password(uow: UnitOfWork, user_id: int, current: str, new: str) -> User:
+    """A person changes their password: the current one is checked, every other session and
+    token ends (the caller starts a fresh one for this browser)."""
+    user = uow.session.get(User, user_id)
+    if user is None or not user.active:
+        raise NotFound("User", "用户")
+    if not check_password(user.password_hash, current):
+        raise _invalid("current_password", "is not your current password", "与当前密码不符")
+    _check_new_password(new, "new_password")
+    if check_password(user.password_hash, new):
+        raise _invalid("new_password", "must differ from the current one", "不能与当前密码相同")
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    sessions.revoke_all(uow, user)
+    return user

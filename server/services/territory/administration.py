@@ -9,15 +9,24 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from server.domain.roles import Role
 from server.errors import Forbidden, Invalid, NotFound
 from server.extensions import db
-from server.models import Category, CollectorGrid, Device, Grid, Subdistrict, Unit, User
+from server.models import (
+    Category,
+    CollectorGrid,
+    Community,
+    Device,
+    Grid,
+    Subdistrict,
+    Unit,
+    User,
+)
 from server.services.people import devices, users
 from server.services.people.principal import Principal
-from server.services.territory import grids_import
+from server.services.territory import grids_import, holidays, org
 from server.services.uow import UnitOfWork
 
 PRIORITY_KEYS = ("urgent", "high", "normal", "low")
@@ -208,3 +217,82 @@ def update_category(
     category.default_priority = default_priority
     category.active = active
     return category
+
+
+@dataclass(frozen=True)
+class GridRow:
+    """A grid as the admin's tables and picker show it: names, not codes only."""
+
+    id: int
+    code: str
+    name: str
+    community: str
+    area_m2: float | None
+    collectors: list[str]
+
+
+def find_grids(
+    principal: Principal, query: str | None = None, *, limit: int = 500
+) -> list[GridRow]:
+    """The grids in the admin's reach whose grid name, community name or code contains
+    `query` (all of them without one), by community then code; at most `limit`."""
+    _admin(principal)
+    stmt = org.grid_scope(
+        select(Grid.id, Grid.code, Grid.name, Community.name, Grid.area_m2).join(
+            Community, Community.id == Grid.community_id
+        ),
+        principal,
+    )
+    words = (query or "").split()[:5]
+    for word in words:
+        like = f"%{word.replace('%', '').replace('_', '')[:50]}%"
+        stmt = stmt.where(
+            or_(Grid.name.ilike(like), Community.name.ilike(like), Grid.code.ilike(like))
+        )
+    rows = db.session.execute(stmt.order_by(Community.name, Grid.code).limit(limit)).all()
+    held: dict[int, list[str]] = defaultdict(list)
+    for grid_id, display in db.session.execute(
+        select(CollectorGrid.grid_id, User.display_name)
+        .join(User, User.id == CollectorGrid.collector_id)
+        .where(CollectorGrid.grid_id.in_([r[0] for r in rows] or [-1]))
+        .order_by(User.display_name)
+    ):
+        held[grid_id].append(display)
+    return [
+        GridRow(id=r[0], code=r[1], name=r[2], community=r[3], area_m2=r[4], collectors=held[r[0]])
+        for r in rows
+    ]
+
+
+def collector_grids(principal: Principal, user_id: int) -> tuple[User, list[GridRow]]:
+    """A collector and the grids they hold (for the grid picker)."""
+    _admin(principal)
+    user = _collector(principal, user_id)
+    codes = set(
+        db.session.scalars(
+            select(Grid.code)
+            .join(CollectorGrid, CollectorGrid.grid_id == Grid.id)
+            .where(CollectorGrid.collector_id == user.id)
+        )
+    )
+    return user, [g for g in find_grids(principal, limit=5000) if g.code in codes]
+
+
+def set_active(uow: UnitOfWork, principal: Principal, user_id: int, active: bool) -> int:
+    """Disable (every session and token ends now) or re-enable an account; sessions ended."""
+    if active:
+        users.enable_user(uow, principal, user_id)
+        return 0
+    return users.disable_user(uow, principal, user_id)
+
+
+def reset_password(uow: UnitOfWork, principal: Principal, user_id: int, password: str) -> int:
+    """A temporary password the person must change at the next sign-in; sessions ended."""
+    return users.reset_password(uow, principal, user_id, password)
+
+
+def load_holidays(uow: UnitOfWork, principal: Principal, text: str) -> list[int]:
+    """Load holiday years from a file (validated as `minqing holidays load` does); the
+    calendar is shared by every subdistrict, so only a city-level admin loads it."""
+    _city_admin(principal)
+    return holidays.load_file(uow, text)

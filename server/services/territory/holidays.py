@@ -87,10 +87,10 @@ def _missing(year: int) -> dict[str, str]:
         "code": "holidays_missing",
         "message": (
             f"No holiday calendar for {year}: deadlines in {year} count weekends only. Load the "
-            f"State Council's notice with `minqing holidays load FILE`."
+            f"State Council's notice on the admin page 节假日 or with `minqing holidays load FILE`."
         ),
         "message_zh": (
             f"缺少 {year} 年节假日安排：{year} 年的期限只按周末计算。请用 "
-            "`minqing holidays load 文件` 导入国务院办公厅通知。"
+            "管理 → 节假日页面或 `minqing holidays load 文件` 导入国务院办公厅通知。"
         ),
     }

@@ -33,16 +33,20 @@ def role_text(role: str) -> str:
     return t(ROLE_NAMES_ZH[r], ROLE_EN[r])
 
 
+GRID_ROWS = 500
+
+
 @bp.get("/admin", endpoint="admin_home")
 @page(Role.ADMIN)
 def admin_home() -> Any:
     principal = signed_in()
-    grids = org.list_grids(principal, limit=1000)
+    query = forms.text(request.args, "q", max_length=100)
+    grids = administration.find_grids(principal, query, limit=GRID_ROWS + 1)
     return render_template(
         "console/admin/home.html",
-        communities=org.list_communities(principal),
-        grids=grids.items,
-        grids_more=grids.next_cursor is not None,
+        grids=grids[:GRID_ROWS],
+        grids_more=len(grids) > GRID_ROWS,
+        query=query or "",
         city_admin=principal.is_city_admin,
     )
 
@@ -115,25 +119,111 @@ def admin_create_person() -> Any:
     return redirect(url_for("console.admin_people"), 303)
 
 
+@bp.get("/admin/people/<int:user_id>/grids", endpoint="admin_grid_picker")
+@page(Role.ADMIN)
+def admin_grid_picker(user_id: int) -> Any:
+    """A collector's grids: the ones held (ticked), and a search by community or grid name
+    whose results can be ticked too; saving makes the ticked ones the collector's."""
+    principal = signed_in()
+    collector, held = administration.collector_grids(principal, user_id)
+    query = forms.text(request.args, "q", max_length=100)
+    held_codes = {g.code for g in held}
+    found = (
+        [
+            g
+            for g in administration.find_grids(principal, query, limit=100)
+            if g.code not in held_codes
+        ]
+        if query
+        else []
+    )
+    return render_template(
+        "console/admin/grid_picker.html",
+        collector=collector,
+        held=held,
+        found=found,
+        query=query or "",
+    )
+
+
 @bp.post("/admin/people/<int:user_id>/grids")
 @page(Role.ADMIN)
 def admin_collector_grids(user_id: int) -> Any:
     principal = signed_in()
-    raw = forms.text(request.form, "grids", max_length=5000) or ""
-    codes = [c for c in raw.replace(",", " ").replace("，", " ").split() if c]
+    codes = [c.strip()[:32] for c in request.form.getlist("grid")[:2000] if c.strip()]
+    raw = forms.text(request.form, "grids", max_length=5000) or ""  # codes typed (older form)
+    codes += [c for c in raw.replace(",", " ").replace("，", " ").split() if c]
     with unit_of_work() as uow:
         assigned = administration.set_collector_grids(uow, principal, user_id, codes)
     flash(t(f"已分配网格：{len(assigned)} 个", f"Grids assigned: {len(assigned)}"), "ok")
+    return redirect(url_for("console.admin_grid_picker", user_id=user_id), 303)
+
+
+@bp.post("/admin/people/<int:user_id>/active")
+@page(Role.ADMIN)
+def admin_set_active(user_id: int) -> Any:
+    """Disable (every session, token and device of the account ends now) or re-enable."""
+    active = forms.boolean(request.form, "active")
+    with unit_of_work() as uow:
+        ended = administration.set_active(uow, signed_in(), user_id, bool(active))
+    if active:
+        flash(t("账号已启用。", "Account enabled."), "ok")
+    else:
+        flash(
+            t(
+                f"账号已停用，已结束 {ended} 个登录会话。",
+                f"Account disabled; {ended} session(s) ended.",
+            ),
+            "ok",
+        )
     return redirect(url_for("console.admin_people"), 303)
+
+
+@bp.post("/admin/people/<int:user_id>/password")
+@page(Role.ADMIN)
+def admin_reset_password(user_id: int) -> Any:
+    """A temporary password: sessions end now; the person picks their own at next sign-in."""
+    password = forms.text(request.form, "new_password", required=True, max_length=200) or ""
+    with unit_of_work() as uow:
+        ended = administration.reset_password(uow, signed_in(), user_id, password)
+    flash(
+        t(
+            f"已重置密码（下次登录须修改），已结束 {ended} 个登录会话。",
+            f"Password reset (to be changed at next sign-in); {ended} session(s) ended.",
+        ),
+        "ok",
+    )
+    return redirect(url_for("console.admin_people"), 303)
+
+
+DEVICE_SORTS: dict[str, Any] = {
+    "issued": lambda d: d.created_at,
+    "seen": lambda d: (d.last_seen_at is not None, d.last_seen_at or d.created_at),
+    "collector": lambda d: (d.collector.display_name, d.name),
+    "version": lambda d: (d.app_version or "", d.name),
+    "name": lambda d: d.name,
+}
+
+
+def _sorted_devices(principal: Any) -> tuple[list[Any], str, bool]:
+    sort = forms.choice(request.args, "sort", list(DEVICE_SORTS)) or "issued"
+    descending = (forms.choice(request.args, "dir", ["asc", "desc"]) or "desc") == "desc"
+    rows = sorted(
+        administration.devices_in_reach(principal), key=DEVICE_SORTS[sort], reverse=descending
+    )
+    return rows, sort, descending
 
 
 @bp.get("/admin/devices", endpoint="admin_devices")
 @page(Role.ADMIN)
 def admin_devices() -> Any:
     principal = signed_in()
+    rows, sort, descending = _sorted_devices(principal)
     return render_template(
         "console/admin/devices.html",
-        devices=administration.devices_in_reach(principal),
+        devices=rows,
+        sort=sort,
+        descending=descending,
         collectors=[
             (u.id, f"{u.display_name} ({u.username})")
             for u in administration.list_collectors(principal)
@@ -157,9 +247,14 @@ def admin_issue_device() -> Any:
         )
     buffer = io.BytesIO()
     qrcode.make(issued.provisioning_payload()).save(buffer, "PNG")
+    # The token is shown in this answer only (never put in a cookie or a URL for a redirect);
+    # a reload of this page re-sends the form's one-time key and issues nothing.
+    rows, sort, descending = _sorted_devices(principal)
     return render_template(
         "console/admin/devices.html",
-        devices=administration.devices_in_reach(principal),
+        devices=rows,
+        sort=sort,
+        descending=descending,
         collectors=[
             (u.id, f"{u.display_name} ({u.username})")
             for u in administration.list_collectors(principal)
@@ -211,3 +306,67 @@ def admin_update_category(code: str) -> Any:
         )
     flash(t(f"已保存类别 {category.name_zh}", f"Category {category.name_en} saved"), "ok")
     return redirect(url_for("console.admin_categories"), 303)
+
+
+MAX_HOLIDAY_BYTES = 512 * 1024
+
+
+@bp.get("/admin/holidays", endpoint="admin_holidays")
+@page(Role.ADMIN)
+def admin_holidays() -> Any:
+    """Which years the holiday calendar covers (from which notice), and what is missing."""
+    from datetime import datetime
+
+    from server.services.caseloop.case_deadlines import calendar, local_zone
+    from server.services.territory import holidays
+
+    principal = signed_in()
+    cal = calendar()
+    today = datetime.now(local_zone()).date()
+    return render_template(
+        "console/admin/holidays.html",
+        years=[(y, cal.source(y)) for y in sorted(cal.years, reverse=True)],
+        warnings=holidays.warnings(cal, today),
+        this_year=today.year,
+        city_admin=principal.is_city_admin,
+    )
+
+
+@bp.post("/admin/holidays")
+@page(Role.ADMIN)
+def admin_load_holidays() -> Any:
+    """Load a year (or several) from a JSON file shaped like server/data/holidays_cn.json."""
+    upload = request.files.get("holidays")
+    if upload is None or not upload.filename:
+        raise Invalid(
+            "invalid_value",
+            "holidays: choose a file",
+            "字段 holidays：请选择文件",
+            field="holidays",
+        )
+    data = upload.read(MAX_HOLIDAY_BYTES + 1)
+    if len(data) > MAX_HOLIDAY_BYTES:
+        raise Invalid(
+            "invalid_value", "holidays: file too large", "字段 holidays：文件太大", field="holidays"
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Invalid(
+            "invalid_value",
+            "holidays: not UTF-8 text",
+            "字段 holidays：不是 UTF-8 文本",
+            field="holidays",
+        ) from None
+    try:
+        with unit_of_work() as uow:
+            years = administration.load_holidays(uow, signed_in(), text)
+    except Invalid as exc:
+        if exc.field == "file":  # the service's name for the file
+            exc.field = "holidays"
+        raise
+    flash(
+        t(f"已导入 {'、'.join(map(str, years))} 年节假日", f"Loaded {', '.join(map(str, years))}"),
+        "ok",
+    )
+    return redirect(url_for("console.admin_holidays"), 303)

@@ -310,6 +310,7 @@ def case_page(case_id: str) -> Any:
         source_text=t(*SOURCE_TEXT.get(case.source, (case.source, case.source))),
         priority_text=t(*PRIORITY_TEXT.get(case.priority, (case.priority, case.priority))),
         category_name=pick(case.category.name_zh, case.category.name_en),
+        weekends_only=_weekends_only_years(case),
         suggested_extension=forms.local_time(
             (case.deadline_at or utcnow()) + timedelta(days=3), "%Y-%m-%dT%H:%M"
         ),
@@ -325,21 +326,27 @@ def case_action_post(case_id: str, action: str) -> Any:
     form = request.form
     version = forms.integer(form, "version", required=True)
     assert version is not None
-    photos = _uploaded_photos(principal.user_id) if action in OPTIONAL_FIELDS else []
-    data = cases.ActionInput(
-        version=version,
-        reason=forms.text(form, "reason", max_length=2000),
-        unit_id=forms.integer(form, "unit_id"),
-        deadline=forms.local_moment(form, "deadline"),
-        result=forms.text(form, "result", max_length=4000),
-        photos=photos,
-        into=forms.text(form, "into", max_length=64),
+    photos = (
+        _uploaded_photos(principal.user_id) + _kept_photos() if action in OPTIONAL_FIELDS else []
     )
     try:
+        data = cases.ActionInput(
+            version=version,
+            reason=forms.text(form, "reason", max_length=2000),
+            unit_id=forms.integer(form, "unit_id"),
+            deadline=forms.local_moment(form, "deadline"),
+            result=forms.text(form, "result", max_length=4000),
+            photos=photos,
+            into=forms.text(form, "into", max_length=64),
+        )
         with unit_of_work() as uow:
             case = cases.act(uow, principal, case_id[:64], action[:32], data)
     except DomainError as exc:
-        # Show the refusal with a way back to the case as it is now.
+        # The case page again with the form filled back in (photos kept) when it can be shown;
+        # otherwise the refusal with a way back to the case as it is now.
+        shown = forms.show_refused(exc, kept_photos=photos)
+        if shown is not None:
+            return shown
         body, status = render_error(
             exc.status,
             exc.message_zh,
@@ -353,6 +360,25 @@ def case_action_post(case_id: str, action: str) -> Any:
         "ok",
     )
     return redirect(url_for("console.case_page", case_id=case.id), 303)
+
+
+def _weekends_only_years(case: Any) -> list[int]:
+    """Years of a working-day deadline that the holiday calendar does not cover: the deadline
+    was counted with weekends only there (the case page says so)."""
+    if case.deadline_at is None or case.category.deadline_unit != "workdays":
+        return []
+    from server.services.caseloop.case_deadlines import calendar
+
+    start = case.dispatched_at or case.deadline_at
+    cal = calendar()
+    return [y for y in range(start.year, case.deadline_at.year + 1) if not cal.covers(y)]
+
+
+def _kept_photos() -> list[str]:
+    """Photos a refused submission already stored, sent back with the form (the service
+    checks again that they are the user's own)."""
+    kept = request.form.getlist(forms.KEPT_FIELD)[:9]
+    return [sha for sha in kept if len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)]
 
 
 def _uploaded_photos(user_id: int) -> list[str]:

@@ -25,6 +25,9 @@ STAFF = (Role.DISPATCHER, Role.ADMIN)
 
 
 def _refused(exc: DomainError, back: str) -> Any:
+    shown = forms.show_refused(exc)  # the form's page again, filled in (server/web/forms.py)
+    if shown is not None:
+        return shown
     body, status = render_error(exc.status, exc.message_zh, exc.message, exc.code, back_url=back)
     return body, status, exc.headers
 
