@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, send_file, url_for
 
 from server.domain.deliberation import ACTION_ZH, EDGES, STATUS_ZH, TopicAction, TopicStatus
 from server.domain.notices import CATEGORIES, CATEGORY_ZH
@@ -79,6 +79,18 @@ def topic_page(topic_id: int) -> Any:
         shown = deliberation.present(uow, topic, principal)
         members = deliberation.members_of(uow, principal, topic.community_id)
         member_options = [(m.id, m.name) for m in members]
+        files = deliberation.file_kinds(uow, topic.photos or [])
+        meetings = [
+            {
+                "id": m.id,
+                "held_at": m.held_at,
+                "place": m.place,
+                "minutes": m.minutes,
+                "present": [name for mid, name in member_options if mid in (m.attendance or [])],
+                "files": deliberation.file_kinds(uow, m.attachments or []),
+            }
+            for m in deliberation.meetings_of_topic(uow, topic)
+        ]
     week = forms.local_time(utcnow() + timedelta(days=7), "%Y-%m-%dT%H:%M")
     actions = [
         {"name": a, "label": ACTION_ZH[TopicAction(a)], "needs": EDGES[TopicAction(a)].needs}
@@ -90,6 +102,10 @@ def topic_page(topic_id: int) -> Any:
         status_zh=STATUS_ZH[TopicStatus(shown["status"])],
         actions=actions,
         members=member_options,
+        files=files,
+        meetings=meetings,
+        meeting_options=[(m["id"], forms.local_time(m["held_at"])) for m in meetings],
+        now_local=forms.local_time(utcnow(), "%Y-%m-%dT%H:%M"),
         units=[(u.id, u.name) for u in org.list_units(principal)],
         default_closes=week,
         public_url=url_for("web_topics.topic_page", token=shown["public_token"], _external=True),
@@ -119,6 +135,7 @@ def topic_action(topic_id: int, action: str) -> Any:
             description=forms.text(form, "description", max_length=2000),
             unit_id=forms.integer(form, "unit_id"),
             deadline=forms.local_moment(form, "deadline"),
+            meeting_id=forms.integer(form, "meeting_id"),
         )
         with unit_of_work() as uow:
             deliberation.act(uow, principal, topic_id, action[:32], data)
@@ -129,6 +146,110 @@ def topic_action(topic_id: int, action: str) -> Any:
     )
     flash(t(f"已完成：{label}", f"Done: {action}"), "ok")
     return redirect(back, 303)
+
+
+def _upload() -> bytes:
+    """The uploaded file's bytes; 422 naming `file` when none was chosen."""
+    upload = request.files.get("file")
+    data = upload.read() if upload is not None and upload.filename else b""
+    if not data:
+        raise DomainError(
+            "validation_error",
+            "file: choose a file",
+            "请选择要上传的文件",
+            field="file",
+            status=422,
+        )
+    return data
+
+
+@bp.post("/topics/<int(max=2147483647):topic_id>/files", endpoint="topic_attach")
+@page(*STAFF)
+def topic_attach(topic_id: int) -> Any:
+    """A photo or PDF document added to the topic."""
+    principal = signed_in()
+    back = url_for("console.topic_page", topic_id=topic_id)
+    try:
+        data = _upload()
+        with unit_of_work() as uow:
+            deliberation.attach_to_topic(uow, principal, topic_id, data)
+    except DomainError as exc:
+        return _refused(exc, back)
+    flash(t("附件已上传。", "File attached."), "ok")
+    return redirect(back + "#h-files", 303)
+
+
+@bp.get(
+    "/topics/<int(max=2147483647):topic_id>/files/<string(length=64):sha256>",
+    endpoint="topic_file",
+)
+@page(*STAFF)
+def topic_file(topic_id: int, sha256: str) -> Any:
+    """A file of the topic or of a meeting that had it on the agenda (EXIF-free copy)."""
+    principal = signed_in()
+    with unit_of_work() as uow:
+        topic = deliberation.visible_topic(uow, principal, topic_id)
+        stored = deliberation.topic_file(uow, principal, topic, sha256)
+    response = send_file(stored.path, mimetype=stored.mime, max_age=3600)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@bp.post("/topics/<int(max=2147483647):topic_id>/meetings", endpoint="topic_meeting")
+@page(*STAFF)
+def topic_meeting(topic_id: int) -> Any:
+    """A council meeting with this topic on its agenda: when, where, who came, the minutes
+    (纪要) and optionally a file of them."""
+    principal = signed_in()
+    back = url_for("console.topic_page", topic_id=topic_id)
+    form = request.form
+    try:
+        held_at = forms.local_moment(form, "held_at", required=True)
+        assert held_at is not None
+        attendance = [
+            forms.integer({"attendance": v}, "attendance") for v in form.getlist("attendance")
+        ]
+        upload = request.files.get("file")
+        data = upload.read() if upload is not None and upload.filename else b""
+        with unit_of_work() as uow:
+            topic = deliberation.visible_topic(uow, principal, topic_id)
+            meeting = deliberation.record_meeting(
+                uow,
+                principal,
+                deliberation.MeetingInput(
+                    community_id=topic.community_id,
+                    held_at=held_at,
+                    place=forms.text(form, "place", max_length=200),
+                    agenda=[topic.id],
+                    attendance=[a for a in attendance if a is not None],
+                    minutes=forms.text(form, "minutes", max_length=20000),
+                ),
+            )
+            if data:
+                deliberation.attach_to_meeting(uow, principal, meeting.id, data)
+    except DomainError as exc:
+        return _refused(exc, back)
+    flash(t("会议已记录。", "Meeting recorded."), "ok")
+    return redirect(back + "#h-meetings", 303)
+
+
+@bp.post(
+    "/topics/<int(max=2147483647):topic_id>/meetings/<int(max=2147483647):meeting_id>/files",
+    endpoint="meeting_attach",
+)
+@page(*STAFF)
+def meeting_attach(topic_id: int, meeting_id: int) -> Any:
+    """A file (photo or PDF) added to a meeting's minutes."""
+    principal = signed_in()
+    back = url_for("console.topic_page", topic_id=topic_id)
+    try:
+        data = _upload()
+        with unit_of_work() as uow:
+            deliberation.attach_to_meeting(uow, principal, meeting_id, data)
+    except DomainError as exc:
+        return _refused(exc, back)
+    flash(t("纪要附件已上传。", "File added to the minutes."), "ok")
+    return redirect(back + "#h-meetings", 303)
 
 
 @bp.post("/topics/<int(max=2147483647):topic_id>/codes", endpoint="topic_codes")
