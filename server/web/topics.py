@@ -174,6 +174,24 @@ def evaluate(token: str) -> Any:
     return _write(token, "evaluation", work)
 
 
+@bp.get(f"/t/{TOKEN}/qr.png")
+def topic_qr(token: str) -> Any:
+    """The topic's link as a QR code, printed on the code slips posted in the compound."""
+    from io import BytesIO
+
+    import qrcode
+
+    with unit_of_work() as uow:
+        deliberation.public_topic(uow, token)  # only for links that exist
+    image = qrcode.make(
+        url_for("web_topics.topic_page", token=token, _external=True), box_size=6, border=2
+    )
+    out = BytesIO()
+    image.save(out)
+    out.seek(0)
+    return send_file(out, mimetype="image/png", max_age=3600)
+
+
 @bp.get(f"/t/{TOKEN}/photos/<string(length=64):sha256>")
 def topic_photo(token: str, sha256: str) -> Any:
     """A photo of the topic (the public copy, EXIF removed); documents stay with staff."""

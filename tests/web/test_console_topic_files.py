@@ -184,3 +184,17 @@ def test_the_decision_names_the_meeting_that_voted(
     assert decided.status_code == 303, decided.text[:1000]
     _, events, _ = _topic(app, int(url.rsplit("/", 1)[1]))
     assert events[-1].action == "decide" and events[-1].payload["meeting_id"] == meeting.id
+
+
+def test_the_code_sheet_prints_the_topic_qr_code(client: FlaskClient, world: World) -> None:
+    csrf = sign_in(client, "dispatcher")
+    url = new_topic(client, world, csrf)
+    sheet = client.post(f"{url}/codes", data={"count": "2", "csrf_token": csrf})
+    assert sheet.status_code == 200
+    found = re.search(r'src="(/t/([^/"]+)/qr\.png)"', sheet.text)
+    assert found is not None and sheet.text.count('class="slip-qr"') == 2
+    image = client.get(found.group(1))
+    assert image.status_code == 200 and image.mimetype == "image/png"
+    decoded = Image.open(BytesIO(image.data))
+    assert decoded.size[0] >= 100
+    assert client.get(f"/t/{'x' * 32}/qr.png").status_code == 404

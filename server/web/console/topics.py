@@ -22,6 +22,11 @@ from server.web.i18n import t
 from server.web.session import page, signed_in
 
 STAFF = (Role.DISPATCHER, Role.ADMIN)
+MEMBER_KINDS = (
+    ("committee", "委员会成员", "Committee member"),
+    ("resident_rep", "居民代表", "Residents' representative"),
+    ("unit_rep", "驻地单位代表", "Local organisation's representative"),
+)
 
 
 def _refused(exc: DomainError, back: str) -> Any:
@@ -79,6 +84,11 @@ def topic_page(topic_id: int) -> Any:
         shown = deliberation.present(uow, topic, principal)
         members = deliberation.members_of(uow, principal, topic.community_id)
         member_options = [(m.id, m.name) for m in members]
+        kind_zh = {k: zh for k, zh, _ in MEMBER_KINDS}
+        member_rows = [
+            {"name": m.name, "kind": kind_zh.get(m.kind, m.kind), "organisation": m.organisation}
+            for m in members
+        ]
         files = deliberation.file_kinds(uow, topic.photos or [])
         meetings = [
             {
@@ -102,6 +112,8 @@ def topic_page(topic_id: int) -> Any:
         status_zh=STATUS_ZH[TopicStatus(shown["status"])],
         actions=actions,
         members=member_options,
+        member_rows=member_rows,
+        member_kinds=[(k, t(zh, en)) for k, zh, en in MEMBER_KINDS],
         files=files,
         meetings=meetings,
         meeting_options=[(m["id"], forms.local_time(m["held_at"])) for m in meetings],
@@ -252,6 +264,33 @@ def meeting_attach(topic_id: int, meeting_id: int) -> Any:
     return redirect(back + "#h-meetings", 303)
 
 
+@bp.post("/topics/<int(max=2147483647):topic_id>/members", endpoint="topic_member")
+@page(*STAFF)
+def topic_member(topic_id: int) -> Any:
+    """A member added to the council of the topic's community (协商议事会成员)."""
+    principal = signed_in()
+    back = url_for("console.topic_page", topic_id=topic_id)
+    form = request.form
+    try:
+        name = forms.text(form, "name", required=True, max_length=50)
+        kind = forms.choice(form, "kind", [k for k, _, _ in MEMBER_KINDS], required=True)
+        assert name is not None and kind is not None
+        with unit_of_work() as uow:
+            topic = deliberation.visible_topic(uow, principal, topic_id)
+            deliberation.add_member(
+                uow,
+                principal,
+                topic.community_id,
+                name,
+                kind,
+                forms.text(form, "organisation", max_length=100),
+            )
+    except DomainError as exc:
+        return _refused(exc, back)
+    flash(t("议事会成员已添加。", "Council member added."), "ok")
+    return redirect(back + "#h-council", 303)
+
+
 @bp.post("/topics/<int(max=2147483647):topic_id>/codes", endpoint="topic_codes")
 @page(*STAFF)
 def topic_codes(topic_id: int) -> Any:
@@ -267,7 +306,8 @@ def topic_codes(topic_id: int) -> Any:
     except DomainError as exc:
         return _refused(exc, url_for("console.topic_page", topic_id=topic_id))
     url = url_for("web_topics.topic_page", token=token, _external=True)
-    return render_template("console/topic_codes.html", title=title, codes=codes, url=url)
+    qr = url_for("web_topics.topic_qr", token=token)
+    return render_template("console/topic_codes.html", title=title, codes=codes, url=url, qr=qr)
 
 
 @bp.post(
