@@ -68,12 +68,15 @@ def publish(
     )
 
 
-def device(app: Any) -> Any:
+def device(app: Any) -> tuple[str, str]:
+    """A device of the collector: its token and its pairing link."""
     from server.services.people import devices
     from server.services.uow import unit_of_work
 
-    with app.app_context(), unit_of_work() as uow:
-        return devices.issue_device(uow, "collector")
+    with app.app_context():
+        with unit_of_work() as uow:
+            issued = devices.issue_device(uow, "collector")
+        return issued.token, issued.provisioning_payload()
 
 
 def test_the_collector_shows_open_topics_and_current_notices(
@@ -90,8 +93,7 @@ def test_the_collector_shows_open_topics_and_current_notices(
     propose(client, d, world.community_ids["B"], "别的社区的议题")
     publish(client, d, world.community_ids["A"], "三季度财务公开", timedelta(hours=-1))
     publish(client, d, world.community_ids["A"], "下月才公示的公告", timedelta(days=3))
-    issued = device(app)
-    url = issued.provisioning_payload()
+    _, url = device(app)
     p: Phone = phone()
     page = p.open()
     page.goto(url[url.index("/app/") :])
@@ -141,9 +143,9 @@ def test_a_phone_of_schema_version_1_upgrades_and_gets_the_new_tables(
     app: Any, phone: Any, client: FlaskClient, world: World, tokens: dict[str, str]
 ) -> None:
     topic = propose(client, tokens["dispatcher"], world.community_ids["A"], "加装电梯")
-    issued = device(app)
-    me = ok(client.get("/api/v1/me", headers=bearer(issued.token)))
-    schema = ok(client.get("/api/v1/sync/schema", headers=bearer(issued.token)))
+    token, _ = device(app)
+    me = ok(client.get("/api/v1/me", headers=bearer(token)))
+    schema = ok(client.get("/api/v1/sync/schema", headers=bearer(token)))
     assert schema["version"] == 2
     old = {
         "version": 1,
@@ -161,7 +163,7 @@ def test_a_phone_of_schema_version_1_upgrades_and_gets_the_new_tables(
              await window.minqing.kvSet('me', me)
              await window.minqing.kvSet('token', token)
            }""",
-        [old, issued.token, me],
+        [old, token, me],
     )
     page.reload()
     page.wait_for_function("() => window.minqingReady === true")
