@@ -13,7 +13,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -173,6 +173,89 @@ def propose_with_photo(uow: UnitOfWork, data: ProposeInput, photo: bytes | None)
         stored, _ = attachments.store_upload(uow, photo, declared_sha256=None, uploader_id=None)
         data.photos = [stored.sha256]
     return propose(uow, None, data, photos_held=True)
+
+
+# ------------------------------------------------------------------------------ suggestions
+
+SUGGEST_DAYS = 90  # how far back cases count for "several of one kind in one place"
+SUGGEST_MIN_CASES = 3
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """Cases that may need a topic (这些事项可能需要议事): why, where, and which."""
+
+    reason: str  # reopened | escalated | recurring
+    community_id: int
+    community_name: str
+    category_name: str
+    cases: list[Case]
+
+
+def suggestions(uow: UnitOfWork, principal: Principal, limit: int = 20) -> list[Suggestion]:
+    """For dispatchers: reopened or escalated cases, and several cases of one kind in one
+    community within SUGGEST_DAYS — none of them linked to a topic yet."""
+    from server.models import Category
+
+    if principal.role not in STAFF_ROLES:
+        raise Forbidden("Only dispatchers and admins", "只有调度员和管理员可查看")
+    linked = select(TopicCase.case_id)
+    scope = [Case.id.not_in(linked)]
+    if principal.subdistrict_id is not None:
+        scope.append(Case.subdistrict_id == principal.subdistrict_id)
+    names = dict(uow.session.execute(select(Community.id, Community.name)).all())
+    kinds = dict(uow.session.execute(select(Category.id, Category.name_zh)).all())
+    out: list[Suggestion] = []
+    single = uow.session.scalars(
+        select(Case)
+        .where(*scope, (Case.status == "reopened") | Case.escalated_at.is_not(None))
+        .order_by(Case.reported_at.desc())
+        .limit(limit)
+    )
+    for case in single:
+        out.append(
+            Suggestion(
+                "reopened" if case.status == "reopened" else "escalated",
+                case.community_id,
+                names.get(case.community_id, ""),
+                kinds.get(case.category_id, ""),
+                [case],
+            )
+        )
+    since = uow.now - timedelta(days=SUGGEST_DAYS)
+    groups = uow.session.execute(
+        select(Case.community_id, Case.category_id, func.count())
+        .where(*scope, Case.reported_at >= since, Case.status.not_in(["rejected", "merged"]))
+        .group_by(Case.community_id, Case.category_id)
+        .having(func.count() >= SUGGEST_MIN_CASES)
+        .order_by(func.count().desc())
+        .limit(limit)
+    ).all()
+    for community_id, category_id, _count in groups:
+        rows = list(
+            uow.session.scalars(
+                select(Case)
+                .where(
+                    *scope,
+                    Case.community_id == community_id,
+                    Case.category_id == category_id,
+                    Case.reported_at >= since,
+                    Case.status.not_in(["rejected", "merged"]),
+                )
+                .order_by(Case.reported_at.desc())
+                .limit(50)
+            )
+        )
+        out.append(
+            Suggestion(
+                "recurring",
+                community_id,
+                names.get(community_id, ""),
+                kinds.get(category_id, ""),
+                rows,
+            )
+        )
+    return out[:limit]
 
 
 # ------------------------------------------------------------------------------ attachments

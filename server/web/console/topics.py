@@ -22,6 +22,12 @@ from server.web.i18n import t
 from server.web.session import page, signed_in
 
 STAFF = (Role.DISPATCHER, Role.ADMIN)
+# why a case or a group of cases may need a topic: (default title, the reason shown)
+SUGGESTED_TITLE = {
+    "reopened": ("{community}：{category}问题居民不满意", "居民评价不满意，已重新处理"),
+    "escalated": ("{community}：{category}问题超期未解决", "超期升级，单一部门难以解决"),
+    "recurring": ("{community}：{category}问题反复出现（{n} 件）", "同一社区同类事项多次反映"),
+}
 MEMBER_KINDS = (
     ("committee", "委员会成员", "Committee member"),
     ("resident_rep", "居民代表", "Residents' representative"),
@@ -42,9 +48,24 @@ def topic_list() -> Any:
     with unit_of_work() as uow:
         rows = deliberation.list_topics(uow, principal, status=[status] if status else None)
         shown = [deliberation.present(uow, r, principal) for r in rows]
+        ideas = [
+            {
+                "reason": s.reason,
+                "community_id": s.community_id,
+                "community": s.community_name,
+                "category": s.category_name,
+                "cases": [{"id": c.id, "number": c.number, "status": c.status} for c in s.cases],
+                "title": SUGGESTED_TITLE[s.reason][0].format(
+                    community=s.community_name, category=s.category_name, n=len(s.cases)
+                ),
+            }
+            for s in deliberation.suggestions(uow, principal)
+        ]
     return render_template(
         "console/topics.html",
         topics=shown,
+        suggestions=ideas,
+        suggestion_reasons={k: v[1] for k, v in SUGGESTED_TITLE.items()},
         status=status,
         statuses=[(s.value, STATUS_ZH[s]) for s in TopicStatus],
         communities=[(c.id, c.name) for c in org.list_communities(principal)],
@@ -66,6 +87,7 @@ def topic_propose() -> Any:
             title=title,
             description=description,
             address=forms.text(form, "address", max_length=200),
+            case_ids=[c[:64] for c in form.getlist("case_ids") if c][:100],
         )
         with unit_of_work() as uow:
             topic = deliberation.propose(uow, principal, data)
