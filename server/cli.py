@@ -326,7 +326,7 @@ def index_backfill(first: object, last: object) -> None:
 
 
 # ---------------------------------------------------------------- audit
-audit_group = AppGroup("audit", help="Tamper-evident case history 事项记录防篡改.")
+audit_group = AppGroup("audit", help="Tamper-evident case and topic history 记录防篡改.")
 
 
 @audit_group.command("seal")
@@ -343,7 +343,8 @@ def audit_seal() -> None:
 
 @audit_group.command("verify")
 def audit_verify() -> None:
-    """Check every case's hash chain and every published root; exit 1 at the first break."""
+    """Check every case's and topic's hash chain and every published root; exit 1 at the
+    first break."""
     from server.services.upkeep import audit
 
     with unit_of_work() as uow:
@@ -353,6 +354,11 @@ def audit_verify() -> None:
         return
     if finding.day is not None:
         where = f"daily root of {finding.day}"
+    elif finding.topic_id is not None:
+        where = (
+            f"topic {finding.topic_id} 议题「{finding.topic_title or ''}」, "
+            f"event seq {finding.seq} (topic event id {finding.event_id})"
+        )
     else:
         where = (
             f"case {finding.case_number or finding.case_id} (id {finding.case_id}), "

@@ -1,6 +1,6 @@
 // 民情采集 — the collectors' offline field app. One page; the route is the #hash.
 // Data lives on the phone (WatermelonDB on IndexedDB) and syncs with /api/v1/sync/*.
-import { all, createRecord, flush, openDatabase, pending, updateRecord } from './db.js'
+import { all, createRecord, flush, openDatabase, pending, schemaUpgrade, updateRecord } from './db.js'
 import { StorageFull, kvDel, kvGet, kvSet, photoAll, photoGet, wipeKv } from './kv.js'
 import { NotAnImage, addPhoto, photoUrl } from './photos.js'
 import { HttpError, NetworkError, PUSH_TABLES, SyncEngine, api, clockSkewMs } from './sync.js'
@@ -236,7 +236,101 @@ async function screenToday() {
     <section aria-labelledby="h-open"><h2 id="h-open">${t('网格内未结事件', 'Open cases in my grids')} (${mineOpen.length})</h2>
       <ul class="list" id="open-cases">${mineOpen.slice(0, 50).map(caseItem).join('') || `<li class="muted">${t('没有', 'None')}</li>`}</ul>
     </section>
+    ${await civicSummary()}
     ${rejections.length ? `<p><a class="button secondary" href="#/rejections">${t(`被退回的记录 (${rejections.length})`, `Refused records (${rejections.length})`)}</a></p>` : ''}`,
+  )
+}
+
+// ---- deliberation topics and 阳光五务 notices (pull only: shown to residents on the street)
+
+const CLOSED_TOPIC = new Set(['declined', 'closed'])
+const NOTICE_CATEGORY = {
+  party: ['党务', 'Party affairs'],
+  village: ['村(居)务', 'Community affairs'],
+  finance: ['财务', 'Finances'],
+  service: ['服务', 'Services'],
+  affairs: ['事务', 'General affairs'],
+}
+const hasTable = (name) => Boolean(state.database && state.database.collections.map[name])
+
+async function openTopics() {
+  if (!hasTable('topics')) return []
+  const rows = await all(state.database, 'topics')
+  return rows.filter((r) => !CLOSED_TOPIC.has(r.status)).sort((a, b) => b.created_at - a.created_at)
+}
+
+// Notices in their publication period, now (the phone checks the period: it may be offline).
+async function currentNotices() {
+  if (!hasTable('notices')) return []
+  const now = Date.now()
+  const rows = await all(state.database, 'notices')
+  return rows
+    .filter((n) => !n.withdrawn && n.published_from <= now && now < n.published_until)
+    .sort((a, b) => b.published_from - a.published_from)
+}
+
+async function civicSummary() {
+  if (!hasTable('topics')) return ''
+  const topics = await openTopics()
+  const notices = await currentNotices()
+  return `<section aria-labelledby="h-civic"><h2 id="h-civic">${t('社区议事与公开', 'Deliberation and notices')}</h2>
+    <p><a class="button secondary" id="civic-link" href="#/civic">${t(`议题 ${topics.length} 个 · 公告 ${notices.length} 条`, `${topics.length} topics · ${notices.length} notices`)}</a></p>
+  </section>`
+}
+
+const publicLink = (path) => `${location.origin}${path}`
+
+async function screenCivic() {
+  if (!hasTable('topics')) {
+    page(t('社区议事与公开', 'Deliberation and notices'), `<p class="muted">${t('需要更新应用：请关闭后重新打开。', 'The app needs an update: close it and open it again.')}</p>`)
+    return
+  }
+  const topics = await openTopics()
+  const notices = await currentNotices()
+  const communities = new Map((await all(state.database, 'communities')).map((c) => [c.id, c.name]))
+  const topicItem = (tp) => `<li><a class="row-link" href="#/topic/${esc(tp.id)}">
+      <span>${esc(tp.title)}</span>
+      <span class="muted">${esc(tp.status_zh)}${tp.closes_at ? ` · ${t('截止', 'until')} ${esc(dayTime(tp.closes_at))}` : ''} · ${esc(communities.get(tp.community_id) || '')}</span></a></li>`
+  const noticeItem = (n) => `<li class="notice-item"><details><summary>[${esc(t(...(NOTICE_CATEGORY[n.category] || [n.category, n.category])))}] ${esc(n.title)}</summary>
+      <p class="muted small">${esc(communities.get(n.community_id) || '')} · ${t('公示至', 'until')} ${esc(dayTime(n.published_until))}</p>
+      <p class="notice-body">${esc(n.body)}</p></details></li>`
+  page(
+    t('社区议事与公开', 'Deliberation and notices'),
+    `<p class="muted small">${t('只读：可向居民展示，居民可用议题链接发表意见。', 'Read only: show residents; they give their views through the topic link.')}</p>
+    <section aria-labelledby="h-topics"><h2 id="h-topics">${t('正在议事的议题', 'Open topics')} (${topics.length})</h2>
+      <ul class="list" id="topics">${topics.map(topicItem).join('') || `<li class="muted">${t('没有', 'None')}</li>`}</ul>
+    </section>
+    <section aria-labelledby="h-notices"><h2 id="h-notices">${t('阳光五务公告', 'Public affairs notices')} (${notices.length})</h2>
+      <ul class="list" id="notices">${notices.map(noticeItem).join('') || `<li class="muted">${t('没有', 'None')}</li>`}</ul>
+    </section>`,
+  )
+}
+
+async function screenTopic(id) {
+  let tp = null
+  try {
+    tp = hasTable('topics') ? (await state.database.get('topics').find(id))._raw : null
+  } catch (_) {
+    tp = null
+  }
+  if (!tp) {
+    page(t('议题', 'Topic'), `<p class="muted">${t('手机上没有这个议题。', 'This topic is not on the phone.')}</p>`)
+    return
+  }
+  const link = publicLink(tp.public_path)
+  page(
+    tp.title,
+    `<p><span class="badge" id="topic-status">${esc(tp.status_zh)}</span></p>
+    <p>${esc(tp.description)}</p>
+    <dl class="facts">
+      ${tp.address ? `<dt>${t('地点', 'Place')}</dt><dd>${esc(tp.address)}</dd>` : ''}
+      ${tp.proposer ? `<dt>${t('提议人', 'Proposed by')}</dt><dd>${esc(tp.proposer)}</dd>` : ''}
+      ${tp.closes_at ? `<dt>${t('截止时间', 'Open until')}</dt><dd>${esc(dayTime(tp.closes_at))}</dd>` : ''}
+      ${tp.decision ? `<dt>${t('决议', 'Decision')}</dt><dd>${esc(tp.decision)}</dd>` : ''}
+    </dl>
+    <p>${t('居民意见、评论和评议请通过议题链接（需要议事码）：', 'Residents give views, comments and evaluations through the topic link (with a voting code):')}</p>
+    <p><a id="topic-link" href="${esc(link)}" rel="noopener">${esc(link)}</a></p>
+    <p><a class="button secondary" href="#/civic">${t('返回', 'Back')}</a></p>`,
   )
 }
 
@@ -796,6 +890,7 @@ async function screenMore() {
     `<p>${t('收集员', 'Collector')}：<strong>${esc(me.display_name || '')}</strong> (${esc(me.username || '')})</p>
     <ul class="list menu">
       <li><a class="row-link" href="#/rejections">${t('被退回的记录', 'Refused records')} (${rejections.length})</a></li>
+      <li><a class="row-link" href="#/civic">${t('社区议事与公开', 'Deliberation and notices')}</a></li>
       ${state.sync && state.sync.state.phase === 'revoked' ? `<li><button type="button" class="button primary" data-action="repair">${t('重新绑定这部手机（保留未同步的记录）', 'Pair this phone again (keeps unsynced records)')}</button></li>` : ''}
       <li><button type="button" class="button secondary" data-action="export">${t('导出未同步的记录', 'Export unsynced records')}</button></li>
       <li><button type="button" class="button secondary" data-action="lang">${lang === 'zh' ? 'English' : '中文'}</button></li>
@@ -881,6 +976,37 @@ function errorText(err) {
   return String(err && err.message ? err.message : err)
 }
 
+// Keep the server's schema; a newer one than the phone's database adds the migrations that
+// take the database there (opened with them at the next start).
+async function adoptSchema(schema) {
+  const old = await kvGet('schema')
+  if (!old) {
+    await kvSet('migrations', [])
+    await kvSet('schema', schema)
+    return false
+  }
+  if (!(schema.version > old.version)) return false
+  const kept = ((await kvGet('migrations')) || []).filter((m) => m.toVersion <= old.version)
+  await kvSet('migrations', [...kept, ...schemaUpgrade(old, schema)])
+  await kvSet('schema', schema)
+  return true
+}
+
+let schemaChecked = false
+async function checkSchema() {
+  if (schemaChecked || !state.token) return
+  schemaChecked = true
+  try {
+    const schema = await api(state.token, 'GET', '/api/v1/sync/schema', { what: 'schema' })
+    if (await adoptSchema(schema)) {
+      state.newVersion = true
+      renderStatus()
+    }
+  } catch (_) {
+    schemaChecked = false // offline: try after the next sync
+  }
+}
+
 async function pairWith(token) {
   const me = await api(token, 'GET', '/api/v1/me', { what: 'me' })
   if (me.role !== 'collector' || !me.device_id) {
@@ -891,7 +1017,7 @@ async function pairWith(token) {
     throw new Error(t('这部手机已绑定给另一位收集员：请先在“更多”中清除数据。', 'This phone belongs to another collector: wipe it under “More” first.'))
   }
   const schema = await api(token, 'GET', '/api/v1/sync/schema', { what: 'schema' })
-  await kvSet('schema', schema)
+  await adoptSchema(schema)
   await kvSet('me', me)
   await kvSet('token', token)
   await kvDel('revoked')
@@ -920,6 +1046,8 @@ async function route() {
     else if (name === 'report') await screenReport()
     else if (name === 'case' && arg) await screenCase(decodeURIComponent(arg))
     else if (name === 'rejections') await screenRejections()
+    else if (name === 'civic') await screenCivic()
+    else if (name === 'topic' && arg) await screenTopic(decodeURIComponent(arg))
     else if (name === 'more') await screenMore()
     else await screenToday()
   } catch (err) {
@@ -1009,6 +1137,7 @@ async function boot() {
   state.me = await kvGet('me')
   try {
     state.database = await openDatabase(schema, {
+      migrations: (await kvGet('migrations')) || [],
       onQuotaExceeded: () => flash(t('手机存储空间已满：最近的修改可能没有保存。', 'The phone is out of storage: recent changes may not be saved.'), 'alert'),
     })
   } catch (err) {
@@ -1021,6 +1150,7 @@ async function boot() {
     onChange: async (s) => {
       renderStatus()
       if (s.phase === 'ok') {
+        checkSchema()
         await loadReference()
         if (!document.querySelector('#main form')) route()
       }
@@ -1040,5 +1170,5 @@ async function boot() {
   window.minqingReady = true
 }
 
-window.minqing = { state, flush: () => flush(state.database), photoGet, kvGet }
+window.minqing = { state, flush: () => flush(state.database), photoGet, kvGet, kvSet }
 boot()

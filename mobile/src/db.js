@@ -2,7 +2,7 @@
 // with the schema the server publishes (GET /api/v1/sync/schema, cached for offline starts).
 import { Database, Model, appSchema, tableSchema } from '@nozbe/watermelondb'
 import LokiJSAdapter from '@nozbe/watermelondb/adapters/lokijs'
-import { schemaMigrations } from '@nozbe/watermelondb/Schema/migrations'
+import { addColumns, createTable, schemaMigrations } from '@nozbe/watermelondb/Schema/migrations'
 
 export const DB_NAME = 'minqing'
 
@@ -26,6 +26,49 @@ function buildSchema(json) {
   })
 }
 
+const columnOf = (c) => ({
+  name: c.name,
+  type: c.type,
+  isOptional: Boolean(c.isOptional),
+  isIndexed: Boolean(c.isIndexed),
+})
+
+// A newer server schema than the phone's (new tables or columns): the migrations that take
+// the phone's database there, as plain JSON to keep beside the schema. WatermelonDB wants
+// them without gaps, so the versions in between get empty steps. Its sync then tells the
+// server which tables and columns are new, and the next pull sends them whole.
+export function schemaUpgrade(oldJson, newJson) {
+  if (!oldJson || !newJson || !(newJson.version > oldJson.version)) return []
+  const before = new Map(oldJson.tables.map((t) => [t.name, new Set(t.columns.map((c) => c.name))]))
+  const steps = []
+  for (const table of newJson.tables) {
+    const had = before.get(table.name)
+    if (!had) steps.push({ type: 'create_table', name: table.name, columns: table.columns })
+    else {
+      const added = table.columns.filter((c) => !had.has(c.name))
+      if (added.length) steps.push({ type: 'add_columns', table: table.name, columns: added })
+    }
+  }
+  const out = []
+  for (let v = oldJson.version + 1; v <= newJson.version; v++) {
+    out.push({ toVersion: v, steps: v === newJson.version ? steps : [] })
+  }
+  return out
+}
+
+function migrationsFrom(list) {
+  return schemaMigrations({
+    migrations: (list || []).map((m) => ({
+      toVersion: m.toVersion,
+      steps: m.steps.map((s) =>
+        s.type === 'create_table'
+          ? createTable({ name: s.name, columns: s.columns.map(columnOf) })
+          : addColumns({ table: s.table, columns: s.columns.map(columnOf) }),
+      ),
+    })),
+  })
+}
+
 function modelFor(table) {
   // Generic models: fields are read from _raw and written with _setRaw (no decorators).
   const cls = class extends Model {}
@@ -34,12 +77,16 @@ function modelFor(table) {
   return cls
 }
 
-export async function openDatabase(schemaJson, { onQuotaExceeded, onSetUpError } = {}) {
+export async function openDatabase(
+  schemaJson,
+  { onQuotaExceeded, onSetUpError, migrations } = {},
+) {
   const schema = buildSchema(schemaJson)
   const adapter = new LokiJSAdapter({
     schema,
-    // docs/sync.md: sync migrations from version 1 need a migrations list on the adapter.
-    migrations: schemaMigrations({ migrations: [] }),
+    // docs/sync.md: sync migrations from version 1 need a migrations list on the adapter;
+    // `migrations` are the upgrades this phone went through (schemaUpgrade, kept in kv).
+    migrations: migrationsFrom(migrations),
     dbName: DB_NAME,
     useWebWorker: false,
     useIncrementalIndexedDB: true,

@@ -26,7 +26,14 @@ class RootArgs(InputSchema):
 class Root(Schema):
     day = fields.Date(required=True)
     root = fields.String(required=True, metadata={"description": "hex SHA-256"})
-    events = fields.Integer(required=True)
+    events = fields.Integer(required=True, metadata={"description": "case events of the day"})
+    topic_events = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "deliberation topic events of the day; null for days sealed before "
+            "topic events were chained (their root covers case events only)"
+        },
+    )
 
 
 class Roots(Schema):
@@ -38,7 +45,8 @@ class Roots(Schema):
 @blp.response(200, Roots)
 @blp.alt_response(422, schema=ErrorSchema, description="validation_error")
 def roots(args: dict[str, Any]) -> Any:
-    """Daily roots over every case's hash chain (UTC days; default: the last 30 sealed)."""
+    """Daily roots over every case's and topic's hash chain (UTC days; default: the last
+    30 sealed)."""
     with unit_of_work() as uow:
         last = args.get("date_to") or uow.now.date()
         first = args.get("date_from") or last - timedelta(days=30)
@@ -51,4 +59,9 @@ def roots(args: dict[str, Any]) -> Any:
                 status=422,
             )
         rows = audit.roots(uow, first, last)
-        return {"items": [{"day": r.day, "root": r.root, "events": r.events} for r in rows]}
+        return {
+            "items": [
+                {"day": r.day, "root": r.root, "events": r.events, "topic_events": r.topic_events}
+                for r in rows
+            ]
+        }

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import request, send_file
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from server.api.blueprint import ApiBlueprint, authenticated_principal
@@ -206,6 +207,26 @@ class MeetingSchema(Schema):
     attachments = fields.List(fields.String(), required=True)
 
 
+class FileForm(InputSchema):
+    file = Upload(required=True, metadata={"description": "a JPEG, PNG or WebP photo, or a PDF"})
+
+
+class SuggestionCase(Schema):
+    id = fields.String(required=True)
+    number = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class SuggestionSchema(Schema):
+    reason = fields.String(
+        required=True, metadata={"description": "reopened | escalated | recurring"}
+    )
+    community_id = fields.Integer(required=True)
+    community_name = fields.String(required=True)
+    category_name = fields.String(required=True)
+    cases = fields.List(fields.Nested(SuggestionCase), required=True)
+
+
 # public inputs, shared with server.api.public_deliberation
 class ViewArgs(InputSchema):
     code = fields.String(required=True, validate=validate.Length(1, 32))
@@ -357,3 +378,85 @@ def record_meeting(args: dict[str, Any]) -> Any:
             uow, authenticated_principal(), deliberation.MeetingInput(**args)
         )
         return meeting, 201
+
+
+FILE_ERRORS = (
+    (413, "payload_too_large (MINQING_MAX_UPLOAD_MB) or image_too_large (megapixels)"),
+    (415, "unsupported_media_type: not a whole JPEG, PNG, WebP image or PDF"),
+)
+
+
+def _file_errors(func: Any) -> Any:
+    for status, description in FILE_ERRORS:
+        func = blp.alt_response(status, schema=ErrorSchema, description=description)(func)
+    return func
+
+
+@blp.route("/deliberations/<int(max=2147483647):topic_id>/files", methods=["POST"])
+@blp.auth(*STAFF)
+@blp.arguments(FileForm, location="files")
+@blp.response(201, TopicSchema)
+@_file_errors
+def attach_to_topic(form: dict[str, Any], topic_id: int) -> Any:
+    """Add a photo or PDF document to the topic (multipart field `file`; an `attach` event)."""
+    principal = authenticated_principal()
+    with unit_of_work() as uow:
+        deliberation.attach_to_topic(uow, principal, topic_id, form["file"].read())
+    with unit_of_work() as uow:
+        topic = deliberation.visible_topic(uow, principal, topic_id)
+        return deliberation.present(uow, topic, principal), 201
+
+
+@blp.route(
+    "/deliberations/<int(max=2147483647):topic_id>/files/<string(length=64):sha256>",
+    methods=["GET"],
+)
+@blp.auth(*STAFF)
+@blp.doc(responses={"200": {"description": "the file (a photo's public copy, without EXIF)"}})
+@blp.alt_response(404, schema=ErrorSchema, description="not_found")
+def topic_file(topic_id: int, sha256: str) -> Any:
+    """A file of the topic or of a meeting that had it on its agenda."""
+    principal = authenticated_principal()
+    with unit_of_work() as uow:
+        topic = deliberation.visible_topic(uow, principal, topic_id)
+        stored = deliberation.topic_file(uow, principal, topic, sha256)
+    response = send_file(stored.path, mimetype=stored.mime, max_age=3600)
+    response.cache_control.public = False
+    response.cache_control.private = True
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@blp.route("/meetings/<int(max=2147483647):meeting_id>/files", methods=["POST"])
+@blp.auth(*STAFF)
+@blp.arguments(FileForm, location="files")
+@blp.response(201, MeetingSchema)
+@_file_errors
+def attach_to_meeting(form: dict[str, Any], meeting_id: int) -> Any:
+    """Add a photo or PDF to a meeting's minutes (纪要); each topic of its agenda records it."""
+    from server.models import Meeting
+
+    principal = authenticated_principal()
+    with unit_of_work() as uow:
+        deliberation.attach_to_meeting(uow, principal, meeting_id, form["file"].read())
+    with unit_of_work() as uow:
+        return uow.session.get(Meeting, meeting_id), 201
+
+
+@blp.route("/deliberations/suggestions", methods=["GET"])
+@blp.auth(*STAFF)
+@blp.response(200, SuggestionSchema(many=True))
+def suggestions() -> Any:
+    """Cases that may need a topic (这些事项可能需要议事): escalated or reopened ones, and
+    several of one kind in one community within 90 days; none linked to a topic yet."""
+    with unit_of_work() as uow:
+        return [
+            {
+                "reason": s.reason,
+                "community_id": s.community_id,
+                "community_name": s.community_name,
+                "category_name": s.category_name,
+                "cases": [{"id": c.id, "number": c.number, "status": c.status} for c in s.cases],
+            }
+            for s in deliberation.suggestions(uow, authenticated_principal())
+        ]

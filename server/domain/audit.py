@@ -1,10 +1,14 @@
-"""The tamper-evident case history (阳光 transparency): a hash chain per case and a daily root.
+"""The tamper-evident history (阳光 transparency): a hash chain per case and per deliberation
+topic, and a daily root over both.
 
 Every case event carries `hash = SHA-256(prev_hash + "\\n" + canonical content)`, where
 `prev_hash` is the hash of the case's previous event (64 zeros for the first). Editing,
 deleting or re-ordering any event breaks its case's chain from there on. Each day's root,
 `SHA-256(previous root + "\\n" + the hashes of that day's events in id order)`, commits to
 every chain at once; published roots let anyone holding an old one detect a rewrite.
+
+Topic events (协商议事) are chained the same way with `topic_id` in place of `case_id`
+(`subject="topic_id"`); a day's root covers that day's case events, then its topic events.
 """
 
 from __future__ import annotations
@@ -24,10 +28,17 @@ def _time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def canonical(event: Mapping[str, Any]) -> str:
-    """The event's content as one stable string (keys sorted, UTC times to the microsecond)."""
+CASE = "case_id"
+TOPIC = "topic_id"
+
+
+def canonical(event: Mapping[str, Any], subject: str = CASE) -> str:
+    """The event's content as one stable string (keys sorted, UTC times to the microsecond);
+    `subject` names the chain's owner (`case_id` or `topic_id`)."""
+    if subject not in (CASE, TOPIC):
+        raise ValueError(f"unknown chain subject {subject!r}")
     content = {
-        "case_id": event["case_id"],
+        subject: event[subject],
         "seq": event["seq"],
         "action": event["action"],
         "from_status": event["from_status"],
@@ -40,8 +51,8 @@ def canonical(event: Mapping[str, Any]) -> str:
     return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def event_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
-    return hashlib.sha256(f"{prev_hash}\n{canonical(event)}".encode()).hexdigest()
+def event_hash(prev_hash: str, event: Mapping[str, Any], subject: str = CASE) -> str:
+    return hashlib.sha256(f"{prev_hash}\n{canonical(event, subject)}".encode()).hexdigest()
 
 
 def day_root(previous_root: str, event_hashes: Iterable[str]) -> str:
@@ -52,9 +63,11 @@ def day_root(previous_root: str, event_hashes: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
-def first_break(events: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any], str] | None:
-    """The first event of one case's chain (in seq order) whose link or hash is wrong, with
-    why; None when the chain holds."""
+def first_break(
+    events: Iterable[Mapping[str, Any]], subject: str = CASE
+) -> tuple[Mapping[str, Any], str] | None:
+    """The first event of one case's (or topic's) chain (in seq order) whose link or hash is
+    wrong, with why; None when the chain holds."""
     expected_prev = GENESIS
     expected_seq = 1
     for event in events:
@@ -62,7 +75,7 @@ def first_break(events: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any],
             return event, f"seq {event['seq']} where {expected_seq} was expected (missing event)"
         if event["prev_hash"] != expected_prev:
             return event, "its prev_hash does not match the previous event"
-        if event["hash"] != event_hash(expected_prev, event):
+        if event["hash"] != event_hash(expected_prev, event, subject):
             return event, "its content does not match its hash (edited)"
         expected_prev = event["hash"]
         expected_seq += 1

@@ -89,7 +89,8 @@ class TopicCase(Base):
 
 
 class TopicEvent(Base):
-    """One step of a topic: who, in which role, when, from → to, with what. Append-only."""
+    """One step of a topic: who, in which role, when, from → to, with what. Append-only,
+    hash-chained per topic like case events (server/domain/audit.py)."""
 
     __tablename__ = "topic_events"
     __table_args__ = (UniqueConstraint("topic_id", "seq", name="topic_seq"),)
@@ -106,6 +107,9 @@ class TopicEvent(Base):
     actor_role: Mapped[str] = mapped_column(String(16))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # set by services/upkeep/audit.py before insert; nullable only for the migration
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class CouncilMember(TimestampMixin, Base):

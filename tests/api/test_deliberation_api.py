@@ -687,3 +687,100 @@ def test_the_deliberation_sweep_runs_on_a_real_worker(
         client.get(f"/api/v1/deliberations/{topic['id']}", headers=bearer(tokens["dispatcher"]))
     )
     assert topic["status"] == "deciding"
+
+
+def test_files_on_topics_and_minutes_through_the_api(
+    client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    import hashlib
+    from io import BytesIO
+
+    from PIL import Image
+
+    disp = tokens["dispatcher"]
+    topic = propose(client, tokens, world)
+    out = BytesIO()
+    Image.new("RGB", (30, 20), (5, 100, 5)).save(out, format="JPEG")
+    photo = out.getvalue()
+    pdf = b"%PDF-1.7\n%%EOF\n"
+
+    def upload(path: str, data: bytes, name: str, token: str = disp) -> Any:
+        return client.post(
+            path,
+            data={"file": (BytesIO(data), name)},
+            headers=bearer(token),
+            content_type="multipart/form-data",
+        )
+
+    shown = ok(upload(f"/api/v1/deliberations/{topic['id']}/files", photo, "a.jpg"), 201)
+    shown = ok(upload(f"/api/v1/deliberations/{topic['id']}/files", pdf, "b.pdf"), 201)
+    shas = [hashlib.sha256(photo).hexdigest(), hashlib.sha256(pdf).hexdigest()]
+    assert shown["photos"] == shas and shown["events"][-1]["action"] == "attach"
+    assert_error(
+        upload(f"/api/v1/deliberations/{topic['id']}/files", b"%PDF-no end", "c.pdf"),
+        415,
+        "unsupported_media_type",
+    )
+    assert (
+        upload(
+            f"/api/v1/deliberations/{topic['id']}/files", photo, "a.jpg", tokens["collector"]
+        ).status_code
+        == 403
+    )
+    got = client.get(f"/api/v1/deliberations/{topic['id']}/files/{shas[1]}", headers=bearer(disp))
+    assert got.status_code == 200 and got.mimetype == "application/pdf" and got.data == pdf
+    other = client.get(
+        f"/api/v1/deliberations/{topic['id']}/files/{shas[1]}",
+        headers=bearer(tokens["dispatcher2"]),
+    )
+    assert other.status_code == 404
+    meeting = ok(
+        client.post(
+            "/api/v1/meetings",
+            json={
+                "community_id": world.community_ids["A"],
+                "held_at": iso(now()),
+                "agenda": [topic["id"]],
+                "minutes": "纪要",
+            },
+            headers=bearer(disp),
+        ),
+        201,
+    )
+    minutes = b"%PDF-1.4\nminutes\n%%EOF\n"
+    stored = ok(upload(f"/api/v1/meetings/{meeting['id']}/files", minutes, "m.pdf"), 201)
+    assert stored["attachments"] == [hashlib.sha256(minutes).hexdigest()]
+    got = client.get(
+        f"/api/v1/deliberations/{topic['id']}/files/{stored['attachments'][0]}",
+        headers=bearer(disp),
+    )
+    assert got.status_code == 200
+
+
+def test_suggested_cases_through_the_api(
+    client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    from helpers import new_case
+
+    cases = [new_case(client, tokens, description=f"井盖松动 {i}") for i in range(3)]
+    found = ok(
+        client.get("/api/v1/deliberations/suggestions", headers=bearer(tokens["dispatcher"]))
+    )
+    (group,) = [s for s in found if s["reason"] == "recurring"]
+    assert sorted(c["number"] for c in group["cases"]) == sorted(c["number"] for c in cases)
+    assert group["community_id"] == world.community_ids["A"]
+    elsewhere = ok(
+        client.get("/api/v1/deliberations/suggestions", headers=bearer(tokens["dispatcher2"]))
+    )
+    assert elsewhere == []
+    assert (
+        client.get(
+            "/api/v1/deliberations/suggestions", headers=bearer(tokens["collector"])
+        ).status_code
+        == 403
+    )
+    propose(client, tokens, world, case_ids=[c["id"] for c in cases])
+    after = ok(
+        client.get("/api/v1/deliberations/suggestions", headers=bearer(tokens["dispatcher"]))
+    )
+    assert [s for s in after if s["reason"] == "recurring"] == []

@@ -200,3 +200,226 @@ def test_the_board_shows_the_latest_root(
         root = sealed.root
     page = client.get("/board").get_data(as_text=True)
     assert root in page and "防篡改" in page
+
+
+# ------------------------------------------------------------------ deliberation topics
+
+
+def _topic_history(client: FlaskClient, tokens: dict[str, str], world: World) -> dict[str, Any]:
+    """A topic proposed, accepted and put to the residents: three chained events."""
+    from conftest import bearer
+
+    created = client.post(
+        "/api/v1/deliberations",
+        json={
+            "community_id": world.community_ids["A"],
+            "title": "加装电梯",
+            "description": "安置房 5 幢老人多，需要议事加装电梯",
+        },
+        headers=bearer(tokens["dispatcher"]),
+    )
+    assert created.status_code == 201, created.get_json()
+    topic = created.get_json()
+    for action, extra in (("accept", {}), ("open_consultation", {"closes_at": _in_days(7)})):
+        moved = client.post(
+            f"/api/v1/deliberations/{topic['id']}/actions/{action}",
+            json={"version": topic["version"], **extra},
+            headers=bearer(tokens["dispatcher"]),
+        )
+        assert moved.status_code == 200, moved.get_json()
+        topic = moved.get_json()
+    return topic  # type: ignore[no-any-return]
+
+
+def _in_days(n: int) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC) + timedelta(days=n)).isoformat()
+
+
+def _topic_events(app: Flask) -> list[Any]:
+    from sqlalchemy import select
+
+    from server.extensions import db
+    from server.models import TopicEvent
+
+    with app.app_context():
+        rows = list(
+            db.session.scalars(select(TopicEvent).order_by(TopicEvent.topic_id, TopicEvent.seq))
+        )
+        db.session.expunge_all()
+        return rows
+
+
+def test_topic_events_are_chained_and_verify(
+    app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    topic = _topic_history(client, tokens, world)
+    _topic_history(client, tokens, world)
+    events = _topic_events(app)
+    assert len(events) == 6
+    by_topic: dict[int, list[Any]] = {}
+    for e in events:
+        by_topic.setdefault(e.topic_id, []).append(e)
+    assert len(by_topic) == 2
+    for chain in by_topic.values():
+        assert chain[0].prev_hash == "0" * 64
+        for before, after in pairwise(chain):
+            assert after.prev_hash == before.hash
+        assert all(e.hash and len(e.hash) == 64 for e in chain)
+    # a topic's chain is not a case's: the same content under another subject hashes apart
+    from server.domain import audit as chain_rules
+
+    first = by_topic[topic["id"]][0]
+    fields = {c: getattr(first, c) for c in ("seq", "action", "from_status", "to_status")}
+    fields |= {
+        "actor_id": first.actor_id,
+        "actor_role": first.actor_role,
+        "payload": first.payload,
+        "created_at": first.created_at,
+    }
+    assert (
+        chain_rules.event_hash(
+            chain_rules.GENESIS, {**fields, "topic_id": first.topic_id}, chain_rules.TOPIC
+        )
+        == first.hash
+    )
+    assert (
+        chain_rules.event_hash(chain_rules.GENESIS, {**fields, "case_id": first.topic_id})
+        != first.hash
+    )
+    result = _verify(app)
+    assert result.exit_code == 0, result.output
+    assert "6 events" in result.output
+
+
+def test_a_topic_event_edited_in_the_database_is_named(
+    app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    topic = _topic_history(client, tokens, world)
+    from server.extensions import db
+
+    with app.app_context():
+        db.session.execute(
+            text("UPDATE topic_events SET actor_role = 'admin' WHERE topic_id = :t AND seq = 2"),
+            {"t": topic["id"]},
+        )
+        db.session.commit()
+    result = _verify(app)
+    assert result.exit_code == 1
+    assert f"topic {topic['id']}" in result.output and "加装电梯" in result.output
+    assert "seq 2" in result.output and "edited" in result.output
+
+
+def test_a_deleted_topic_event_is_found(
+    app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    topic = _topic_history(client, tokens, world)
+    from server.extensions import db
+
+    with app.app_context():
+        db.session.execute(
+            text("DELETE FROM topic_events WHERE topic_id = :t AND seq = 2"), {"t": topic["id"]}
+        )
+        db.session.commit()
+    result = _verify(app)
+    assert result.exit_code == 1
+    assert f"topic {topic['id']}" in result.output and "missing" in result.output
+
+
+def test_the_daily_root_covers_topic_events(
+    app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    """A forger who recomputes a topic's whole chain is still caught by the day's root."""
+    from server.domain import audit as chain
+    from server.extensions import db
+    from server.services.uow import unit_of_work
+    from server.services.upkeep import audit
+
+    topic = _topic_history(client, tokens, world)
+    with app.app_context():
+        with unit_of_work() as uow:
+            today = uow.now.date()
+            (sealed,) = audit.seal_days(uow, until=today)
+            assert sealed.events == 0 and sealed.topic_events == 3
+        published = client.get("/api/v1/audit/roots", query_string={"from": str(today)})
+        assert published.get_json()["items"][0]["topic_events"] == 3
+        assert _verify(app).exit_code == 0
+        db.session.execute(
+            text("UPDATE topic_events SET payload = '{}' WHERE topic_id = :t AND seq = 3"),
+            {"t": topic["id"]},
+        )
+        db.session.commit()
+        prev = chain.GENESIS
+        for e in [e for e in _topic_events(app) if e.topic_id == topic["id"]]:
+            fields = {
+                c: getattr(e, c)
+                for c in (
+                    "topic_id",
+                    "seq",
+                    "action",
+                    "from_status",
+                    "to_status",
+                    "actor_id",
+                    "actor_role",
+                    "payload",
+                    "created_at",
+                )
+            }
+            value = chain.event_hash(prev, fields, chain.TOPIC)
+            db.session.execute(
+                text("UPDATE topic_events SET prev_hash = :p, hash = :h WHERE id = :i"),
+                {"p": prev, "h": value, "i": e.id},
+            )
+            prev = value
+        db.session.commit()
+    result = _verify(app)
+    assert result.exit_code == 1
+    assert f"daily root of {today}" in result.output
+
+
+def test_a_root_sealed_before_topics_were_chained_still_verifies(
+    app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    """Roots published before migration 0013 covered case events only (topic_events NULL):
+    they verify as they were published."""
+    from server.domain import audit as chain
+    from server.extensions import db
+    from server.models import AuditRoot
+    from server.services.uow import unit_of_work
+    from server.services.upkeep import audit
+
+    _history(client, tokens, world)
+    _topic_history(client, tokens, world)
+    with app.app_context():
+        with unit_of_work() as uow:
+            today = uow.now.date()
+            (sealed,) = audit.seal_days(uow, until=today)
+        old_style = chain.day_root(
+            chain.GENESIS, [e.hash for e in sorted(_events(app), key=lambda e: e.id)]
+        )
+        row = db.session.get(AuditRoot, today)
+        assert row is not None and row.root == sealed.root != old_style
+        row.root, row.topic_events = old_style, None
+        db.session.commit()
+    assert _verify(app).exit_code == 0
+
+
+def test_the_migration_chains_existing_topic_events_the_same_way(
+    app: Flask, client: FlaskClient, world: World, tokens: dict[str, str], backend: str
+) -> None:
+    import pytest
+
+    if backend != "spatialite":
+        pytest.skip("rewrites the schema: done on the test's own SpatiaLite file only")
+    from flask_migrate import downgrade, upgrade
+
+    _topic_history(client, tokens, world)
+    before = {e.id: (e.prev_hash, e.hash) for e in _topic_events(app)}
+    with app.app_context():
+        directory = app.config["MIGRATIONS_DIR"]
+        downgrade(directory=directory, revision="0012_deliberation")
+        upgrade(directory=directory)
+    after = {e.id: (e.prev_hash, e.hash) for e in _topic_events(app)}
+    assert after == before and len(before) == 3
+    assert _verify(app).exit_code == 0

@@ -56,7 +56,7 @@ def test_json_within_the_depth_limit_still_works(client: FlaskClient, world: Wor
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("version", ["2", "99", "999999"])
+@pytest.mark.parametrize("version", ["3", "99", "999999"])
 def test_a_pull_with_a_newer_schema_version_is_a_4xx(phone: Phone, version: str) -> None:
     response = phone.client.get(
         f"/api/v1/sync/pull?schema_version={version}", headers=bearer(phone.token)
@@ -69,7 +69,7 @@ def test_a_pull_with_a_newer_schema_version_is_a_4xx(phone: Phone, version: str)
 def test_the_push_with_a_newer_schema_is_a_4xx_too(phone: Phone) -> None:
     # the reference the pull now follows
     response = phone.client.post(
-        "/api/v1/sync/push?last_pulled_at=null&schema_version=2",
+        "/api/v1/sync/push?last_pulled_at=null&schema_version=3",
         data=json.dumps({}),
         headers={**bearer(phone.token), "Content-Type": "application/json"},
     )

@@ -13,7 +13,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -94,9 +94,18 @@ class ProposeInput:
     case_ids: list[str] = field(default_factory=list)
 
 
-def propose(uow: UnitOfWork, principal: Principal | None, data: ProposeInput) -> Topic:
+def propose(
+    uow: UnitOfWork,
+    principal: Principal | None,
+    data: ProposeInput,
+    *,
+    photos_held: bool = False,
+) -> Topic:
     """Raise a topic (提议): a resident from the public page, a collector in their grids'
-    communities, a dispatcher or admin in their subdistrict — or from cases (source `case`)."""
+    communities, a dispatcher or admin in their subdistrict — or from cases (source `case`).
+
+    `photos_held`: the photos were uploaded in this same request (the public proposal page,
+    `propose_with_photo`), so an anonymous proposer may name them."""
     actor = _actor(principal)
     if not dl.may_propose(actor):
         raise Forbidden("Your role may not propose topics", "您的角色不能提出议题")
@@ -113,10 +122,10 @@ def propose(uow: UnitOfWork, principal: Principal | None, data: ProposeInput) ->
             ).all()
             if community.id not in mine:
                 raise Forbidden("Not a community of your grids", "该社区不在您负责的网格范围内")
-    if principal is None and (data.photos or data.case_ids):
+    if principal is None and ((data.photos and not photos_held) or data.case_ids):
         raise _invalid(
             "validation_error",
-            "photos" if data.photos else "case_ids",
+            "case_ids" if data.case_ids else "photos",
             "residents propose without photos or cases",
             "居民提议不能附照片或关联事项",
         )
@@ -144,8 +153,192 @@ def propose(uow: UnitOfWork, principal: Principal | None, data: ProposeInput) ->
     uow.session.flush()
     for case in linked:
         uow.session.add(TopicCase(topic_id=topic.id, case_id=case.id, role="origin"))
-    _record(uow, topic, "propose", None, principal, {"cases": [c.number for c in linked]})
+    _record(
+        uow,
+        topic,
+        "propose",
+        None,
+        principal,
+        {"cases": [c.number for c in linked], "photos": list(data.photos)},
+    )
     return topic
+
+
+def propose_with_photo(uow: UnitOfWork, data: ProposeInput, photo: bytes | None) -> Topic:
+    """A resident's proposal from the public page, with the photo sent in the same request
+    (checked and stored first: a bad file refuses the proposal, 413/415). The resident
+    attaches only what they hold, as on the report page."""
+    data.photos = []
+    if photo:
+        stored, _ = attachments.store_upload(uow, photo, declared_sha256=None, uploader_id=None)
+        data.photos = [stored.sha256]
+    return propose(uow, None, data, photos_held=True)
+
+
+# ------------------------------------------------------------------------------ suggestions
+
+SUGGEST_DAYS = 90  # how far back cases count for "several of one kind in one place"
+SUGGEST_MIN_CASES = 3
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """Cases that may need a topic (这些事项可能需要议事): why, where, and which."""
+
+    reason: str  # reopened | escalated | recurring
+    community_id: int
+    community_name: str
+    category_name: str
+    cases: list[Case]
+
+
+def suggestions(uow: UnitOfWork, principal: Principal, limit: int = 20) -> list[Suggestion]:
+    """For dispatchers: reopened or escalated cases, and several cases of one kind in one
+    community within SUGGEST_DAYS — none of them linked to a topic yet."""
+    from server.models import Category
+
+    if principal.role not in STAFF_ROLES:
+        raise Forbidden("Only dispatchers and admins", "只有调度员和管理员可查看")
+    linked = select(TopicCase.case_id)
+    scope = [Case.id.not_in(linked)]
+    if principal.subdistrict_id is not None:
+        scope.append(Case.subdistrict_id == principal.subdistrict_id)
+    names = dict(uow.session.execute(select(Community.id, Community.name)).all())
+    kinds = dict(uow.session.execute(select(Category.id, Category.name_zh)).all())
+    out: list[Suggestion] = []
+    single = uow.session.scalars(
+        select(Case)
+        .where(*scope, (Case.status == "reopened") | Case.escalated_at.is_not(None))
+        .order_by(Case.reported_at.desc())
+        .limit(limit)
+    )
+    for case in single:
+        out.append(
+            Suggestion(
+                "reopened" if case.status == "reopened" else "escalated",
+                case.community_id,
+                names.get(case.community_id, ""),
+                kinds.get(case.category_id, ""),
+                [case],
+            )
+        )
+    since = uow.now - timedelta(days=SUGGEST_DAYS)
+    groups = uow.session.execute(
+        select(Case.community_id, Case.category_id, func.count())
+        .where(*scope, Case.reported_at >= since, Case.status.not_in(["rejected", "merged"]))
+        .group_by(Case.community_id, Case.category_id)
+        .having(func.count() >= SUGGEST_MIN_CASES)
+        .order_by(func.count().desc())
+        .limit(limit)
+    ).all()
+    for community_id, category_id, _count in groups:
+        rows = list(
+            uow.session.scalars(
+                select(Case)
+                .where(
+                    *scope,
+                    Case.community_id == community_id,
+                    Case.category_id == category_id,
+                    Case.reported_at >= since,
+                    Case.status.not_in(["rejected", "merged"]),
+                )
+                .order_by(Case.reported_at.desc())
+                .limit(50)
+            )
+        )
+        out.append(
+            Suggestion(
+                "recurring",
+                community_id,
+                names.get(community_id, ""),
+                kinds.get(category_id, ""),
+                rows,
+            )
+        )
+    return out[:limit]
+
+
+# ------------------------------------------------------------------------------ attachments
+
+
+def attach_to_topic(uow: UnitOfWork, principal: Principal, topic_id: int, data: bytes) -> str:
+    """Staff add a photo or PDF document to a topic (one `attach` event); its SHA-256."""
+    if principal.role not in STAFF_ROLES:
+        raise Forbidden("Only dispatchers and admins attach files", "只有调度员和管理员可上传附件")
+    topic = visible_topic(uow, principal, topic_id)
+    stored, _ = attachments.store_file(uow, data, uploader_id=principal.user_id)
+    if stored.sha256 not in topic.photos:
+        topic.photos = [*topic.photos, stored.sha256]
+        _record(
+            uow,
+            topic,
+            "attach",
+            topic.status,
+            principal,
+            {"file": stored.sha256, "mime": stored.mime},
+        )
+    return stored.sha256
+
+
+def attach_to_meeting(uow: UnitOfWork, principal: Principal, meeting_id: int, data: bytes) -> str:
+    """Staff add a file to a meeting's minutes (纪要); each topic on its agenda records an
+    `attach` event naming the meeting. Its SHA-256."""
+    if principal.role not in STAFF_ROLES:
+        raise Forbidden("Only dispatchers and admins attach files", "只有调度员和管理员可上传附件")
+    meeting = uow.session.get(Meeting, meeting_id)
+    if meeting is None:
+        raise NotFound("meeting", "会议")
+    _staff_community(uow, principal, meeting.community_id)
+    stored, _ = attachments.store_file(uow, data, uploader_id=principal.user_id)
+    if stored.sha256 not in meeting.attachments:
+        meeting.attachments = [*meeting.attachments, stored.sha256]
+        for topic in uow.session.scalars(select(Topic).where(Topic.id.in_(meeting.agenda))):
+            _record(
+                uow,
+                topic,
+                "attach",
+                topic.status,
+                principal,
+                {"file": stored.sha256, "mime": stored.mime, "meeting_id": meeting.id},
+            )
+    return stored.sha256
+
+
+def meetings_of_topic(uow: UnitOfWork, topic: Topic) -> list[Meeting]:
+    """The community's meetings with this topic on their agenda, newest first."""
+    rows = uow.session.scalars(
+        select(Meeting)
+        .where(Meeting.community_id == topic.community_id)
+        .order_by(Meeting.held_at.desc())
+    )
+    return [m for m in rows if topic.id in (m.agenda or [])]
+
+
+def topic_file(
+    uow: UnitOfWork, principal: Principal | None, topic: Topic, sha256: str
+) -> attachments.StoredFile:
+    """A file of the topic for someone who may see the topic: staff get its photos and
+    documents and its meetings' minutes files; the public (principal None) only its photos."""
+    held = set(topic.photos or [])
+    if principal is not None:
+        for meeting in meetings_of_topic(uow, topic):
+            held.update(meeting.attachments or [])
+    row = attachments.find(sha256)
+    if sha256 not in held or row is None:
+        raise NotFound("file", "附件")
+    if principal is None and not row.mime.startswith("image/"):
+        raise NotFound("file", "附件")
+    return attachments.public_file(sha256)
+
+
+def file_kinds(uow: UnitOfWork, shas: Sequence[str]) -> list[dict[str, Any]]:
+    """sha256 and MIME type of stored files, in the given order (unknown ones left out)."""
+    out = []
+    for sha in shas:
+        row = attachments.find(sha)
+        if row is not None:
+            out.append({"sha256": sha, "mime": row.mime, "image": row.mime.startswith("image/")})
+    return out
 
 
 def _linked_case(principal: Principal | None, case_id: str, community_id: int) -> Case:

@@ -47,6 +47,9 @@ FORMATS: dict[str, tuple[str, str]] = {
     "WEBP": ("image/webp", "webp"),
 }
 EXTENSIONS = {mime: ext for mime, ext in FORMATS.values()}
+# Documents (deliberation minutes, notices): stored as sent, never decoded, no thumbnail.
+PDF = "application/pdf"
+EXTENSIONS[PDF] = "pdf"
 
 
 @dataclass(frozen=True)
@@ -313,6 +316,58 @@ def store_upload(
     return row, True
 
 
+def is_pdf(data: bytes) -> bool:
+    """A whole PDF: the header at the start and the end-of-file marker near the end."""
+    return data.startswith(b"%PDF-") and b"%%EOF" in data[-1024:]
+
+
+def store_file(uow: UnitOfWork, data: bytes, *, uploader_id: int | None) -> tuple[Attachment, bool]:
+    """Store an uploaded photo (as `store_upload`) or PDF document; `(attachment, created)`.
+
+    A PDF is checked only for its header and end marker (415 otherwise), never decoded or
+    rendered; its public copy is the file itself. Too large is 413 as for photos.
+    """
+    if not data.startswith(b"%PDF-"):
+        return store_upload(uow, data, declared_sha256=None, uploader_id=uploader_id)
+    limit = max_upload_bytes()
+    if len(data) > limit:
+        raise _too_large(limit)
+    if not is_pdf(data):
+        raise DomainError(
+            "unsupported_media_type",
+            "The file is not a complete PDF document or JPEG, PNG or WebP image",
+            "文件不是完整的 PDF 文档或 JPEG、PNG、WebP 图片（或已损坏）",
+            field="file",
+            status=415,
+        )
+    sha256 = hashlib.sha256(data).hexdigest()
+    existing = uow.session.get(Attachment, sha256)
+    if existing is not None:
+        return existing, False
+    media.write_once(path_for(sha256, "original"), data)
+    media.write_once(path_for(sha256, "public", mime=PDF), data)
+    row = Attachment(
+        sha256=sha256,
+        size=len(data),
+        mime=PDF,
+        width=None,
+        height=None,
+        had_gps=False,
+        thumbnail_ready=False,
+        uploaded_by_id=uploader_id,
+    )
+    try:
+        with uow.savepoint():
+            uow.session.add(row)
+            uow.session.flush()
+    except IntegrityError:
+        winner = uow.session.get(Attachment, sha256)
+        if winner is None:
+            raise
+        return winner, False
+    return row, True
+
+
 def make_thumbnail(uow: UnitOfWork, sha256: str) -> bool:
     """Make the thumbnail of a stored photo from its public copy; False if nothing to do.
 
@@ -320,7 +375,7 @@ def make_thumbnail(uow: UnitOfWork, sha256: str) -> bool:
     a photo whose thumbnail is ready, or that no longer exists, is left alone.
     """
     row = uow.session.get(Attachment, sha256)
-    if row is None or row.thumbnail_ready:
+    if row is None or row.thumbnail_ready or row.mime == PDF:
         return False
     size = int(current_app.config["THUMBNAIL_SIZE"])
     with Image.open(path_for(sha256, "public", mime=row.mime)) as image:

@@ -3,6 +3,8 @@
 Reference data (communities, grids, categories, units) and the case history are pull-only;
 patrols, logs and case reports are created offline and applied through the same services
 the API uses, so a record pushed by a phone obeys the same rules as one sent online.
+The communities' deliberation topics and 阳光五务 notices are pull-only too (schema
+version 2), for collectors to show residents on the street.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, object_session
 
 from geo.geojson import to_geojson
+from server.domain import deliberation as dl
 from server.domain.cases import FINAL
+from server.domain.masking import mask_name
 from server.models import (
     Case,
     CaseAction,
@@ -26,8 +30,10 @@ from server.models import (
     Category,
     Community,
     Grid,
+    Notice,
     Patrol,
     PatrolLog,
+    Topic,
     Unit,
 )
 from sync.registry import (
@@ -39,7 +45,8 @@ from sync.registry import (
     SyncTable,
 )
 
-SCHEMA_VERSION = 1
+# 2: topics and notices (a phone of version 1 migrates: docs/sync.md, mobile/src/db.js)
+SCHEMA_VERSION = 2
 GLOBAL = 0  # the scope key of data every device sees (categories)
 
 S, N, B = "string", "number", "boolean"
@@ -432,6 +439,107 @@ def field_tables() -> list[SyncTable]:
     ]
 
 
+# --- deliberation and 阳光五务 (pull only) -----------------------------------------------------
+
+
+def _topics(session: Session, ids: Sequence[str]) -> Iterable[Raw]:
+    for t in session.scalars(select(Topic).where(Topic.id.in_(_ids(ids)))):
+        yield {
+            "id": str(t.id),
+            "community_id": str(t.community_id),
+            "title": t.title,
+            "description": t.description,
+            "address": t.address,
+            "lon": t.lon,
+            "lat": t.lat,
+            "crs": "wgs84",
+            "status": t.status,
+            "status_zh": dl.STATUS_ZH[dl.TopicStatus(t.status)],
+            "source": t.source,
+            "proposer": mask_name(t.proposer_name),  # collectors see names masked
+            "closes_at": millis(t.closes_at),
+            "outcome": t.outcome,
+            "decision": t.decision,
+            "decided_at": millis(t.decided_at),
+            "public_path": f"/t/{t.public_token}",  # the link posted in the compound
+            "created_at": millis(t.created_at),
+        }
+
+
+def _notices(session: Session, ids: Sequence[str]) -> Iterable[Raw]:
+    for n in session.scalars(select(Notice).where(Notice.id.in_(_ids(ids)))):
+        yield {
+            "id": str(n.id),
+            "community_id": str(n.community_id),
+            "category": n.category,
+            "title": n.title,
+            "body": n.body,
+            "published_from": millis(n.published_from),
+            "published_until": millis(n.published_until),
+            "withdrawn": n.withdrawn_at is not None,
+        }
+
+
+def civic_tables() -> list[SyncTable]:
+    """Topics (open ones, and those that changed within the horizon) and notices (not ended
+    before the horizon) of the collector's communities. The phone shows the open topics
+    and the notices in their period (it checks the period itself: a notice expires or
+    starts without any change to send)."""
+    final = [s.value for s in dl.FINAL]
+    return [
+        SyncTable(
+            name="topics",
+            model=Topic,
+            columns=[
+                col("community_id", S, indexed=True),
+                col("title", S),
+                col("description", S),
+                col("address", S, optional=True),
+                col("lon", N, optional=True),
+                col("lat", N, optional=True),
+                col("crs", S),
+                col("status", S, indexed=True),
+                col("status_zh", S),
+                col("source", S),
+                col("proposer", S, optional=True),
+                col("closes_at", N, optional=True),
+                col("outcome", S, optional=True),
+                col("decision", S, optional=True),
+                col("decided_at", N, optional=True),
+                col("public_path", S),
+                col("created_at", N),
+            ],
+            scope_kind="community",
+            scope_of=lambda t: t.community_id,
+            to_raws=_topics,
+            in_scope=lambda keys, h: select(_id_text(Topic.id)).where(
+                Topic.community_id.in_(sorted(keys)),
+                or_(Topic.status.not_in(final), Topic.updated_at >= h) if h else True,
+            ),
+        ),
+        SyncTable(
+            name="notices",
+            model=Notice,
+            columns=[
+                col("community_id", S, indexed=True),
+                col("category", S),
+                col("title", S),
+                col("body", S),
+                col("published_from", N),
+                col("published_until", N),
+                col("withdrawn", B),
+            ],
+            scope_kind="community",
+            scope_of=lambda n: n.community_id,
+            to_raws=_notices,
+            in_scope=lambda keys, h: select(_id_text(Notice.id)).where(
+                Notice.community_id.in_(sorted(keys)),
+                Notice.published_until >= h if h else True,
+            ),
+        ),
+    ]
+
+
 def _event_grid(event: CaseEvent) -> int | None:
     """The grid of the event's case (a new event's `case` is not loaded during a flush)."""
     session = object_session(event)
@@ -443,7 +551,7 @@ def _event_grid(event: CaseEvent) -> int | None:
 
 def build_registry() -> Registry:
     registry = Registry(version=SCHEMA_VERSION, derive_scope=derive_scope, primary_scope="grid")
-    for table in reference_tables() + field_tables():
+    for table in reference_tables() + field_tables() + civic_tables():
         registry.add(table)
     return registry
 

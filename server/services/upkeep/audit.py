@@ -1,5 +1,5 @@
-"""The tamper-evident case history: chaining events as they are written, sealing daily roots,
-and verifying everything (`minqing audit verify`)."""
+"""The tamper-evident history of cases and deliberation topics: chaining events as they are
+written, sealing daily roots, and verifying everything (`minqing audit verify`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from server.domain import audit
-from server.models import AuditRoot, Case, CaseEvent
+from server.models import AuditRoot, Case, CaseEvent, Topic, TopicEvent
 from server.services.uow import UnitOfWork
 
 _installed = False
@@ -32,6 +32,53 @@ def _fields(e: CaseEvent) -> dict[str, Any]:
         "prev_hash": e.prev_hash,
         "hash": e.hash,
     }
+
+
+def _topic_fields(e: TopicEvent) -> dict[str, Any]:
+    return {
+        "topic_id": e.topic_id,
+        "seq": e.seq,
+        "action": e.action,
+        "from_status": e.from_status,
+        "to_status": e.to_status,
+        "actor_id": e.actor_id,
+        "actor_role": e.actor_role,
+        "payload": e.payload,
+        "created_at": e.created_at,
+        "prev_hash": e.prev_hash,
+        "hash": e.hash,
+    }
+
+
+def chain_new_topic_events(session: Session) -> None:
+    """Give every new topic event its place in its topic's chain (before it is inserted;
+    the topic's id exists already: topics are flushed before their first event)."""
+    new = sorted(
+        (obj for obj in session.new if isinstance(obj, TopicEvent) and obj.hash is None),
+        key=lambda e: (e.topic_id or 0, e.seq or 0),
+    )
+    heads: dict[int, tuple[int, str]] = {}
+    for e in new:
+        if e.created_at is None:
+            e.created_at = datetime.now(UTC)
+        if e.payload is None:
+            e.payload = {}
+        head = heads.get(e.topic_id)
+        if head is not None and head[0] == e.seq - 1:
+            prev = head[1]
+        elif e.seq == 1:
+            prev = audit.GENESIS
+        else:
+            with session.no_autoflush:
+                found = session.scalar(
+                    select(TopicEvent.hash).where(
+                        TopicEvent.topic_id == e.topic_id, TopicEvent.seq == e.seq - 1
+                    )
+                )
+            prev = found or audit.GENESIS
+        e.prev_hash = prev
+        e.hash = audit.event_hash(prev, _topic_fields(e), audit.TOPIC)
+        heads[e.topic_id] = (e.seq, e.hash)
 
 
 def chain_new_events(session: Session) -> None:
@@ -74,6 +121,7 @@ def install() -> None:
     @event.listens_for(Session, "before_flush")
     def _chain(session: Session, _ctx: Any, _instances: Any) -> None:
         chain_new_events(session)
+        chain_new_topic_events(session)
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -100,21 +148,50 @@ def _hashes_of_day(uow: UnitOfWork, day: date) -> list[str]:
     ]
 
 
+def _topic_hashes_of_day(uow: UnitOfWork, day: date) -> list[str]:
+    start, end = _day_bounds(day)
+    return [
+        h or ""
+        for h in uow.session.scalars(
+            select(TopicEvent.hash)
+            .where(TopicEvent.created_at >= start, TopicEvent.created_at < end)
+            .order_by(TopicEvent.id)
+        )
+    ]
+
+
+def _expected_root(uow: UnitOfWork, previous: str, row: AuditRoot) -> str:
+    hashes = _hashes_of_day(uow, row.day)
+    if row.topic_events is not None:  # sealed since topic events are chained
+        hashes += _topic_hashes_of_day(uow, row.day)
+    return audit.day_root(previous, hashes)
+
+
 def seal_days(uow: UnitOfWork, until: date | None = None) -> list[AuditRoot]:
     """Publish the root of every finished UTC day not sealed yet, oldest first (idempotent)."""
     last_day = until or (uow.now.astimezone(UTC).date() - timedelta(days=1))
     sealed = uow.session.scalar(select(AuditRoot.day).order_by(AuditRoot.day.desc()).limit(1))
-    first_event = uow.session.scalar(select(CaseEvent.created_at).order_by(CaseEvent.id).limit(1))
-    if first_event is None:
+    firsts = [
+        t
+        for t in (
+            uow.session.scalar(select(func.min(CaseEvent.created_at))),
+            uow.session.scalar(select(func.min(TopicEvent.created_at))),
+        )
+        if t is not None
+    ]
+    if not firsts:
         return []
-    day = sealed + timedelta(days=1) if sealed else first_event.astimezone(UTC).date()
+    first_event = min(t.astimezone(UTC) for t in firsts)
+    day = sealed + timedelta(days=1) if sealed else first_event.date()
     out: list[AuditRoot] = []
     while day <= last_day:
         hashes = _hashes_of_day(uow, day)
+        topic_hashes = _topic_hashes_of_day(uow, day)
         row = AuditRoot(
             day=day,
-            root=audit.day_root(_previous_root(uow, day), hashes),
+            root=audit.day_root(_previous_root(uow, day), hashes + topic_hashes),
             events=len(hashes),
+            topic_events=len(topic_hashes),
             computed_at=uow.now,
         )
         uow.session.add(row)
@@ -148,6 +225,8 @@ class Finding:
     seq: int | None = None
     event_id: int | None = None
     day: date | None = None
+    topic_id: int | None = None
+    topic_title: str | None = None
 
 
 def _case_chains(uow: UnitOfWork) -> Iterator[tuple[str, list[dict[str, Any]]]]:
@@ -166,9 +245,25 @@ def _case_chains(uow: UnitOfWork) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         yield current, chain
 
 
+def _topic_chains(uow: UnitOfWork) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    current: int | None = None
+    chain: list[dict[str, Any]] = []
+    rows = uow.session.execute(
+        select(TopicEvent).order_by(TopicEvent.topic_id, TopicEvent.seq)
+    ).scalars()
+    for e in rows:
+        if e.topic_id != current:
+            if current is not None:
+                yield current, chain
+            current, chain = e.topic_id, []
+        chain.append({**_topic_fields(e), "id": e.id})
+    if current is not None:
+        yield current, chain
+
+
 def verify(uow: UnitOfWork) -> tuple[int, int, Finding | None]:
-    """Check every case's chain, then every published root: (events, days checked, the
-    first finding or None)."""
+    """Check every case's chain, every topic's chain, then every published root: (events,
+    days checked, the first finding or None)."""
     events = 0
     for case_id, chain in _case_chains(uow):
         events += len(chain)
@@ -181,10 +276,27 @@ def verify(uow: UnitOfWork) -> tuple[int, int, Finding | None]:
                 0,
                 Finding(why, case_id, number, int(event_row["seq"]), int(event_row["id"])),
             )
+    for topic_id, topic_chain in _topic_chains(uow):
+        events += len(topic_chain)
+        broken = audit.first_break(topic_chain, audit.TOPIC)
+        if broken is not None:
+            event_row, why = broken
+            title = uow.session.scalar(select(Topic.title).where(Topic.id == topic_id))
+            return (
+                events,
+                0,
+                Finding(
+                    why,
+                    seq=int(event_row["seq"]),
+                    event_id=int(event_row["id"]),
+                    topic_id=topic_id,
+                    topic_title=title,
+                ),
+            )
     days = 0
     previous = audit.GENESIS
     for row in uow.session.scalars(select(AuditRoot).order_by(AuditRoot.day)):
-        expected = audit.day_root(previous, _hashes_of_day(uow, row.day))
+        expected = _expected_root(uow, previous, row)
         days += 1
         if expected != row.root:
             return events, days, Finding("the published root does not match", day=row.day)
