@@ -28,19 +28,9 @@
       window.addEventListener("resize", function () { chart.resize(); });
     }
     var trend = document.getElementById("chart-trend");
-    if (trend && data.trend.series.length) {
-      var line = window.echarts.init(trend);
-      line.setOption({
-        tooltip: { trigger: "axis" },
-        legend: { type: "scroll" },
-        grid: { left: 40, right: 16, bottom: 40, containLabel: true },
-        xAxis: { type: "category", data: data.trend.days },
-        yAxis: { type: "value", min: function (v) { return Math.max(0, Math.floor(v.min - 5)); }, max: 100 },
-        series: data.trend.series.map(function (s) {
-          return { name: s.name, type: "line", connectNulls: false, data: s.data };
-        })
-      });
-      window.addEventListener("resize", function () { line.resize(); });
+    if (trend && data.trend.series.length && window.MinqingCharts) {
+      // one small chart per community, lowest latest score first (small-multiples.js)
+      window.MinqingCharts.smallMultiples(trend, data.trend.days, data.trend.series);
     }
   }
   if (document.readyState === "loading") {
