@@ -108,8 +108,7 @@
       zoomControl: false,
       attributionControl: !!(tiles && tiles.attribution),
       maxZoom: tiles ? tiles.maxZoom : 19,
-      minZoom: 3,
-      zoomSnap: 0.5
+      minZoom: 3
     });
     L.control.zoom({ position: "topleft", zoomInTitle: cfg.text.zoomIn, zoomOutTitle: cfg.text.zoomOut }).addTo(map);
     if (tiles) {
@@ -197,6 +196,7 @@
         var group = L.markerClusterGroup({
           showCoverageOnHover: false,
           maxClusterRadius: 48,
+          animate: false,  // its zoom animations can leave a cluster that never opens
           iconCreateFunction: function (cluster) {
             var n = cluster.getChildCount();
             var late = cluster.getAllChildMarkers().some(function (m) { return m.options.overdue; });
@@ -240,7 +240,7 @@
         map.setView([32.4, 119.4], 12);
       }
       // Many grids: their names only once zoomed in (communities' names always).
-      handle.labelZoom = (handle.gridCount || 0) > 40 && !focus ? map.getZoom() + 1.5 : undefined;
+      handle.labelZoom = (handle.gridCount || 0) > 40 && !focus ? map.getZoom() + 2 : undefined;
       noteZoom();
       box.setAttribute("data-ready", "1");
       return handle;
