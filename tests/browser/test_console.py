@@ -153,7 +153,7 @@ def test_map_and_kpis(
     screenshot(page, "console-map")
     page.locator("#grid-map[data-ready='1']").wait_for()
     page.get_by_role("button", name=case["number"]).click()  # the case's pin: a popup
-    page.locator(".leaflet-popup").get_by_role("link", name=case["number"]).click()
+    page.locator(".mq-popup").get_by_role("link", name=case["number"]).click()
     page.wait_for_url("**/console/cases/*")
     assert page.get_by_role("heading", name=case["number"]).is_visible()
 

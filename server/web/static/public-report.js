@@ -68,12 +68,16 @@
     lat.value = y.toFixed(7);
     crs.value = system;
     say(message);
+    var shown = null;
     if (handle) {
-      var shown = window.MinqingMap.fromWgs84 && system === "wgs84" && handle.crs !== "wgs84"
+      shown = system === "wgs84" && handle.crs !== "wgs84"
         ? window.MinqingMap.fromWgs84(x, y, handle.crs) : [x, y];
-      handle.setPoint(shown[0], shown[1], zoom);
+      handle.setPoint(shown[0], shown[1]);
     }
-    check();
+    check().then(function (verdict) {
+      // a place inside: zoom in on it, so that a second tap can refine it
+      if (verdict === "in" && shown && zoom) { handle.setPoint(shown[0], shown[1], zoom); }
+    });
   }
 
   if (navigator.geolocation && button) {
