@@ -339,6 +339,12 @@ def test_trends_are_small_multiples_beside_their_table(
     page.goto("/console/kpis")
     page.locator("#chart-trend .multiple svg").first.wait_for()
     assert page.locator("#chart-trend .multiple").count() >= 2
+    # the rates: one small bar chart per rate, one series each
+    rates = page.evaluate(
+        """() => [...document.querySelectorAll('#chart-rates .spark')].map(
+                 el => echarts.getInstanceByDom(el).getOption().series.length)"""
+    )
+    assert len(rates) >= 3 and set(rates) == {1}
     captions = page.locator("#chart-trend figcaption").all_inner_texts()
     latest = [float(c.split("·")[-1]) for c in captions if c.split("·")[-1].strip() != "—"]
     assert latest == sorted(latest)  # the lowest latest score first

@@ -57,5 +57,47 @@
     container.setAttribute("data-multiples", String(charts.length));
     return charts;
   }
-  window.MinqingCharts = { smallMultiples: smallMultiples };
+  /* One small horizontal bar chart per rate, its groups sorted lowest first and cut to the
+     `limit` lowest (top-N: those that need attention) — instead of 20 groups × 5 bars.
+     rows — [{name, rates: {key: percent|null}}]; keys — the rates; labels — key -> title */
+  function rankedBars(container, rows, keys, labels, options) {
+    options = options || {};
+    var echarts = window.echarts;
+    if (!echarts || !container) { return []; }
+    var limit = options.limit || 10;
+    container.textContent = "";
+    container.classList.add("multiples", "multiples-wide");
+    var charts = [];
+    keys.forEach(function (key) {
+      var ranked = rows.filter(function (r) { return r.rates[key] !== null && r.rates[key] !== undefined; })
+        .sort(function (a, b) { return a.rates[key] - b.rates[key]; });
+      var shown = ranked.slice(0, limit);
+      var figure = document.createElement("figure");
+      figure.className = "multiple";
+      var caption = document.createElement("figcaption");
+      caption.textContent = labels[key] + (ranked.length > limit ? " · " + String(options.lowest || "lowest {n}").replace("{n}", String(limit)) : "");
+      var box = document.createElement("div");
+      box.className = "spark";
+      box.style.height = String(40 + Math.max(shown.length, 1) * 22) + "px";
+      figure.appendChild(caption);
+      figure.appendChild(box);
+      container.appendChild(figure);
+      var chart = echarts.init(box, null, { renderer: "svg" });
+      chart.setOption({
+        animation: false,
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+        grid: { left: 8, right: 40, top: 4, bottom: 20, containLabel: true },
+        xAxis: { type: "value", min: 0, max: 100, splitNumber: 2, axisLabel: { formatter: "{value}%", fontSize: 10, color: "#333" } },
+        yAxis: { type: "category", inverse: true, data: shown.map(function (r) { return r.name; }),
+                 axisLabel: { fontSize: 11, color: "#333", width: 90, overflow: "truncate" } },
+        series: [{ name: labels[key], type: "bar", data: shown.map(function (r) { return r.rates[key]; }),
+                   itemStyle: { color: "#0b57a4" }, label: { show: true, position: "right", formatter: "{c}%", color: "#333", fontSize: 10 } }]
+      });
+      charts.push(chart);
+    });
+    window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
+    container.setAttribute("data-multiples", String(charts.length));
+    return charts;
+  }
+  window.MinqingCharts = { smallMultiples: smallMultiples, rankedBars: rankedBars };
 })();
