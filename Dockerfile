@@ -1,6 +1,6 @@
 # Minqing web / worker / beat image (docker-compose.yml uses it for all four services).
 
-# The console's chart library, from the project's own lock file (served by the app: no CDN),
+# The console's chart and map libraries (ECharts, Leaflet + markercluster), from the project's own lock file (served by the app: no CDN),
 # and the collectors' field app (mobile/) bundled by esbuild into build/mobile (served at /app/).
 FROM node:20-bookworm-slim AS node-packages
 WORKDIR /build
@@ -34,6 +34,8 @@ COPY sync ./sync
 COPY server ./server
 COPY migrations ./migrations
 COPY --from=node-packages /build/node_modules/echarts/dist/echarts.min.js ./node_modules/echarts/dist/
+COPY --from=node-packages /build/node_modules/leaflet/dist ./node_modules/leaflet/dist
+COPY --from=node-packages /build/node_modules/leaflet.markercluster/dist ./node_modules/leaflet.markercluster/dist
 COPY --from=node-packages /build/build/mobile ./build/mobile
 # The sources stay in /app and PYTHONPATH=/app imports them from here, so the app finds
 # /app/migrations and /app/instance next to its package (server/config.py: PROJECT_ROOT).

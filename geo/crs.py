@@ -377,3 +377,19 @@ def to_wgs84(lon: float, lat: float, crs: CoordSys | str) -> tuple[float, float]
 def from_wgs84(lon: float, lat: float, crs: CoordSys | str) -> tuple[float, float]:
     """WGS84 (lon, lat) expressed in ``crs``, e.g. to draw on an Amap or Baidu base map."""
     return _FROM_WGS84[normalize_crs(crs)](float(lon), float(lat))
+
+
+def geometry_from_wgs84(geometry: shapely.Geometry, crs: CoordSys | str) -> shapely.Geometry:
+    """A WGS84 geometry with every vertex expressed in ``crs`` (to draw it over GCJ-02 or
+    BD-09 tiles); the same object when ``crs`` is WGS84."""
+    target = normalize_crs(crs)
+    if target == "wgs84":
+        return geometry
+    fwd = _FROM_WGS84[target]
+
+    def convert(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.array([fwd(float(x), float(y)) for x, y in coords], dtype=float).reshape(
+            coords.shape
+        )
+
+    return shapely.transform(geometry, convert)

@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +106,21 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     ),
     "MINQING_MAP_TILE_URL": (
         None,
-        "console map: optional XYZ tile URL ({z}/{x}/{y}), e.g. 天地图; unset = no base map",
+        "maps: optional XYZ tile URL template ({z}/{x}/{y}, {s} for sub-domains); unset (and no "
+        "天地图 key) = our outlines on a plain background",
+    ),
+    "MINQING_MAP_TILE_SUBDOMAINS": (None, "maps: the letters/digits {s} stands for (default abc)"),
+    "MINQING_MAP_TILE_CRS": (
+        "wgs84",
+        "maps: the tiles' coordinate system, wgs84 | gcj02 (高德, 腾讯) | bd09; our WGS84 "
+        "geometry is converted to it before drawing",
+    ),
+    "MINQING_MAP_TILE_ATTRIBUTION": (None, "maps: the tile provider's credit line"),
+    "MINQING_MAP_TILE_MAX_ZOOM": ("18", "maps: the highest zoom level the tiles have"),
+    "MINQING_MAP_TIANDITU_KEY": (
+        None,
+        "maps: a 天地图 browser key; used (vector map + labels, WMTS) when MINQING_MAP_TILE_URL "
+        "is unset",
     ),
 }
 
@@ -292,6 +307,29 @@ def spatialite_url(url: str) -> str:
     return f"{url}{sep}geoalchemy2_connect_sqlite_init_mode=WGS84"
 
 
+def _tile_url(env: Mapping[str, str]) -> str | None:
+    url = _get(env, "MINQING_MAP_TILE_URL")
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or "{" in parts.netloc.replace("{s}", "")
+    ):
+        raise ConfigError(f"MINQING_MAP_TILE_URL must be an http(s) URL template, not {url!r}")
+    if not all(p in url for p in ("{z}", "{x}", "{y}")):
+        raise ConfigError("MINQING_MAP_TILE_URL must contain {z}, {x} and {y}")
+    return url
+
+
+def _tile_crs(env: Mapping[str, str]) -> str:
+    crs = (_get(env, "MINQING_MAP_TILE_CRS") or "wgs84").lower()
+    if crs not in ("wgs84", "gcj02", "bd09"):
+        raise ConfigError(f"MINQING_MAP_TILE_CRS must be wgs84, gcj02 or bd09, not {crs!r}")
+    return crs
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read every setting from `environ` (default: the process environment)."""
     env = os.environ if environ is None else environ
@@ -359,7 +397,12 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PROXY_HOPS": _int(env, "MINQING_PROXY_HOPS", minimum=0),
         "WEB_SESSION_MINUTES": _int(env, "MINQING_WEB_SESSION_MINUTES"),
         "SESSION_MAX_HOURS": _int(env, "MINQING_SESSION_MAX_HOURS"),
-        "MAP_TILE_URL": _get(env, "MINQING_MAP_TILE_URL"),
+        "MAP_TILE_URL": _tile_url(env),
+        "MAP_TILE_SUBDOMAINS": _get(env, "MINQING_MAP_TILE_SUBDOMAINS"),
+        "MAP_TILE_CRS": _tile_crs(env),
+        "MAP_TILE_ATTRIBUTION": _get(env, "MINQING_MAP_TILE_ATTRIBUTION"),
+        "MAP_TILE_MAX_ZOOM": _int(env, "MINQING_MAP_TILE_MAX_ZOOM"),
+        "MAP_TIANDITU_KEY": _get(env, "MINQING_MAP_TIANDITU_KEY"),
         # web pages: the session cookie is unreadable to scripts and not sent cross-site
         "SESSION_COOKIE_NAME": "minqing_session",
         "SESSION_COOKIE_HTTPONLY": True,

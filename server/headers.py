@@ -2,18 +2,19 @@
 referrer to other sites, and `Cache-Control: private` for whatever only its caller may see.
 
 Pages serve every script, style and image themselves (no CDN, no inline script or style
-attribute), so the policy allows only this origin — plus the optional map tile server for
-images. Swagger UI (`/api/v1/docs`) ships an inline bootstrap script and is the one page
-with a looser script/style policy; it shows no data of its own. The field app at /app/ has its
-own, stricter policy (APP_POLICY).
+attribute), so the policy allows only this origin — plus the configured map tile hosts
+for images (server/maptiles.py). Swagger UI (`/api/v1/docs`) ships an inline bootstrap script
+and is the one page with a looser script/style policy; it shows no data of its own. The field
+app at /app/ has its own, stricter policy (APP_POLICY).
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask, g, request
+
+from server.maptiles import csp_img_sources
 
 PAGE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:{tiles}; "
@@ -38,15 +39,6 @@ DOCS_PATH = "/api/v1/docs"
 TOKEN_PATHS = ("/r/", "/api/v1/public/cases/")
 
 
-def _tile_origin(url: str | None) -> str:
-    if not url:
-        return ""
-    parts = urlsplit(url.replace("{", "").replace("}", ""))
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return ""
-    return f" {parts.scheme}://{parts.netloc}"
-
-
 def is_access_controlled() -> bool:
     """Whether this answer depended on who asked: a bearer token, a signed-in page, a link."""
     return bool(
@@ -69,7 +61,14 @@ def make_private(response: Any) -> None:
 
 
 def install(app: Flask) -> None:
-    policy = PAGE_POLICY.format(tiles=_tile_origin(app.config.get("MAP_TILE_URL")))
+    policies: dict[str, str] = {}
+
+    def page_policy() -> str:
+        # exactly the configured tile hosts (read per answer: tests change the config)
+        tiles = csp_img_sources(app.config)
+        if tiles not in policies:
+            policies[tiles] = PAGE_POLICY.format(tiles=tiles)
+        return policies[tiles]
 
     @app.after_request
     def _security_headers(response: Any) -> Any:
@@ -82,7 +81,7 @@ def install(app: Flask) -> None:
         elif request.path.startswith(APP_PATH) or request.path == APP_PATH.rstrip("/"):
             chosen = APP_POLICY
         else:
-            chosen = policy
+            chosen = page_policy()
         headers.setdefault("Content-Security-Policy", chosen)
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -1,4 +1,5 @@
-"""Our own CSS/JS, and ECharts from the installed node_modules (no CDN: intranets)."""
+"""Our own CSS/JS, and ECharts, Leaflet and Leaflet.markercluster from the installed
+node_modules (no CDN: intranets)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,22 @@ from flask import Blueprint, abort, current_app, send_file
 from server.config import PROJECT_ROOT
 
 ECHARTS = Path("echarts/dist/echarts.min.js")
+# The map libraries' files we serve, by the name in /assets/vendor/<name>: nothing else of
+# node_modules is reachable.
+MAP_VENDOR = {
+    "leaflet.js": ("leaflet/dist/leaflet.js", "text/javascript"),
+    "leaflet.css": ("leaflet/dist/leaflet.css", "text/css"),
+    "images/layers.png": ("leaflet/dist/images/layers.png", "image/png"),
+    "images/layers-2x.png": ("leaflet/dist/images/layers-2x.png", "image/png"),
+    "images/marker-icon.png": ("leaflet/dist/images/marker-icon.png", "image/png"),
+    "images/marker-icon-2x.png": ("leaflet/dist/images/marker-icon-2x.png", "image/png"),
+    "images/marker-shadow.png": ("leaflet/dist/images/marker-shadow.png", "image/png"),
+    "leaflet.markercluster.js": (
+        "leaflet.markercluster/dist/leaflet.markercluster.js",
+        "text/javascript",
+    ),
+    "MarkerCluster.css": ("leaflet.markercluster/dist/MarkerCluster.css", "text/css"),
+}
 
 bp = Blueprint(
     "web_assets",
@@ -71,3 +88,19 @@ def manifest() -> Any:
     response.mimetype = "application/manifest+json"
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
+
+def maps_available() -> bool:
+    return all((node_modules() / path).is_file() for path, _type in MAP_VENDOR.values())
+
+
+@bp.get("/assets/vendor/<path:name>")
+def map_vendor(name: str) -> Any:
+    """Leaflet and its cluster plugin as `npm ci` installed them (the pages' maps); 404 for
+    anything not listed, or when missing (the pages then keep their tables)."""
+    entry = MAP_VENDOR.get(name)
+    if entry is None:
+        abort(404)
+    path = node_modules() / entry[0]
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype=entry[1], max_age=3600)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import render_template, request
+from flask import jsonify, render_template, request, url_for
+from geoalchemy2.shape import to_shape
 
 from server.domain.index import COMPONENTS, LABELS
 from server.errors import Invalid
@@ -16,9 +17,10 @@ from server.services.patrolling import index
 from server.services.territory import org
 from server.services.uow import unit_of_work
 from server.services.upkeep import audit
-from server.web import web_blueprint
+from server.web import maps, web_blueprint
 from server.web.assets import echarts_available
 from server.web.forms import local_time
+from server.web.i18n import t
 
 bp = web_blueprint("web_board", __name__, error_template="public/error.html")
 
@@ -86,7 +88,38 @@ def board() -> Any:
         subdistricts=org.list_subdistricts(None),
         subdistrict_id=subdistrict_id,
         audit_root=latest_root,
+        map_attrs=maps.map_attrs(
+            communities=url_for("web_board.communities_geojson", subdistrict=subdistrict_id),
+            legend=maps.legend(maps.INDEX_BINS, no_data=True),
+            legendTitle=t("最新民情指数", "Latest index"),
+        )
+        if day
+        else None,
     )
+
+
+@bp.get("/board/communities.geojson")
+def communities_geojson() -> Any:
+    """Community outlines with their names and latest 民情指数 (public: no personal data)."""
+    subdistrict_id = _subdistrict()
+    _day, rows = index.published(None, "community", subdistrict_id)
+    score_of = {row["area_id"]: row["score"] for row in rows}
+    features = [
+        maps.feature(
+            to_shape(c.geom),
+            {
+                "name": c.name,
+                "code": c.code,
+                "score": score_of.get(c.id),
+                "fill": maps.colour(score_of.get(c.id), maps.INDEX_BINS),
+            },
+        )
+        for c in org.list_communities(None)
+        if c.geom is not None and (subdistrict_id is None or c.subdistrict_id == subdistrict_id)
+    ]
+    response = jsonify(maps.collection(features))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 def _percent(value: float | None) -> str:

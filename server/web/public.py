@@ -1,6 +1,8 @@
 """/report: a resident reports a problem — category, description, an optional photo, and the
-place from the phone's location or a tap on the map of the grids (drawn from our own
-GeoJSON, no map tiles). Rate-limited per address exactly as the API's anonymous report.
+place from the phone's location or a tap on the map (static/map.js: our own grid and
+community outlines, over the configured tiles if any; the tap is named — community and grid —
+by /api/v1/locate, and a point outside the sub-district is refused before sending).
+Rate-limited per address exactly as the API's anonymous report.
 
 Also the small form readers the collector view shares: each refusal names its field in both
 languages.
@@ -21,7 +23,7 @@ from server.services.caseloop.cases import ReportInput
 from server.services.people import ratelimit
 from server.services.territory import org
 from server.services.uow import unit_of_work
-from server.web import web_blueprint
+from server.web import maps, web_blueprint
 
 bp = web_blueprint("web_public", __name__, error_template="public/error.html")
 
@@ -125,6 +127,10 @@ def _form_page(error: DomainError | None = None) -> Any:
         categories=org.list_categories(),
         error=error,
         form=values,
+        map_attrs=maps.map_attrs(
+            grids=url_for("web_public.grids_geojson"),
+            communities=url_for("web_board.communities_geojson"),
+        ),
     )
     return html, (error.status if error else 200), (error.headers if error else {})
 
@@ -164,6 +170,6 @@ def report() -> Any:
 @bp.get("/report/grids.geojson")
 def grids_geojson() -> Any:
     """The grid outlines the report map draws (names and codes only)."""
-    response = jsonify(resident_reports.grid_outlines())
+    response = jsonify(maps.converted(resident_reports.grid_outlines()))
     response.headers["Cache-Control"] = "public, max-age=300"
     return response

@@ -151,11 +151,14 @@ def test_map_and_kpis(
     page.goto("/console/map?colour=cases")
     check_a11y(page)
     screenshot(page, "console-map")
-    page.get_by_role("link", name=case["number"]).first.click()
+    page.locator("#grid-map[data-ready='1']").wait_for()
+    page.get_by_role("button", name=case["number"]).click()  # the case's pin: a popup
+    page.locator(".mq-popup").get_by_role("link", name=case["number"]).click()
+    page.wait_for_url("**/console/cases/*")
     assert page.get_by_role("heading", name=case["number"]).is_visible()
 
     page.goto("/console/kpis")
-    page.wait_for_function("() => document.querySelector('#chart-rates canvas') !== null")
+    page.locator("#chart-rates .multiple svg").first.wait_for()  # one small chart per rate
     check_a11y(page)
     table = page.locator("#kpi-table").inner_text()
     assert "合计" in table

@@ -67,7 +67,8 @@ def test_demo_console_pages(
     screenshot(page, "demo-queue", full_page=False)
 
     page.goto("/console/map")
-    assert page.locator("svg path").count() >= 200
+    page.locator("#grid-map[data-ready='1']").wait_for()
+    assert page.locator("#grid-map path.leaflet-interactive").count() >= 200
     check_a11y(page)
     screenshot(page, "demo-map", full_page=False)
 
@@ -81,7 +82,7 @@ def test_demo_console_pages(
     screenshot(page, "demo-case", full_page=False)
 
     page.goto("/console/kpis")
-    page.wait_for_function("() => document.querySelector('#chart-trend canvas') !== null")
+    page.locator("#chart-trend .multiple svg").first.wait_for()
     check_a11y(page)
     screenshot(page, "demo-kpis", full_page=False)
 

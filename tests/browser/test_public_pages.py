@@ -61,8 +61,8 @@ def test_report_with_location_and_photo_on_a_phone(
     page.get_by_label("问题类别").select_option("sanitation")
     page.get_by_label("问题描述").fill("小区东门垃圾桶满了，三天没人清")
     page.get_by_role("button", name="使用我现在的位置").click()
-    page.get_by_text("已使用您现在的位置").wait_for()
-    page.locator("#report-map svg path").first.wait_for()
+    page.get_by_text("位置：甲社区 · 甲社区第1网格").wait_for()  # named by /api/v1/locate
+    page.locator("#report-map[data-ready='1'] .mq-pick").wait_for()
     page.get_by_label("照片（可不传）").set_input_files(
         str(png_file(tmp_path, "a.png", (90, 90, 20)))
     )
@@ -77,26 +77,6 @@ def test_report_with_location_and_photo_on_a_phone(
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
     check_a11y(page)
     screenshot(page, "report-done")
-
-
-def test_tap_on_the_grid_map_picks_the_place(
-    phone_page: Any, live_server: Any, world: Any, check_a11y: Any
-) -> None:
-    page = phone_page
-    page.goto("/report")
-    grid = page.locator("#report-map svg path").first
-    grid.wait_for()
-    grid.click()  # the centre of the first grid (A1)
-    page.get_by_text("已在地图上选定位置").wait_for()
-    lon = float(page.locator("#f-lon").input_value())
-    lat = float(page.locator("#f-lat").input_value())
-    assert abs(lon - A1[0]) < 0.003 and abs(lat - A1[1]) < 0.003
-    assert page.locator("#report-map circle.pin").count() == 1
-    page.get_by_label("问题类别").select_option("sanitation")
-    page.get_by_label("问题描述").fill("路灯不亮")
-    page.get_by_role("button", name="提交", exact=True).click()
-    page.get_by_role("heading", name="您的反映已提交").wait_for()
-    assert "甲社区" in page.locator("main").inner_text()
 
 
 def test_resident_rates_satisfied_on_a_phone(
@@ -196,17 +176,15 @@ def test_board_with_index_trend_and_figures(
 
         db.session.remove()
     page.goto("/board")
-    page.locator("#trend-chart svg").wait_for()
-    # ECharts drew one line per community (besides the axes)
-    page.wait_for_function(
-        "() => document.querySelectorAll('#trend-chart svg path[fill=none]').length > 8"
-    )
+    page.locator("#trend-chart .multiple svg").first.wait_for()
+    # ECharts drew one small chart per community
+    assert page.locator("#trend-chart .multiple").count() == 3
     assert page.locator(".board-cards > li").count() == 3
     assert "13812345678" not in page.content() and "138****5678" not in page.content()
     check_a11y(page)
     screenshot(page, "board")
     phone_page.goto("/board")
-    phone_page.locator("#trend-chart svg").wait_for()
+    phone_page.locator("#trend-chart .multiple svg").first.wait_for()
     assert phone_page.evaluate("() => document.documentElement.scrollWidth") <= 360
     check_a11y(phone_page)
     screenshot(phone_page, "board-phone")
@@ -257,23 +235,21 @@ def test_demo_pages_for_the_readme(
     board_ms = (time.perf_counter() - started) * 1000
     print(f"\n/board over the demo (20 communities, 14 days): {board_ms:.0f} ms")
     page.goto("/board")
-    page.wait_for_function(
-        "() => document.querySelectorAll('#trend-chart svg path[fill=none]').length > 14"
-    )
+    page.locator("#trend-chart .multiple svg").first.wait_for()
+    assert page.locator("#trend-chart .multiple").count() == 20  # one small chart each
     assert page.locator(".board-cards > li").count() == 20  # 14 communities, 6 villages
     check_a11y(page)
     screenshot(page, "board-demo")
     page.set_viewport_size({"width": 1280, "height": 1500})
     screenshot(page, "board-demo-top", full_page=False)
     phone_page.goto("/report")
-    phone_page.locator("#report-map svg path").first.wait_for()
-    assert phone_page.locator("#report-map svg path").count() == 278
-    phone_page.locator("#report-map svg").click()  # the middle of the subdistrict: zoom in
-    phone_page.get_by_text("已放大，请再点一下问题所在的位置").wait_for()
-    assert phone_page.get_by_role("button", name="缩小，看全图").is_visible()
-    phone_page.locator("#report-map svg").click()  # now pick the place
-    phone_page.get_by_text("已在地图上选定位置").wait_for()
+    phone_page.locator("#report-map[data-ready='1']").wait_for()
+    # 278 grids and 20 communities drawn; the grids' names appear once zoomed in
+    assert phone_page.locator("#report-map .leaflet-overlay-pane path").count() == 298
+    phone_page.locator("#report-map").click()  # the middle of the subdistrict: picked, zoomed
+    phone_page.locator("#place-status", has_text="位置：").wait_for()  # community · grid
     assert phone_page.locator("#f-lon").input_value()
+    assert phone_page.locator(".mq-grid-label").first.is_visible()
     check_a11y(phone_page)
     screenshot(phone_page, "report-demo")
     phone_page.goto(f"/r/{token}")

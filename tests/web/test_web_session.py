@@ -218,19 +218,6 @@ def test_login_uses_the_real_login_service(client: FlaskClient, world: World) ->
     login(client, "dispatcher")  # the API still works next to the pages
 
 
-def test_map_draws_grids_and_pins(
-    client: FlaskClient, world: World, tokens: dict[str, str]
-) -> None:
-    case = new_case(client, tokens)
-    sign_in(client, "dispatcher")
-    page = client.get("/console/map?colour=cases")
-    assert page.status_code == 200
-    assert page.text.count("<path d=") == 3  # A1, A2, B1: the dispatcher's subdistrict only
-    assert f"/console/cases/{case['id']}" in page.text  # one pin, straight to the case
-    assert "#fee5d9" in page.text  # A1 has one open case
-    assert client.get("/console/map?colour=bogus").status_code == 422
-
-
 def test_kpi_page_counts_and_refuses_bad_periods(
     client: FlaskClient, world: World, tokens: dict[str, str]
 ) -> None:
@@ -536,14 +523,3 @@ def test_queue_highlights_overdue_and_due_soon(
     assert "超期: 1" in html and "24小时内到期: 1" in html
     only = client.get("/console/cases?overdue=1").text
     assert late["number"] in only and soon["number"] not in only
-
-
-def test_map_uses_tiles_only_when_configured(client: FlaskClient, world: World, app: Flask) -> None:
-    sign_in(client, "dispatcher")
-    assert "<image" not in client.get("/console/map").text
-    app.config["MAP_TILE_URL"] = "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png"
-    try:
-        page = client.get("/console/map").text
-    finally:
-        app.config["MAP_TILE_URL"] = None
-    assert '<image href="http://127.0.0.1:9/tiles/' in page

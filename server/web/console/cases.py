@@ -19,7 +19,7 @@ from server.services.territory import org
 from server.services.uow import unit_of_work
 from server.web import forms, render_error
 from server.web.console import bp
-from server.web.console.map import location_sketch
+from server.web.console.map import location_map
 from server.web.i18n import pick, t
 from server.web.session import page, signed_in
 
@@ -306,7 +306,9 @@ def case_page(case_id: str) -> Any:
         if principal.role in DISPATCHERS
         else [],
         urgency=_urgency(case, utcnow()),
-        sketch=location_sketch(principal, case.lon, case.lat, case.grid_id),
+        place_map=location_map(
+            case.lon, case.lat, case.grid_id, t("事项位置", "The case's place") + " " + case.number
+        ),
         source_text=t(*SOURCE_TEXT.get(case.source, (case.source, case.source))),
         priority_text=t(*PRIORITY_TEXT.get(case.priority, (case.priority, case.priority))),
         category_name=pick(case.category.name_zh, case.category.name_en),

@@ -1,146 +1,146 @@
-/* The report form's place picker: the phone's location, or a tap on the grid map.
-   Drawn as SVG from our own GeoJSON (no tiles, works on an intranet). Without this script
-   the form still works: the coordinates can be typed in. */
+/* The report form's place picker: the phone's location, or a tap on the map (static/map.js:
+   our own outlines, over the configured tiles if any). Each chosen place is named —
+   community and grid — by /api/v1/locate, and a place outside the sub-district is refused
+   here, before the form is sent. Without this script (or without the map) the form still
+   works: the coordinates can be typed in, and the server refuses a place outside. */
 (function () {
   "use strict";
   var script = document.currentScript;
   var text = function (name) { return script.getAttribute("data-" + name) || ""; };
+  var form = document.getElementById("report-form");
   var lon = document.getElementById("f-lon");
   var lat = document.getElementById("f-lat");
   var crs = document.getElementById("f-crs");
   var status = document.getElementById("place-status");
   var button = document.getElementById("use-location");
   var mapBox = document.getElementById("report-map");
-  var SVG = "http://www.w3.org/2000/svg";
-  var pin = null;
-  var project = null;
+  var handle = null;
+  // the last place checked: its key and verdict ("in", "outside", or a pending promise)
+  var checked = { key: null, verdict: null, promise: null };
 
-  function choose(x, y, message) {
+  function key() { return [lon.value.trim(), lat.value.trim(), crs.value].join(","); }
+
+  function say(message, bad) {
+    status.textContent = message;
+    status.classList.toggle("error", !!bad);
+    status.setAttribute("role", bad ? "alert" : "status");
+  }
+
+  function check() {
+    var k = key();
+    if (!lon.value.trim() || !lat.value.trim()) { return Promise.resolve(null); }
+    if (checked.key === k && checked.promise) { return checked.promise; }
+    say(text("checking"));
+    var url = text("locate-url") + "?lon=" + encodeURIComponent(lon.value.trim()) +
+      "&lat=" + encodeURIComponent(lat.value.trim()) + "&crs=" + encodeURIComponent(crs.value || "wgs84");
+    checked.key = k;
+    checked.verdict = null;
+    checked.promise = fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) {
+        if (r.ok) {
+          return r.json().then(function (place) {
+            if (checked.key !== k) { return null; }
+            checked.verdict = "in";
+            say(text("in") + place.community.name + " · " + place.grid.name);
+            status.setAttribute("data-grid", place.grid.code);
+            return "in";
+          });
+        }
+        if (checked.key !== k) { return null; }
+        if (r.status === 404 || r.status === 422) {
+          checked.verdict = "outside";
+          status.removeAttribute("data-grid");
+          say(text("outside"), true);
+          return "outside";
+        }
+        throw new Error("locate " + r.status);
+      })
+      .catch(function () {
+        if (checked.key === k) { checked.key = null; checked.promise = null; }
+        say(text("unchecked"), true);
+        return null;
+      });
+    return checked.promise;
+  }
+
+  function choose(x, y, system, message, zoom) {
     lon.value = x.toFixed(7);
     lat.value = y.toFixed(7);
-    crs.value = "wgs84";
-    status.textContent = message;
-    showPin();
-  }
-
-  function showPin() {
-    if (!project || !lon.value || !lat.value) { return; }
-    var p = project.forward(parseFloat(lon.value), parseFloat(lat.value));
-    if (!pin) {
-      pin = document.createElementNS(SVG, "circle");
-      pin.setAttribute("class", "pin");
-      project.svg.appendChild(pin);
+    crs.value = system;
+    say(message);
+    var shown = null;
+    if (handle) {
+      shown = system === "wgs84" && handle.crs !== "wgs84"
+        ? window.MinqingMap.fromWgs84(x, y, handle.crs) : [x, y];
+      handle.setPoint(shown[0], shown[1]);
     }
-    pin.setAttribute("r", String(project.view[2] / 50));
-    pin.setAttribute("cx", p[0]);
-    pin.setAttribute("cy", p[1]);
+    check().then(function (verdict) {
+      // a place inside: zoom in on it, so that a second tap can refine it
+      if (verdict === "in" && shown && zoom) { handle.setPoint(shown[0], shown[1], zoom); }
+    });
   }
 
-  if (navigator.geolocation) {
+  if (navigator.geolocation && button) {
     button.hidden = false;
     button.addEventListener("click", function () {
-      status.textContent = text("locating");
+      say(text("locating"));
       navigator.geolocation.getCurrentPosition(function (pos) {
-        // Browsers report WGS84.
-        choose(pos.coords.longitude, pos.coords.latitude, text("located"));
+        // Browsers report WGS84; the map may draw in GCJ-02/BD-09 (MinqingMap.fromWgs84).
+        choose(pos.coords.longitude, pos.coords.latitude, "wgs84", text("located"), 17);
       }, function () {
-        status.textContent = text("failed");
+        say(text("failed"), true);
       }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
     });
   }
 
-  function rings(geometry) {
-    if (geometry.type === "Polygon") { return geometry.coordinates; }
-    if (geometry.type === "MultiPolygon") {
-      return geometry.coordinates.reduce(function (all, poly) { return all.concat(poly); }, []);
-    }
-    return [];
-  }
+  // Typed coordinates are checked when they change.
+  [lon, lat].forEach(function (input) {
+    input.addEventListener("change", function () { crs.value = crs.value || "wgs84"; check(); });
+  });
 
-  function draw(fc) {
-    var minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
-    fc.features.forEach(function (f) {
-      rings(f.geometry).forEach(function (ring) {
-        ring.forEach(function (c) {
-          minX = Math.min(minX, c[0]); maxX = Math.max(maxX, c[0]);
-          minY = Math.min(minY, c[1]); maxY = Math.max(maxY, c[1]);
-        });
-      });
-    });
-    if (!isFinite(minX)) { return; }
-    var kx = Math.cos(((minY + maxY) / 2) * Math.PI / 180);
-    var size = 1000;
-    var scale = size / Math.max((maxX - minX) * kx, maxY - minY);
-    var width = (maxX - minX) * kx * scale, height = (maxY - minY) * scale;
-    var svg = document.createElementNS(SVG, "svg");
-    var full = [0, 0, width, height];
-    svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", text("map-label"));
-    project = {
-      svg: svg, size: size, view: full,
-      forward: function (x, y) { return [(x - minX) * kx * scale, (maxY - y) * scale]; },
-      inverse: function (px, py) { return [minX + px / (kx * scale), maxY - py / scale]; }
-    };
-    fc.features.forEach(function (f) {
-      var path = document.createElementNS(SVG, "path");
-      var d = rings(f.geometry).map(function (ring) {
-        return "M" + ring.map(function (c) {
-          var p = project.forward(c[0], c[1]);
-          return p[0].toFixed(1) + "," + p[1].toFixed(1);
-        }).join("L") + "Z";
-      }).join("");
-      path.setAttribute("d", d);
-      var title = document.createElementNS(SVG, "title");
-      title.textContent = f.properties.community + " · " + f.properties.name;
-      path.appendChild(title);
-      svg.appendChild(path);
-    });
-    var reset = document.getElementById("map-reset");
-    function show(view) {
-      project.view = view;
-      svg.setAttribute("viewBox", view.map(function (n) { return n.toFixed(1); }).join(" "));
-      reset.hidden = view === full;
-      showPin();
+  // A place outside the sub-district (or not yet checked) is not sent.
+  form.addEventListener("submit", function (event) {
+    if (!lon.value.trim() || !lat.value.trim()) { return; }  // the server names what is missing
+    if (checked.key === key() && checked.verdict === "in") { return; }
+    event.preventDefault();
+    if (checked.key === key() && checked.verdict === "outside") {
+      say(text("outside"), true);
+      if (mapBox) { mapBox.scrollIntoView({ block: "center" }); }
+      return;
     }
-    reset.addEventListener("click", function () { show(full); });
-    // Many small grids on a phone: the first tap zooms in, the second picks the place.
-    var zoomFirst = fc.features.length > 30;
-    svg.addEventListener("click", function (event) {
-      var point = svg.createSVGPoint();
-      point.x = event.clientX; point.y = event.clientY;
-      var local = point.matrixTransform(svg.getScreenCTM().inverse());
-      if (zoomFirst && project.view === full) {
-        var w = width / 4, h = height / 4;
-        var x = Math.min(Math.max(local.x - w / 2, 0), width - w);
-        var y = Math.min(Math.max(local.y - h / 2, 0), height - h);
-        show([x, y, w, h]);
-        status.textContent = text("zoomed");
-        return;
+    check().then(function (verdict) {
+      if (verdict === "in") {
+        var send = form.querySelector("button[type=submit]");
+        if (send) { send.disabled = true; }
+        form.submit();
       }
-      var ll = project.inverse(local.x, local.y);
-      choose(ll[0], ll[1], text("picked"));
     });
-    mapBox.appendChild(svg);
-    show(full);
-    mapBox.hidden = false;
-    document.getElementById("map-hint").hidden = false;
-    showPin();
-  }
+  });
 
   // One tap sends one report: the button rests while the page is sent.
   document.addEventListener("submit", function (event) {
     if (event.defaultPrevented) { return; }
-    var button = event.target.querySelector("button[type=submit]");
-    if (button) { window.setTimeout(function () { button.disabled = true; }, 0); }
+    var send = event.target.querySelector("button[type=submit]");
+    if (send) { window.setTimeout(function () { send.disabled = true; }, 0); }
   });
   window.addEventListener("pageshow", function () {  // back from the next page
     document.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = false; });
   });
 
-  if (window.fetch && mapBox) {
-    fetch(mapBox.getAttribute("data-src"), { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (fc) { if (fc) { draw(fc); } })
-      .catch(function () { /* the typed coordinates still work */ });
+  if (mapBox && window.MinqingMap && window.L) {
+    handle = window.MinqingMap.mount(mapBox, { pick: true });
+    document.getElementById("map-hint").hidden = false;
+    handle.onPick(function (x, y, system) {
+      // a tap picks the place (in the map's crs) and zooms in, so a second tap can refine it
+      choose(x, y, system, text("picked"), 16);
+    });
+    handle.ready.then(function () {
+      if (lon.value && lat.value) {  // the form came back with a place: show it
+        var system = crs.value || "wgs84";
+        var x = parseFloat(lon.value), y = parseFloat(lat.value);
+        var shown = system === "wgs84" ? window.MinqingMap.fromWgs84(x, y, handle.crs) : [x, y];
+        if (system === "wgs84" || system === handle.crs) { handle.setPoint(shown[0], shown[1], 16); }
+      }
+    }).catch(function () { /* typed coordinates still work */ });
   }
 })();
