@@ -187,6 +187,12 @@ def test_views_count_links_list_exactly_what_they_count_and_staff_see_their_unit
     page.get_by_role("link", name="今日新件").click()
     assert "status=reported" in page.url
     check_a11y(page)
+    # the grid picker searches by name: one match left is chosen
+    page.get_by_label("按名称或编码找网格").fill("乙村")
+    chosen = page.evaluate(
+        "() => { const s = document.getElementById('f-grid'); return s.options[s.selectedIndex].text; }"
+    )
+    assert chosen.startswith("乙村"), chosen
 
     staff = new_page()
     login_as(staff, "staff")

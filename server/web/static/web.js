@@ -18,6 +18,23 @@
     });
   });
 
+  // Pickers that search by name: typing in a [data-filter-select] box narrows the options of
+  // the select it names (the select still works alone); one match left is chosen.
+  document.addEventListener("input", function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches("input[data-filter-select]")) { return; }
+    var select = document.getElementById(box.getAttribute("data-filter-select"));
+    if (!select) { return; }
+    var needle = box.value.trim().toLowerCase();
+    var shown = [];
+    Array.prototype.forEach.call(select.options, function (option) {
+      var hit = !option.value || !needle || option.text.toLowerCase().indexOf(needle) >= 0;
+      option.hidden = !hit;
+      if (hit && option.value) { shown.push(option); }
+    });
+    if (needle && shown.length === 1) { select.value = shown[0].value; }
+  });
+
   // ---- keyboard shortcuts (queue and case page): j/k, x, Enter, a, d, /, ?
   function typing(target) {
     var tag = target && target.tagName;
