@@ -190,7 +190,8 @@ def test_views_count_links_list_exactly_what_they_count_and_staff_see_their_unit
     # the grid picker searches by name: one match left is chosen
     page.get_by_label("按名称或编码找网格").fill("乙村")
     chosen = page.evaluate(
-        "() => { const s = document.getElementById('f-grid'); return s.options[s.selectedIndex].text; }"
+        "() => { const s = document.getElementById('f-grid');"
+        " return s.options[s.selectedIndex].text; }"
     )
     assert chosen.startswith("乙村"), chosen
 

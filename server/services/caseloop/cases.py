@@ -37,6 +37,7 @@ from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.extensions import db
 from server.models import Case, CaseAction, CaseEvent, Category, Grid, Subdistrict, Unit
 from server.models.base import SRID, utcnow
+from server.services.caseloop import resident_sms
 from server.services.caseloop.case_deadlines import case_deadline, local_zone
 from server.services.caseloop.case_numbers import next_number
 from server.services.files import attachments, photo_access
@@ -390,6 +391,7 @@ def _apply(
             recipients=recipients,
             extra=_public_extra(payload),
         )
+    resident_sms.queue_for(uow, case, edge.action)
     return case
 
 
