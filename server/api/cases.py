@@ -61,6 +61,9 @@ class ReportArgs(InputSchema):
     )
     reporter_name = fields.String(validate=validate.Length(1, 50))
     reporter_phone = fields.String(validate=PHONE)
+    phone_consent = fields.Boolean(
+        metadata={"description": "the caller allows the handling unit to call them"}
+    )
     address = fields.String(validate=validate.Length(1, 200))
     id = fields.String(
         validate=CLIENT_ID,
@@ -85,6 +88,9 @@ class ReporterSchema(Schema):
     role = fields.String(required=True)
     name = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
+    phone_consent = fields.Boolean(
+        metadata={"description": "the handling unit sees the phone only when this is true"}
+    )
 
 
 class CaseUnit(Schema):

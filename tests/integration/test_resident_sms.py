@@ -196,3 +196,63 @@ def test_no_phone_no_message_and_a_wrong_key_is_refused_without_undoing(
     assert accepted["status"] == "accepted"  # the refused message undid nothing
     assert sms_to_stand_in.refused == ["SignatureDoesNotMatch"]
     assert sms_to_stand_in.received == []
+
+
+def _resident_case(client: Any, consent: bool) -> dict[str, Any]:
+    body = {
+        "category": "sanitation",
+        "description": "井盖缺失",
+        "lon": A1[0],
+        "lat": A1[1],
+        "reporter_phone": "13912345678",
+        "phone_consent": consent,
+    }
+    return ok(client.post("/api/v1/cases", json=body), 201)["case"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("consent", [False, True])
+def test_the_handling_unit_sees_the_phone_only_with_consent(
+    client: Any, tokens: dict[str, str], world: World, consent: bool
+) -> None:
+    case = _resident_case(client, consent)
+    case = ok(act(client, tokens["dispatcher"], case, "accept"))
+    case = ok(act(client, tokens["dispatcher"], case, "dispatch", unit_id=world.unit_id))
+    as_staff = ok(client.get(f"/api/v1/cases/{case['id']}", headers=bearer(tokens["staff"])))
+    reporter = as_staff["reporter"]
+    assert reporter["phone_consent"] is consent
+    assert reporter["phone"] == ("13912345678" if consent else "139****5678")
+    # dispatchers always see it; a collector of the grid never in full
+    as_dispatcher = ok(
+        client.get(f"/api/v1/cases/{case['id']}", headers=bearer(tokens["dispatcher"]))
+    )
+    assert as_dispatcher["reporter"]["phone"] == "13912345678"
+    as_collector = ok(
+        client.get(f"/api/v1/cases/{case['id']}", headers=bearer(tokens["collector"]))
+    )
+    assert as_collector["reporter"]["phone"] == "139****5678"
+
+
+def test_lookup_by_number_and_last_four_digits_is_rate_limited(
+    app: Flask, client: Any, world: World
+) -> None:
+    from server.errors import DomainError
+    from server.services.caseloop import residents
+    from server.services.uow import unit_of_work
+
+    case = _resident_case(client, False)
+    with app.app_context():
+        token = residents.lookup(case["number"].lower(), "5678")
+        for wrong in ((case["number"], "1234"), ("QJ-19990101-0001", "5678"), (case["number"], "")):
+            with pytest.raises(DomainError) as exc:
+                residents.lookup(*wrong)
+            assert exc.value.code == "not_found"
+        limit = app.config["CASE_LOOKUPS_PER_HOUR"]
+        for _ in range(limit):
+            with unit_of_work() as uow:
+                residents.count_lookup(uow, "203.0.113.9")
+        with pytest.raises(DomainError) as exc, unit_of_work() as uow:
+            residents.count_lookup(uow, "203.0.113.9")
+        assert exc.value.code == "too_many_requests" and exc.value.status == 429
+        with unit_of_work() as uow:  # another address is not affected
+            residents.count_lookup(uow, "198.51.100.7")
+    assert len(token) > 20

@@ -65,6 +65,8 @@ class ReportInput:
     photos: list[str] = field(default_factory=list)
     reporter_name: str | None = None
     reporter_phone: str | None = None
+    # the resident allows the handling unit to call them (asked where the phone is given)
+    phone_consent: bool = False
     address: str | None = None
     id: str | None = None  # client-generated (offline phones)
     reported_at: datetime | None = None
@@ -176,6 +178,7 @@ def report_case(
         reporter_role=actor_of(principal),
         reporter_name=(data.reporter_name or "").strip() or None,
         reporter_phone=(data.reporter_phone or "").strip() or None,
+        phone_consent=bool(data.phone_consent and (data.reporter_phone or "").strip()),
         reported_at=reported_at,
         version=1,
     )

@@ -11,6 +11,7 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from server.domain.cases import ACTION_ZH, EDGES, STATUS_ZH, Action, Stage, Status
+from server.domain.navigation import navigation_links
 from server.domain.roles import Role
 from server.errors import DomainError
 from server.models.base import utcnow
@@ -332,6 +333,7 @@ def case_page(case_id: str) -> Any:
         "console/case.html",
         case=case,
         suggestion=suggestion,
+        nav_links=navigation_links(case.lon, case.lat, case.address or case.number),
         next_url=_case_url(following.id, list_query) if following is not None else None,
         list_query=clean_query(list_query) if list_query is not None else None,
         queue_url=_queue_url(list_query),

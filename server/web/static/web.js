@@ -35,6 +35,30 @@
     if (needle && shown.length === 1) { select.value = shown[0].value; }
   });
 
+  // Copy and share buttons (the resident's page): the Clipboard API, else a selected text box;
+  // the share button only where the browser can share.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-copy]");
+    if (!button) { return; }
+    var text = button.getAttribute("data-copy");
+    var status = document.querySelector("[data-copy-status]");
+    var said = function () { if (status) { status.textContent = button.getAttribute("data-copied"); } };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(text).then(said, function () { window.prompt("", text); });
+    } else {
+      window.prompt("", text); said();
+    }
+  });
+  var shareBar = document.querySelector("[data-share-url]");
+  if (shareBar && navigator.share) {
+    var shareButton = shareBar.querySelector("button[data-share]");
+    shareButton.hidden = false;
+    shareButton.addEventListener("click", function () {
+      navigator.share({ title: shareBar.getAttribute("data-share-title"), url: shareBar.getAttribute("data-share-url") })
+        .catch(function () { /* the person closed the share sheet */ });
+    });
+  }
+
   // ---- keyboard shortcuts (queue and case page): j/k, x, Enter, a, d, /, ?
   function typing(target) {
     var tag = target && target.tagName;
