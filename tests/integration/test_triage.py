@@ -216,3 +216,19 @@ def test_next_case_follows_the_queue_order_under_the_same_filter(ctx: Flask, wor
     with unit_of_work() as uow:
         triage.bulk(uow, dispatcher(world), items(second, last), triage.BulkInput("accept"))
     assert triage.next_case(dispatcher(world), f, "-created_at", last) is None
+
+
+def test_the_api_accept_applies_an_auto_dispatching_rule(
+    app: Flask, client: Any, tokens: dict[str, str], world: World
+) -> None:
+    from helpers import act, new_case, ok
+
+    with app.app_context():
+        rule(world, auto_dispatch=True)
+        db.session.remove()
+    case = new_case(client, tokens)
+    done = ok(act(client, tokens["dispatcher"], case, "accept"))
+    assert done["status"] == "dispatched" and done["unit"]["id"] == world.unit_id
+    with app.app_context():
+        assert events(case["id"]) == ["report", "accept", "dispatch"]
+        db.session.remove()
