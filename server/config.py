@@ -122,6 +122,21 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
         "maps: a 天地图 browser key; used (vector map + labels, WMTS) when MINQING_MAP_TILE_URL "
         "is unset",
     ),
+    "MINQING_SMS_PROVIDER": ("log", "SMS to residents: log (write to the log only) or aliyun"),
+    "MINQING_SMS_ENDPOINT": (None, "SMS provider endpoint; default https://dysmsapi.aliyuncs.com/"),
+    "MINQING_SMS_ACCESS_KEY_ID": (None, "SMS provider AccessKey ID"),
+    "MINQING_SMS_ACCESS_KEY_SECRET": (None, "SMS provider AccessKey secret"),
+    "MINQING_SMS_SIGN_NAME": (None, "SMS signature (签名) approved by the provider"),
+    "MINQING_SMS_REGION": ("cn-hangzhou", "SMS provider region"),
+    "MINQING_SMS_TEMPLATES": (
+        None,
+        'JSON: approved template codes per message, e.g. {"accepted": "SMS_1", "handled": '
+        '"SMS_2", "awaiting_rating": "SMS_3"}; variables ${number} and ${link}',
+    ),
+    "MINQING_CASE_LOOKUPS_PER_HOUR": (
+        "10",
+        "residents' case lookups (number + last 4 digits of the phone) per address an hour",
+    ),
 }
 
 
@@ -255,6 +270,43 @@ def _log_format(env: Mapping[str, str]) -> str:
     if value not in ("json", "text"):
         raise ConfigError(f"MINQING_LOG_FORMAT must be json or text, not {value!r}")
     return value
+
+
+def _sms(env: Mapping[str, str]) -> dict[str, Any]:
+    """The SMS channel's settings; an `aliyun` provider needs its key, signature and the
+    three templates (the service refuses to start without them)."""
+    provider = (_get(env, "MINQING_SMS_PROVIDER") or "log").lower()
+    if provider not in ("log", "aliyun"):
+        raise ConfigError(f"MINQING_SMS_PROVIDER must be log or aliyun, not {provider!r}")
+    raw = _get(env, "MINQING_SMS_TEMPLATES")
+    try:
+        templates = json.loads(raw) if raw else {}
+    except ValueError:
+        raise ConfigError("MINQING_SMS_TEMPLATES must be a JSON object") from None
+    if not isinstance(templates, dict) or not all(isinstance(v, str) for v in templates.values()):
+        raise ConfigError("MINQING_SMS_TEMPLATES must be a JSON object of template codes")
+    settings = {
+        "provider": provider,
+        "endpoint": _get(env, "MINQING_SMS_ENDPOINT"),
+        "access_key_id": _get(env, "MINQING_SMS_ACCESS_KEY_ID"),
+        "access_key_secret": _get(env, "MINQING_SMS_ACCESS_KEY_SECRET"),
+        "sign_name": _get(env, "MINQING_SMS_SIGN_NAME"),
+        "region": _get(env, "MINQING_SMS_REGION"),
+        "templates": templates,
+    }
+    if provider == "aliyun":
+        missing = [
+            name
+            for name in ("access_key_id", "access_key_secret", "sign_name")
+            if not settings[name]
+        ] + [
+            f"templates.{kind}"
+            for kind in ("accepted", "handled", "awaiting_rating")
+            if kind not in templates
+        ]
+        if missing:
+            raise ConfigError(f"MINQING_SMS_PROVIDER=aliyun needs: {', '.join(missing)}")
+    return settings
 
 
 def _timezone(env: Mapping[str, str]) -> str:
@@ -403,6 +455,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAP_TILE_ATTRIBUTION": _get(env, "MINQING_MAP_TILE_ATTRIBUTION"),
         "MAP_TILE_MAX_ZOOM": _int(env, "MINQING_MAP_TILE_MAX_ZOOM"),
         "MAP_TIANDITU_KEY": _get(env, "MINQING_MAP_TIANDITU_KEY"),
+        "SMS": _sms(env),
+        "CASE_LOOKUPS_PER_HOUR": _int(env, "MINQING_CASE_LOOKUPS_PER_HOUR"),
         # web pages: the session cookie is unreadable to scripts and not sent cross-site
         "SESSION_COOKIE_NAME": "minqing_session",
         "SESSION_COOKIE_HTTPONLY": True,

@@ -25,7 +25,7 @@ from server.domain.cases import Action, Stage, Status
 from server.domain.kpis import LABELS
 from server.domain.roles import Role
 from server.models.cases import PRIORITIES, SOURCES
-from server.services.caseloop import case_present, case_queries, cases, kpi
+from server.services.caseloop import case_present, case_queries, cases, kpi, triage
 from server.services.people import ratelimit
 from server.services.uow import unit_of_work
 
@@ -61,6 +61,9 @@ class ReportArgs(InputSchema):
     )
     reporter_name = fields.String(validate=validate.Length(1, 50))
     reporter_phone = fields.String(validate=PHONE)
+    phone_consent = fields.Boolean(
+        metadata={"description": "the caller allows the handling unit to call them"}
+    )
     address = fields.String(validate=validate.Length(1, 200))
     id = fields.String(
         validate=CLIENT_ID,
@@ -85,6 +88,9 @@ class ReporterSchema(Schema):
     role = fields.String(required=True)
     name = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
+    phone_consent = fields.Boolean(
+        metadata={"description": "the handling unit sees the phone only when this is true"}
+    )
 
 
 class CaseUnit(Schema):
@@ -382,10 +388,14 @@ def get_case(case_id: str) -> Any:
 def case_action(args: dict[str, Any], case_id: str, action: str) -> Any:
     """Fire an action: accept, reject, merge, dispatch, acknowledge, send_back,
     request_extension, approve_extension, deny_extension, report_done, verify_ok,
-    verify_fail, close. Carries the case `version` (stale → 409)."""
+    verify_fail, close. Carries the case `version` (stale → 409). `accept` also dispatches
+    when a routing rule of the case's category and place says so (two events)."""
     principal = authenticated_principal()
     with unit_of_work() as uow:
-        case = cases.act(uow, principal, case_id, action, cases.ActionInput(**args))
+        if action == "accept":
+            case = triage.accept(uow, principal, case_id, args["version"])
+        else:
+            case = cases.act(uow, principal, case_id, action, cases.ActionInput(**args))
     photos = case_present.photos_of([case.id]).get(case.id, [])
     return case_present.present(case, principal, events=cases.events_of(case), photos=photos)
 

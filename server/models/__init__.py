@@ -25,6 +25,7 @@ from server.models.org import Community, Grid, Subdistrict, Unit
 from server.models.patrols import Patrol, PatrolLog, PatrolSchedule, PatrolSlot
 from server.models.people import CollectorGrid, Device, User
 from server.models.ratelimit import RateLimitWindow
+from server.models.routing import RoutingRule, SavedFilter
 from server.models.sessions import AuthSession
 from server.models.sync import SYNC_TABLES
 
@@ -61,6 +62,8 @@ __all__ = [
     "PatrolSlot",
     "RateLimitWindow",
     "Rating",
+    "RoutingRule",
+    "SavedFilter",
     "SentimentIndex",
     "Subdistrict",
     "Topic",

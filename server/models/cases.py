@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -77,6 +78,8 @@ class Case(TimestampMixin, Base):
     reporter_role: Mapped[str] = mapped_column(String(16))  # collector|dispatcher|…|resident
     reporter_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     reporter_phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The resident allowed the handling unit to call them (asked on the report page).
+    phone_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Handling
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), nullable=True)

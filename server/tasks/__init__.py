@@ -21,6 +21,7 @@ TASK_MODULES = [
     "server.tasks.audit",
     "server.tasks.health",
     "server.tasks.patrols",
+    "server.tasks.sms",
     "server.tasks.sweeps",
     "server.tasks.thumbnails",
     "server.tasks.webhooks",

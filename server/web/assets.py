@@ -89,6 +89,7 @@ def manifest() -> Any:
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
 
+
 def maps_available() -> bool:
     return all((node_modules() / path).is_file() for path, _type in MAP_VENDOR.values())
 

@@ -120,7 +120,16 @@ def _no_store(response: Response) -> Response:
 def _form_page(error: DomainError | None = None) -> Any:
     values = {
         k: request.form.get(k, "")
-        for k in ("category", "description", "lon", "lat", "crs", "phone", "address")
+        for k in (
+            "category",
+            "description",
+            "lon",
+            "lat",
+            "crs",
+            "phone",
+            "phone_consent",
+            "address",
+        )
     }
     html = render_template(
         "public/report.html",
@@ -154,6 +163,7 @@ def report() -> Any:
             lat=lat,
             crs=crs,
             reporter_phone=_phone(),
+            phone_consent=request.form.get("phone_consent") == "1",
             address=read_text("address", "地址", required=False, max_len=200),
         )
         photo = read_photo()

@@ -158,3 +158,26 @@ def qr_code(token: str) -> Any:
     image.save(out)
     out.seek(0)
     return send_file(out, mimetype="image/png", max_age=3600)
+
+
+@bp.get("/lookup")
+def lookup_form() -> Any:
+    """Find my case: its number and the last four digits of the phone given with it."""
+    return _lookup_page()
+
+
+@bp.post("/lookup")
+def lookup() -> Any:
+    form = {k: request.form.get(k, "")[:40] for k in ("number", "last4")}
+    try:
+        with unit_of_work() as uow:  # counted even if the lookup then fails
+            residents.count_lookup(uow, request.remote_addr or "unknown")
+        token = residents.lookup(form["number"], form["last4"])
+    except DomainError as exc:
+        return _lookup_page(exc, form)
+    return redirect(url_for("web_resident.case_page", token=token), code=303)
+
+
+def _lookup_page(error: DomainError | None = None, form: dict[str, str] | None = None) -> Any:
+    html = render_template("public/lookup.html", error=error, form=form or {})
+    return html, (error.status if error else 200), (error.headers if error else {})

@@ -112,6 +112,7 @@ def test_dispatcher_reports_for_a_caller(
         "role": "dispatcher",
         "name": "李四",
         "phone": "13912345678",
+        "phone_consent": False,  # the caller did not allow the handling unit to call
     }
     assert body["case"]["public_token"] == body["public_token"]
     seen_by_collector = ok(

@@ -50,6 +50,7 @@ def test_dispatcher_accepts_and_dispatches_then_staff_report_done(
     assert page.get_by_role("heading", name=case["number"]).is_visible()
     check_a11y(page)
     page.get_by_text("受理立案", exact=True).first.click()  # open the action
+    page.locator("#accept-go-next").uncheck()  # stay on this case (default: the next one)
     page.get_by_role("button", name="受理立案").click()
     assert "已完成" in page.get_by_role("status").first.inner_text()
     assert "已立案" in page.get_by_role("heading", level=1).inner_text()

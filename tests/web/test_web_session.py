@@ -520,6 +520,8 @@ def test_queue_highlights_overdue_and_due_soon(
         for m in re.finditer(r'<tr class="([^"]*)" data-case-id="([^"]+)"', html)
     }
     assert rows == {late["id"]: "overdue", soon["id"]: "due-soon"}
-    assert "超期: 1" in html and "24小时内到期: 1" in html
+    # the badges are links to the cases they count, the count in a live-updated span
+    assert re.search(r'当前超期: <span data-count="overdue_now">1</span>', html)
+    assert re.search(r'24小时内到期: <span data-count="due_soon">1</span>', html)
     only = client.get("/console/cases?overdue=1").text
     assert late["number"] in only and soon["number"] not in only

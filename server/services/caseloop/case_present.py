@@ -54,6 +54,18 @@ def _sees_reporter(principal: Principal | None, case: Case) -> bool:
     return principal.sees_personal_data or case.reporter_id == principal.user_id
 
 
+def _may_call(principal: Principal | None, case: Case) -> bool:
+    """The handling unit's staff see the caller's phone only when the resident allowed a
+    call at report time (`phone_consent`)."""
+    return (
+        principal is not None
+        and principal.role is Role.UNIT_STAFF
+        and case.phone_consent
+        and case.unit_id is not None
+        and case.unit_id == principal.unit_id
+    )
+
+
 def present(
     case: Case,
     principal: Principal | None,
@@ -88,7 +100,10 @@ def present(
         "reporter": {
             "role": case.reporter_role,
             "name": case.reporter_name if full else mask_name(case.reporter_name),
-            "phone": case.reporter_phone if full else mask_phone(case.reporter_phone),
+            "phone": case.reporter_phone
+            if full or _may_call(principal, case)
+            else mask_phone(case.reporter_phone),
+            "phone_consent": case.phone_consent,
         },
         "unit": {"id": case.unit.id, "name": case.unit.name} if case.unit else None,
         "deadline_at": case.deadline_at,

@@ -50,6 +50,8 @@ class CaseFilter:
     created_from: datetime | None = None
     created_to: datetime | None = None
     q: str | None = None
+    # views (branch dispatch): "near deadline" = what stage_counts' due_within_24h counts
+    due_soon: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,24 @@ def _filtered(stmt: Select[Any], f: CaseFilter) -> Select[Any]:
                 Case.address.ilike(needle, escape="\\"),
             )
         )
+    return _view_filtered(stmt, f)
+
+
+def _view_filtered(stmt: Select[Any], f: CaseFilter) -> Select[Any]:
+    """The views' filters (branch dispatch), apart from the field filters above."""
+    if f.due_soon:
+        stmt = stmt.where(*_due_soon())
     return stmt
+
+
+def _due_soon() -> tuple[Any, ...]:
+    """On the clock, not yet overdue, due within 24 hours."""
+    return (
+        Case.overdue.is_(False),
+        Case.status.in_([Status.DISPATCHED.value, Status.IN_PROGRESS.value]),
+        Case.deadline_at.is_not(None),
+        Case.deadline_at < utcnow() + NEAR_DEADLINE,
+    )
 
 
 def list_cases(

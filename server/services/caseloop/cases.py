@@ -37,6 +37,7 @@ from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.extensions import db
 from server.models import Case, CaseAction, CaseEvent, Category, Grid, Subdistrict, Unit
 from server.models.base import SRID, utcnow
+from server.services.caseloop import resident_sms
 from server.services.caseloop.case_deadlines import case_deadline, local_zone
 from server.services.caseloop.case_numbers import next_number
 from server.services.files import attachments, photo_access
@@ -64,6 +65,8 @@ class ReportInput:
     photos: list[str] = field(default_factory=list)
     reporter_name: str | None = None
     reporter_phone: str | None = None
+    # the resident allows the handling unit to call them (asked where the phone is given)
+    phone_consent: bool = False
     address: str | None = None
     id: str | None = None  # client-generated (offline phones)
     reported_at: datetime | None = None
@@ -175,6 +178,7 @@ def report_case(
         reporter_role=actor_of(principal),
         reporter_name=(data.reporter_name or "").strip() or None,
         reporter_phone=(data.reporter_phone or "").strip() or None,
+        phone_consent=bool(data.phone_consent and (data.reporter_phone or "").strip()),
         reported_at=reported_at,
         version=1,
     )
@@ -390,6 +394,7 @@ def _apply(
             recipients=recipients,
             extra=_public_extra(payload),
         )
+    resident_sms.queue_for(uow, case, edge.action)
     return case
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -28,6 +30,7 @@ from server.models.base import utcnow
 from server.services.caseloop.cases import record_event
 from server.services.files import attachments
 from server.services.messaging import notify
+from server.services.people import ratelimit
 from server.services.uow import UnitOfWork
 
 LINK_DAYS_AFTER_CLOSE = 180  # a closed case's link keeps working this long
@@ -204,3 +207,33 @@ def public_photo(token: str, sha256: str) -> attachments.StoredFile:
     if linked is None:
         raise NotFound("Photo", "照片")
     return attachments.public_file(sha256)
+
+
+LOOKUP_WINDOW = timedelta(hours=1)
+
+
+def count_lookup(uow: UnitOfWork, address: str) -> None:
+    """Count one lookup from this address: MINQING_CASE_LOOKUPS_PER_HOUR an hour (429 beyond),
+    so the four digits cannot be guessed through. The edge counts it in a unit of work of its
+    own, before `lookup`, so a failed lookup still counts."""
+    digest = hashlib.sha256(address.encode()).hexdigest()[:32]  # no raw addresses stored
+    ratelimit.hit(
+        uow,
+        f"case-lookup:{digest}",
+        int(current_app.config["CASE_LOOKUPS_PER_HOUR"]),
+        LOOKUP_WINDOW,
+        ("case lookups from your address", "查询过于频繁"),
+    )
+
+
+def lookup(number: str, last4: str) -> str:
+    """A resident who lost their link finds the case by its number and the last four digits
+    of the phone they gave: the link's token, or 404 — the same for a wrong number and a wrong
+    phone."""
+    number = number.strip().upper()
+    digits = "".join(ch for ch in last4 if ch.isdigit())
+    case = db.session.scalar(select(Case).where(Case.number == number)) if number else None
+    phone = "".join(ch for ch in (case.reporter_phone or "") if ch.isdigit()) if case else ""
+    if case is None or len(digits) != 4 or len(phone) < 4 or not phone.endswith(digits):
+        raise NotFound("Case with this number and phone", "该编号和手机尾号对应的事项")
+    return case.public_token

@@ -12,8 +12,10 @@ from server.web.console import (  # noqa: E402, F401
     cases,
     exports,
     kpi,
+    live,
     map,
     photos,
     printing,
     topics,
+    triage,
 )

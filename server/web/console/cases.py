@@ -5,21 +5,24 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from server.domain.cases import ACTION_ZH, EDGES, STATUS_ZH, Action, Stage, Status
+from server.domain.navigation import navigation_links
 from server.domain.roles import Role
 from server.errors import DomainError
 from server.models.base import utcnow
 from server.models.cases import SOURCES
-from server.services.caseloop import case_present, case_queries, cases
+from server.services.caseloop import case_present, case_queries, cases, triage
 from server.services.files import attachments
 from server.services.territory import org
 from server.services.uow import unit_of_work
 from server.web import forms, render_error
 from server.web.console import bp
-from server.web.console.map import location_map
+from server.web.console.triage import clean_query, views_for
 from server.web.i18n import pick, t
 from server.web.session import page, signed_in
 
@@ -132,6 +135,7 @@ def filter_from(args: Any) -> case_queries.CaseFilter:
         created_from=forms.day_start(first) if first else None,
         created_to=forms.day_end(last) if last else None,
         q=forms.text(args, "q", max_length=100),
+        due_soon=forms.boolean(args, "due_soon"),
     )
 
 
@@ -170,9 +174,17 @@ def queue() -> Any:
     grids = (
         org.list_grids(principal, limit=500).items if principal.role is not Role.COLLECTOR else []
     )
+    triaging = principal.role in DISPATCHERS
+    list_query = clean_query(request.query_string.decode("utf-8", "replace"))
     return render_template(
         "console/cases.html",
         cases=[(c, _urgency(c, now)) for c in result.items],
+        suggestions=triage.suggest(result.items) if triaging else {},
+        views=views_for(principal.role, counts, args),
+        saved_filters=triage.list_filters(principal),
+        list_query=list_query,
+        overdue_now_url=url_for("console.cases", stage="handle", overdue="1"),
+        due_soon_url=url_for("console.cases", due_soon="1"),
         next_url=url_for("console.cases", **keep, cursor=result.next_cursor)
         if result.next_cursor
         else None,
@@ -193,7 +205,7 @@ def queue() -> Any:
         grids=[(g.grid.id, f"{g.grid.name} ({g.grid.code})") for g in grids],
         categories=[(c.code, pick(c.name_zh, c.name_en)) for c in org.list_categories()],
         units=[(u.id, u.name) for u in org.list_units(principal)],
-        may_dispatch=principal.role in DISPATCHERS,
+        may_dispatch=triaging,
         is_staff=principal.role is Role.UNIT_STAFF,
     )
 
@@ -296,11 +308,36 @@ def case_page(case_id: str) -> Any:
     duplicates = []
     if principal.role in DISPATCHERS and case.status in ("reported", "accepted"):
         duplicates = cases.find_duplicates(case)
+    suggestion = triage.suggest([case]).get(case.id) if principal.role in DISPATCHERS else None
+    list_query = request.args.get("list")
+    actions = action_forms(shown)
+    if principal.role in DISPATCHERS and "accept" in shown["allowed_actions"]:
+        at = [a["name"] for a in actions].index("accept") + 1
+        actions.insert(
+            at,
+            {
+                "name": "accept_dispatch",
+                "label": t("受理并派遣", "Accept and dispatch"),
+                "fields": ["unit_id", "deadline"],
+                "required": {"unit_id"},
+                "danger": False,
+            },
+        )
+    following = None
+    if list_query is not None:
+        args = MultiDict(parse_qsl(clean_query(list_query)))
+        sort = forms.choice(args, "sort", list(case_queries.SORTS)) or "-created_at"
+        following = triage.next_case(principal, filter_from(args), sort, case)
     return render_template(
         "console/case.html",
         case=case,
+        suggestion=suggestion,
+        nav_links=navigation_links(case.lon, case.lat, case.address or case.number),
+        next_url=_case_url(following.id, list_query) if following is not None else None,
+        list_query=clean_query(list_query) if list_query is not None else None,
+        queue_url=_queue_url(list_query),
         c=shown,
-        actions=action_forms(shown),
+        actions=actions,
         duplicates=duplicates,
         units=[(u.id, u.name) for u in org.list_units(principal)]
         if principal.role in DISPATCHERS
@@ -342,7 +379,18 @@ def case_action_post(case_id: str, action: str) -> Any:
             into=forms.text(form, "into", max_length=64),
         )
         with unit_of_work() as uow:
-            case = cases.act(uow, principal, case_id[:64], action[:32], data)
+            if action in ("accept", "accept_dispatch") and principal.role in DISPATCHERS:
+                # through triage: an auto-dispatching routing rule, or the unit chosen here
+                case = triage.accept(
+                    uow,
+                    principal,
+                    case_id[:64],
+                    version,
+                    unit_id=data.unit_id if action == "accept_dispatch" else None,
+                    deadline=data.deadline if action == "accept_dispatch" else None,
+                )
+            else:
+                case = cases.act(uow, principal, case_id[:64], action[:32], data)
     except DomainError as exc:
         # The case page again with the form filled back in (photos kept) when it can be shown;
         # otherwise the refusal with a way back to the case as it is now.
@@ -357,11 +405,46 @@ def case_action_post(case_id: str, action: str) -> Any:
             back_url=url_for("console.case_page", case_id=case_id[:64]),
         )
         return body, status, exc.headers
-    flash(
-        t(f"已完成：{action_text(action)}", f"Done: {action_text(action)}"),
-        "ok",
+    done_text = (
+        t("受理并派遣", "Accept and dispatch")
+        if action == "accept_dispatch"
+        else action_text(action)
     )
-    return redirect(url_for("console.case_page", case_id=case.id), 303)
+    flash(t(f"已完成：{done_text}（{case.number}）", f"Done: {done_text} ({case.number})"), "ok")
+    if action == "accept" and case.status == "dispatched" and case.unit is not None:
+        flash(
+            t(
+                f"按分派规则已自动派遣至 {case.unit.name}",
+                f"Dispatched to {case.unit.name} by a routing rule",
+            ),
+            "ok",
+        )
+    list_query = form.get("list")
+    if list_query is not None and forms.boolean(form, "go_next"):
+        return _go_next(principal, case, list_query)
+    return redirect(_case_url(case.id, list_query), 303)
+
+
+def _case_url(case_id: str, list_query: str | None) -> str:
+    if list_query is None:
+        return url_for("console.case_page", case_id=case_id)
+    return url_for("console.case_page", case_id=case_id, list=clean_query(list_query))
+
+
+def _queue_url(list_query: str | None) -> str:
+    query = clean_query(list_query or "")
+    return url_for("console.cases") + (f"?{query}" if query else "")
+
+
+def _go_next(principal: Any, case: Any, list_query: str) -> Any:
+    """After an action: the next case of the queue the dispatcher came from."""
+    args = MultiDict(parse_qsl(clean_query(list_query)))
+    sort = forms.choice(args, "sort", list(case_queries.SORTS)) or "-created_at"
+    following = triage.next_case(principal, filter_from(args), sort, case)
+    if following is None:
+        flash(t("该筛选下已没有其他事项。", "No more cases under this filter."), "ok")
+        return redirect(_queue_url(list_query), 303)
+    return redirect(_case_url(following.id, list_query), 303)
 
 
 def _weekends_only_years(case: Any) -> list[int]:
