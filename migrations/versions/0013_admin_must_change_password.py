@@ -2,7 +2,7 @@
 (unused since sign-in throttling moved to the rate limiter, services/people/ratelimit.py)
 
 Revision ID: 0013_admin_must_change_password
-Revises: 0012_deliberation
+Revises: 0013_perfidx_slim_index
 Create Date: 2026-12-03 18:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_admin_must_change_password"
-down_revision = "0012_deliberation"
+down_revision = "0013_perfidx_slim_index"
 branch_labels = None
 depends_on = None
 

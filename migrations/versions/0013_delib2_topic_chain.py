@@ -1,7 +1,7 @@
 """tamper-evident topic history: topic_events.prev_hash/hash, audit_roots.topic_events
 
 Revision ID: 0013_delib2_topic_chain
-Revises: 0012_deliberation
+Revises: 0013_admin_must_change_password
 Create Date: 2026-12-03 18:00:00
 
 Existing topic events are chained here, in (topic, seq) order, with the same function the
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0013_delib2_topic_chain'
-down_revision = '0012_deliberation'
+down_revision = "0013_admin_must_change_password"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """the dispatcher's day: routing_rules, saved_filters, cases.phone_consent
 
 Revision ID: 0013_dispatch_routing_rules
-Revises: 0012_deliberation
+Revises: 0013_delib2_topic_chain
 Create Date: 2026-12-03 18:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0013_dispatch_routing_rules'
-down_revision = '0012_deliberation'
+down_revision = "0013_delib2_topic_chain"
 branch_labels = None
 depends_on = None
 

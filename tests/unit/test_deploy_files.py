@@ -82,7 +82,7 @@ def test_the_dashboard_plots_only_series_the_app_exports() -> None:
         "minqing_celery_queue_length",
         "minqing_celery_tasks_total",
     }
-    for collector in list(REGISTRY._collector_to_names):  # noqa: SLF001
+    for collector in list(REGISTRY._collector_to_names):
         for family in collector.describe() if hasattr(collector, "describe") else []:
             for sample_suffix in ("", "_total", "_bucket", "_count", "_sum"):
                 exported.add(family.name + sample_suffix)

@@ -22,6 +22,7 @@ from server.services.territory import org
 from server.services.uow import unit_of_work
 from server.web import forms, render_error
 from server.web.console import bp
+from server.web.console.map import location_map
 from server.web.console.triage import clean_query, views_for
 from server.web.i18n import pick, t
 from server.web.session import page, signed_in
