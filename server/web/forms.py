@@ -324,7 +324,7 @@ def show_refused(error: DomainError, kept_photos: Iterable[str] = ()) -> Any | N
     except Exception:  # the page itself cannot be shown now (gone, no longer allowed)
         g.form_state = None
         return None
-    if response.status_code != 200:
+    if response.status_code != 200 or response.mimetype != "text/html":
         g.form_state = None
         return None
     return response.get_data(as_text=True), error.status, error.headers
