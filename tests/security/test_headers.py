@@ -60,13 +60,26 @@ def test_pages_hold_no_inline_script_or_style(client: FlaskClient, world: World)
             assert "src=" in attrs or 'type="application/json"' in attrs, (path, attrs)
 
 
-def test_map_tiles_are_allowed_as_images_only(app: Flask, client: FlaskClient) -> None:
-    from server import headers
+def _policy(header: str) -> dict[str, str]:
+    return dict(part.strip().split(" ", 1) for part in header.split(";"))
 
-    assert headers._tile_origin("https://t0.tianditu.gov.cn/{z}/{x}/{y}.png") == (
-        " https://t0.tianditu.gov.cn"
-    )
-    assert headers._tile_origin("javascript:alert(1)") == ""
+
+def test_map_tiles_are_allowed_as_images_only(app: Flask, client: FlaskClient) -> None:
+    from server.maptiles import TileLayer, csp_img_sources
+
+    config = {
+        "MAP_TILE_URL": "https://t{s}.tianditu.gov.cn/{z}/{x}/{y}.png",
+        "MAP_TILE_SUBDOMAINS": "01",
+    }
+    assert csp_img_sources(config) == " https://t0.tianditu.gov.cn https://t1.tianditu.gov.cn"
+    assert TileLayer("javascript:alert(1)").hosts() == []
+    app.config["MAP_TILE_URL"] = "http://127.0.0.1:9/{z}/{x}/{y}.png"
+    try:
+        csp = _policy(client.get("/report").headers["Content-Security-Policy"])
+    finally:
+        app.config["MAP_TILE_URL"] = None
+    assert csp["img-src"] == "'self' data: blob: http://127.0.0.1:9"
+    assert csp["script-src"] == "'self'" and csp["connect-src"] == "'self'"
 
 
 def test_api_answers_for_a_token_are_private(client: FlaskClient, world: World) -> None:

@@ -14,7 +14,8 @@
     if (rates && data.rows.length && window.MinqingCharts) {
       // one small chart per rate, the lowest groups first (small-multiples.js)
       window.MinqingCharts.rankedBars(rates, data.rows, data.rates, data.labels,
-        { limit: 10, lowest: rates.getAttribute("data-lowest") });
+        { limit: 10, lowest: rates.getAttribute("data-lowest"), highest: rates.getAttribute("data-highest"),
+          higherIsWorse: ["rework_rate"] });
     }
     var trend = document.getElementById("chart-trend");
     if (trend && data.trend.series.length && window.MinqingCharts) {

@@ -57,8 +57,9 @@
     container.setAttribute("data-multiples", String(charts.length));
     return charts;
   }
-  /* One small horizontal bar chart per rate, its groups sorted lowest first and cut to the
-     `limit` lowest (top-N: those that need attention) — instead of 20 groups × 5 bars.
+  /* One small horizontal bar chart per rate, its groups sorted worst first (lowest; highest
+     for the keys in options.higherIsWorse) and cut to the `limit` worst (top-N: those that
+     need attention) — instead of 20 groups × 5 bars.
      rows — [{name, rates: {key: percent|null}}]; keys — the rates; labels — key -> title */
   function rankedBars(container, rows, keys, labels, options) {
     options = options || {};
@@ -69,13 +70,15 @@
     container.classList.add("multiples", "multiples-wide");
     var charts = [];
     keys.forEach(function (key) {
+      var worseHigh = (options.higherIsWorse || []).indexOf(key) >= 0;  // e.g. 返工率
       var ranked = rows.filter(function (r) { return r.rates[key] !== null && r.rates[key] !== undefined; })
-        .sort(function (a, b) { return a.rates[key] - b.rates[key]; });
+        .sort(function (a, b) { return worseHigh ? b.rates[key] - a.rates[key] : a.rates[key] - b.rates[key]; });
       var shown = ranked.slice(0, limit);
       var figure = document.createElement("figure");
       figure.className = "multiple";
       var caption = document.createElement("figcaption");
-      caption.textContent = labels[key] + (ranked.length > limit ? " · " + String(options.lowest || "lowest {n}").replace("{n}", String(limit)) : "");
+      var cut = worseHigh ? (options.highest || "highest {n}") : (options.lowest || "lowest {n}");
+      caption.textContent = labels[key] + (ranked.length > limit ? " · " + String(cut).replace("{n}", String(limit)) : "");
       var box = document.createElement("div");
       box.className = "spark";
       box.style.height = String(40 + Math.max(shown.length, 1) * 22) + "px";
