@@ -553,7 +553,9 @@ def _print_rows(problems: list) -> None:  # type: ignore[type-arg]
 @click.option("--user", "username", required=True, help="the admin or dispatcher exporting")
 @click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), help="imported on or after")
 @click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), help="imported on or before")
-@click.option("--finished", is_flag=True, help="only work orders verified, closed, rejected or merged")
+@click.option(
+    "--finished", is_flag=True, help="only work orders verified, closed, rejected or merged"
+)
 def cases_reply_sheet(
     path: Path, username: str, first: object, last: object, finished: bool
 ) -> None:

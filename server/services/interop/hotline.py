@@ -819,5 +819,5 @@ def export_replies(uow: UnitOfWork, principal: Principal, fmt: str, f: ReplyFilt
     stamp = datetime.now(zone).strftime("%Y%m%d-%H%M")
     sheet = reply_sheet(principal, f)
     if fmt == "csv":
-        return Export(f"12345-回复单-{stamp}.csv", CSV_MIME, csv_chunks(sheet, zone))
-    return Export(f"12345-回复单-{stamp}.xlsx", XLSX_MIME, xlsx_chunks([sheet], zone))
+        return Export(f"minqing-12345-replies-{stamp}.csv", CSV_MIME, csv_chunks(sheet, zone))
+    return Export(f"minqing-12345-replies-{stamp}.xlsx", XLSX_MIME, xlsx_chunks([sheet], zone))
