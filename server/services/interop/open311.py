@@ -288,12 +288,23 @@ def submit(
         raise Forbidden("this api_key is not for that jurisdiction", "该 api_key 不属于此辖区")
     category = _category(data.service_code)
     if data.lat is None or data.long is None:
-        # We do not guess places: without a geocoder an address alone names no grid.
+        # We do not guess places: a case must lie in a grid, and there is no geocoder here
+        # (docs/open311.md, "Locations"). The spec lets a server require lat/long.
+        missing = "lat" if data.lat is None else "long"
+        if data.address_string and data.lat is None and data.long is None:
+            raise _bad(
+                "location_required",
+                "lat",
+                "lat and long are required: this server does not geocode address_string "
+                "(send the point; address_string is kept as the case's address)",
+                "须提供经纬度 lat/long：本系统不对 address_string 做地址解析"
+                "（请同时提交位置坐标，地址将作为事项地址保存）",
+            )
         raise _bad(
             "location_required",
-            "lat",
-            "lat and long are required here (address_string alone cannot be located)",
-            "须提供经纬度 lat/long（仅凭地址无法定位到网格）",
+            missing,
+            f"{missing} is required (lat and long, WGS84)",
+            f"缺少 {missing}（须同时提供 WGS84 经纬度 lat 与 long）",
         )
     if data.media_url is not None:
         parts = urlsplit(data.media_url)
