@@ -61,5 +61,5 @@ def downgrade():
         batch_op.drop_index('ix_hotline_orders_scope_imported')
     op.drop_table('hotline_orders')
     op.drop_table('hotline_categories')
-    with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.drop_column('channel')
+    # a plain DROP COLUMN (SQLite ≥ 3.35): no rebuild of the spatial cases table
+    op.drop_column('cases', 'channel')

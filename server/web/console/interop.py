@@ -3,8 +3,10 @@ its reply sheet (admins and dispatchers). The same use cases as the API and the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from server.web.i18n import t
 from server.web.session import page, signed_in
 
 STASH_ID = re.compile(r"^[0-9a-f]{64}$")
+STASH_SECONDS = 24 * 3600
 
 
 # ---------------------------------------------------------------------------------- Open311
@@ -97,8 +100,15 @@ def admin_open311_revoke(client_id: int) -> Any:
 
 
 def _stash_folder() -> Path:
+    """Where a checked file waits for its confirmation (named by its SHA-256); files left
+    unconfirmed for a day are removed."""
     folder = Path(current_app.instance_path) / "hotline-uploads"
     folder.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - STASH_SECONDS
+    for old in folder.iterdir():
+        with contextlib.suppress(OSError):
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
     return folder
 
 
