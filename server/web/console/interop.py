@@ -156,8 +156,9 @@ def hotline_check() -> Any:
     except hotline.ImportRejected as exc:  # columns missing: nothing can be imported
         return _hotline_page(report=exc.report, filename=filename, stash=None), 422
     stash = hashlib.sha256(data).hexdigest()
-    (_stash_folder() / stash).write_bytes(data)
     importable = report.would_create > 0 and (skip or not report.problems)
+    if importable:
+        (_stash_folder() / stash).write_bytes(data)
     return _hotline_page(
         report=report,
         filename=filename,
