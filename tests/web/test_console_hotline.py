@@ -78,3 +78,32 @@ def test_refusals_on_the_hotline_page(client: FlaskClient, world: World) -> None
         "/console/hotline/categories", data={"csrf_token": csrf, "text": "x", "category": "nope"}
     )
     assert unknown.status_code == 422
+
+
+def test_check_then_confirm(client: FlaskClient, world: World) -> None:
+    from helpers import A1
+
+    csrf = sign_in(client, "dispatcher")
+    data = xlsx(
+        ["工单编号", "诉求类型", "诉求内容", "坐标"],
+        ["W-1", "sanitation", "垃圾堆积", f"{A1[0]},{A1[1]}"],
+    )
+    checked = client.post(
+        "/console/hotline/check",
+        data={"csrf_token": csrf, "file": (io.BytesIO(data), "w.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert checked.status_code == 200 and "确认导入 1 条" in checked.text
+    stash = checked.text.split('name="stash" value="', 1)[1].split('"', 1)[0]
+    done = client.post(
+        "/console/hotline/import",
+        data={"csrf_token": csrf, "stash": stash, "filename": "w.xlsx", "crs": "wgs84"},
+    )
+    assert done.status_code == 200 and "已导入 1 条工单" in done.text and "W-1" in done.text
+    again = client.post(
+        "/console/hotline/import",
+        data={"csrf_token": csrf, "stash": stash, "filename": "w.xlsx", "crs": "wgs84"},
+    )
+    assert again.status_code == 422  # the file is gone once imported
+    replies = client.get("/console/hotline/replies.csv")
+    assert replies.status_code == 200 and "W-1" in replies.data.decode("utf-8-sig")
