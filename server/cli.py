@@ -461,6 +461,185 @@ def restore_command(path: Path) -> None:
     )
 
 
+# ---------------------------------------------------------------- cases (12345 work orders)
+cases_group = AppGroup("cases", help="Cases: 12345 work orders 12345 工单导入与回复单.")
+
+
+def _operator(username: str) -> object:
+    """The principal a command acts as: an active admin or dispatcher named by --user."""
+    from sqlalchemy import select
+
+    from server.extensions import db
+    from server.models import User
+    from server.services.people.auth import principal_for
+
+    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None or not user.active:
+        _fail(
+            DomainError(
+                "not_found", f"no active user {username!r}", f"用户 {username} 不存在或已停用"
+            )
+        )
+    assert user is not None
+    return principal_for(user)
+
+
+@cases_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--user", "username", required=True, help="the admin or dispatcher importing")
+@click.option("--skip-invalid", is_flag=True, help="import the valid rows, report the rest")
+@click.option("--dry-run", is_flag=True, help="check and report only; write nothing")
+@click.option(
+    "--crs",
+    type=click.Choice(["wgs84", "gcj02", "bd09"]),
+    default="wgs84",
+    show_default=True,
+    help="the coordinates' system in the sheet",
+)
+def cases_import(path: Path, username: str, skip_invalid: bool, dry_run: bool, crs: str) -> None:
+    """Import 12345 hotline work orders (工单) from an .xlsx or .csv file as cases."""
+    from server.services.interop.hotline import ImportRejected, import_orders
+
+    principal = _operator(username)
+    data = path.read_bytes()
+    try:
+        with (
+            click.progressbar(length=1, label="importing 导入中") as bar,
+            unit_of_work() as uow,
+        ):
+
+            def step(n: int) -> None:
+                bar.length = max(bar.length or 1, bar.pos + n + 1)
+                bar.update(n)
+
+            report = import_orders(
+                uow,
+                principal,  # type: ignore[arg-type]
+                path.name,
+                data,
+                skip_invalid=skip_invalid,
+                dry_run=dry_run,
+                crs=crs,
+                progress=step,
+            )
+    except ImportRejected as exc:
+        _print_rows(exc.report.problems)
+        click.secho(f"✗ {exc.message_zh} / {exc.message}", fg="red", err=True)
+        sys.exit(1)
+    except DomainError as exc:
+        _fail(exc)
+    _print_rows(report.problems)
+    click.echo(f"rows 行数: {report.rows}")
+    if dry_run:
+        click.echo(f"would create 将新建: {report.would_create} (dry run 试运行，未写入)")
+    else:
+        click.echo(f"created 新建: {len(report.created)}")
+        for item in report.created:
+            click.echo(f"  row {item.row}: {item.order_no} → {item.case_number}")
+    if report.unchanged:
+        click.echo(
+            f"unchanged 已导入过，未改动: {len(report.unchanged)}"
+            + ("" if report.created else " — nothing changed 无变化")
+        )
+    if report.skipped:
+        click.secho(f"skipped 跳过: {report.skipped} invalid row(s)", fg="yellow")
+
+
+def _print_rows(problems: list) -> None:  # type: ignore[type-arg]
+    for p in problems:
+        click.secho(
+            f"  row {p.row} [{p.column}] {p.code}: {p.message_zh} / {p.message}",
+            fg="yellow",
+            err=True,
+        )
+
+
+@cases_group.command("reply-sheet")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--user", "username", required=True, help="the admin or dispatcher exporting")
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), help="imported on or after")
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), help="imported on or before")
+@click.option(
+    "--finished", is_flag=True, help="only work orders verified, closed, rejected or merged"
+)
+def cases_reply_sheet(
+    path: Path, username: str, first: object, last: object, finished: bool
+) -> None:
+    """Write the 12345 reply sheet (回复单): .xlsx or .csv by the file name."""
+    from datetime import datetime, timedelta
+
+    from server.services.caseloop.case_deadlines import local_zone
+    from server.services.interop.hotline import ReplyFilter, export_replies
+
+    principal = _operator(username)
+    zone = local_zone()
+
+    def moment(value: object, days: int = 0) -> datetime | None:
+        if not isinstance(value, datetime):
+            return None
+        return value.replace(tzinfo=zone) + timedelta(days=days)
+
+    fmt = "csv" if path.suffix.lower() == ".csv" else "xlsx"
+    f = ReplyFilter(moment(first), moment(last, 1), finished)
+    try:
+        with unit_of_work() as uow:
+            export = export_replies(uow, principal, fmt, f)
+        with path.open("wb") as out:
+            for chunk in export.chunks:
+                out.write(chunk)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"wrote 已写入 {path}")
+
+
+categories_group = AppGroup("categories", help="The 12345 category table 12345 诉求类型对照表.")
+cases_group.add_command(categories_group)
+
+
+@categories_group.command("set")
+@click.argument("text")
+@click.argument("code")
+def categories_set(text: str, code: str) -> None:
+    """Map a 12345 category text (诉求类型) to one of our category codes."""
+    from server.services.interop.hotline import set_category
+
+    try:
+        with unit_of_work() as uow:
+            set_category(uow, _cli_admin(), text, code)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"{text} → {code}")
+
+
+@categories_group.command("remove")
+@click.argument("text")
+def categories_remove(text: str) -> None:
+    """Remove a 12345 category text from the table."""
+    from server.services.interop.hotline import remove_category
+
+    with unit_of_work() as uow:
+        removed = remove_category(uow, _cli_admin(), text)
+    click.echo("removed 已删除" if removed else "not in the table 不在对照表中")
+
+
+@categories_group.command("list")
+def categories_list() -> None:
+    """The 12345 category table."""
+    from server.services.interop.hotline import list_categories
+
+    for text, code, name in list_categories():
+        click.echo(f"{text}\t{code}\t{name}")
+
+
+def _cli_admin() -> object:
+    from server.domain.roles import Role
+    from server.services.people.principal import Principal
+
+    return Principal(  # the command line acts as a city-level admin
+        user_id=0, username="cli", role=Role.ADMIN, subdistrict_id=None
+    )
+
+
 def register_commands(app: Flask) -> None:
     """Put our command groups on the app's CLI (so `flask` and `minqing` both have them)."""
     for group in (
@@ -472,6 +651,7 @@ def register_commands(app: Flask) -> None:
         audit_group,
         retention_group,
         holidays_group,
+        cases_group,
     ):
         app.cli.add_command(group)
     app.cli.add_command(backup_command)

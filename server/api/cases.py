@@ -130,6 +130,10 @@ class CaseSchema(Schema):
     stage = fields.String(required=True)
     stage_zh = fields.String(required=True)
     source = fields.String(required=True)
+    channel = fields.String(
+        allow_none=True,
+        metadata={"description": "the outside system it came through: open311, 12345 (or null)"},
+    )
     priority = fields.String(required=True)
     category = fields.Nested(CategoryRef, required=True)
     description = fields.String(required=True)

@@ -15,7 +15,7 @@ from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.cases import ListArgs, case_filter
 from server.api.schemas import InputSchema, day_field, id_field, moment_field
 from server.domain.roles import Role
-from server.services.interop import exports
+from server.services.interop import exports, hotline
 from server.services.interop.tabular import XLSX_MIME
 from server.services.patrolling.index import latest_day, yesterday
 from server.services.patrolling.patrols import PatrolFilter
@@ -128,4 +128,31 @@ def export_index(args: dict[str, Any]) -> Any:
         export = exports.export_index(
             uow, principal, args["format"], level=args["level"], first=first, last=last
         )
+    return exports.response_for(export)
+
+
+class HotlineReplyArgs(InputSchema):
+    format = FORMAT
+    date_from = moment_field(data_key="from")
+    date_to = moment_field(data_key="to")
+    finished = fields.Boolean(
+        load_default=False,
+        metadata={"description": "only work orders verified, closed, rejected or merged"},
+    )
+
+
+@blp.route("/exports/hotline-replies", methods=["GET"])
+@blp.auth(Role.DISPATCHER, Role.ADMIN)
+@blp.arguments(HotlineReplyArgs, location="query")
+@blp.doc(responses=FILE_RESPONSE)
+def export_hotline_replies(args: dict[str, Any]) -> Any:
+    """The 12345 reply sheet (回复单): the imported work orders (imported in [from, to)) with
+    our case number, status, handling unit, result and times, to send back to the platform."""
+    f = hotline.ReplyFilter(
+        imported_from=args.get("date_from"),
+        imported_to=args.get("date_to"),
+        finished_only=args["finished"],
+    )
+    with unit_of_work() as uow:
+        export = hotline.export_replies(uow, authenticated_principal(), args["format"], f)
     return exports.response_for(export)

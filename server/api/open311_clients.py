@@ -41,6 +41,10 @@ class Open311IssueIn(InputSchema):
     requests_per_hour = fields.Integer(load_default=60, validate=validate.Range(1, 100_000))
 
 
+class Open311RateIn(InputSchema):
+    requests_per_hour = fields.Integer(required=True, validate=validate.Range(1, 100_000))
+
+
 class Open311ClientList(Schema):
     items = fields.List(fields.Nested(Open311ClientOut), required=True)
 
@@ -90,4 +94,18 @@ def revoke(client_id: int) -> Any:
     """Revoke a client's api_key at once (its requests stay)."""
     with unit_of_work() as uow:
         client = open311.revoke_client(uow, authenticated_principal(), client_id)
+    return _out(client, open311.requests_filed([client.id]).get(client.id, 0))
+
+
+@blp.route("/open311/clients/<int:client_id>", methods=["PATCH"])
+@blp.auth(Role.ADMIN)
+@blp.arguments(Open311RateIn)
+@blp.response(200, Open311ClientOut)
+@blp.alt_response(404, schema=ErrorSchema, description="no such client in your subdistrict")
+def set_rate(args: dict[str, Any], client_id: int) -> Any:
+    """Change a client's hourly budget (takes effect with its next request)."""
+    with unit_of_work() as uow:
+        client = open311.set_rate_limit(
+            uow, authenticated_principal(), client_id, args["requests_per_hour"]
+        )
     return _out(client, open311.requests_filed([client.id]).get(client.id, 0))

@@ -18,7 +18,13 @@ from server.models.deliberation import (
 )
 from server.models.holidays import HolidayYear
 from server.models.index import Bulletin, IndexFormula, SentimentIndex
-from server.models.interop import ExportLog, Open311Client, Open311Request
+from server.models.interop import (
+    ExportLog,
+    HotlineCategory,
+    HotlineOrder,
+    Open311Client,
+    Open311Request,
+)
 from server.models.notices import Notice, NoticeQuestion
 from server.models.notify import Notification, WebhookDelivery, WebhookSubscription
 from server.models.org import Community, Grid, Subdistrict, Unit
@@ -49,6 +55,8 @@ __all__ = [
     "ExportLog",
     "Grid",
     "HolidayYear",
+    "HotlineCategory",
+    "HotlineOrder",
     "IndexFormula",
     "Meeting",
     "Notice",

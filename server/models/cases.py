@@ -28,6 +28,9 @@ from server.models.catalog import Category
 from server.models.org import Community, Grid, Unit
 
 SOURCES = ("patrol", "resident", "hotline", "wechat", "visit", "deliberation")
+# The outside system a case came through (None: our own API, pages or phones). `source` says
+# who raised it (a resident, the hotline…); `channel` says by which road (docs/interop.md).
+CHANNELS = ("open311", "12345")
 PRIORITIES = ("low", "normal", "high", "urgent")
 VERDICTS = ("satisfied", "basic", "unsatisfied", "none")
 
@@ -66,6 +69,7 @@ class Case(TimestampMixin, Base):
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
     priority: Mapped[str] = mapped_column(String(8))
     source: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(16), nullable=True)
     status: Mapped[str] = mapped_column(String(24), default="reported")
     description: Mapped[str] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -1,4 +1,5 @@
-"""Interop: Open311 client applications and the requests they filed; the export log."""
+"""Interop: Open311 client applications and the requests they filed; 12345 work orders and
+the category table for them; the export log."""
 
 from __future__ import annotations
 
@@ -57,3 +58,33 @@ class ExportLog(Base):
     format: Mapped[str] = mapped_column(String(8))  # xlsx | csv
     filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class HotlineOrder(Base):
+    """A 12345 hotline work order (工单) imported as a case: its external number (unique, so a
+    re-import changes nothing), what the platform said, and who imported it when."""
+
+    __tablename__ = "hotline_orders"
+    __table_args__ = (Index("ix_hotline_orders_scope_imported", "subdistrict_id", "imported_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(64), unique=True)  # 工单编号
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    subdistrict_id: Mapped[int] = mapped_column(ForeignKey("subdistricts.id"))
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # 来电时间
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # 办理时限
+    category_text: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    source_file: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    row_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class HotlineCategory(Base):
+    """The table an admin keeps: a 12345 category text (诉求类型) → one of our categories."""
+
+    __tablename__ = "hotline_categories"
+
+    text: Mapped[str] = mapped_column(String(100), primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id", ondelete="CASCADE"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

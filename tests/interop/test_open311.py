@@ -12,7 +12,7 @@ from conftest import World, bearer
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import A1, act, ok, report
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 BASE = "/open311/v2"
 
@@ -276,6 +276,7 @@ def test_post_request_with_a_key_resolves_by_token(
         case = db.session.scalar(select(Case).where(Case.number == number))
         assert case is not None
         assert case.source == "resident" and case.reporter_role == "resident"
+        assert case.channel == "open311"  # the road it came by, beside who raised it
         assert case.priority == "high" and case.reporter_name == "李 雷"
         assert case.reporter_phone == "13700001111" and case.address == "文昌路 20 号"
         event = db.session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id))
@@ -294,9 +295,9 @@ def test_post_request_with_a_key_resolves_by_token(
     assert body["status"] == "open" and body["media_url"] == "https://img.example.com/p/1.jpg"
     assert body["description"] == "垃圾堆放，请联系 [phone]"
     assert "13700001111" not in str(body) and "李" not in str(body)
-    # the dispatcher sees it in the queue like any resident's report
+    # the dispatcher sees it in the queue like any resident's report, with its channel
     queue = ok(client.get("/api/v1/cases?source=resident", headers=bearer(tokens["dispatcher"])))
-    assert [c["number"] for c in queue["items"]] == [number]
+    assert [(c["number"], c["channel"]) for c in queue["items"]] == [(number, "open311")]
 
 
 def test_post_refusals(
@@ -313,9 +314,15 @@ def test_post_refusals(
     response = post_request(client, "xml", **{**base, "api_key": "nope", **at})
     assert response.status_code == 403
     xsd.validate(xsd.ERRORS, response.data)
-    assert "location_required" in errors(
-        post_request(client, **base, address_string="文昌路 20 号"), 400
-    )
+    # an address alone is not geocoded: the spec's error list names the field and says why
+    described = errors(post_request(client, **base, address_string="文昌路 20 号"), 400)
+    assert described.startswith("location_required [lat]:") and "address_string" in described
+    as_xml = post_request(client, "xml", **base, address_string="文昌路 20 号")
+    assert as_xml.status_code == 400
+    xsd.validate(xsd.ERRORS, as_xml.data)
+    assert "location_required [long]" in errors(post_request(client, **base, lat=str(A1[1])), 400)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Case)) == 0
     errors(post_request(client, **{**base, "service_code": "nope", **at}), 404)
     errors(post_request(client, **{**base, "lat": "north", "long": str(A1[0])}), 400)
     errors(post_request(client, **{**base, "lat": "95", "long": str(A1[0])}), 400)
@@ -369,3 +376,27 @@ def test_each_client_has_its_own_hourly_budget_and_can_be_revoked(
     )  # past a 32-bit id: not found, never a 500 (schemathesis found it on PostGIS)
     assert too_big.status_code == 404
     errors(post_request(client, api_key=other, **form), 403)
+    # the budget can be changed: the slow client gets room again at once
+    slow_id = listed["items"][0]["id"]
+    raised = client.patch(
+        f"/api/v1/open311/clients/{slow_id}",
+        json={"requests_per_hour": 3},
+        headers=bearer(tokens["admin"]),
+    )
+    assert ok(raised)["requests_per_hour"] == 3
+    assert post_request(client, api_key=slow, **form).status_code == 201
+    errors(post_request(client, api_key=slow, **form), 429)
+    bad = client.patch(
+        f"/api/v1/open311/clients/{slow_id}",
+        json={"requests_per_hour": 0},
+        headers=bearer(tokens["admin"]),
+    )
+    assert bad.status_code == 422
+    assert (
+        client.patch(
+            f"/api/v1/open311/clients/{slow_id}",
+            json={"requests_per_hour": 9},
+            headers=bearer(tokens["dispatcher"]),
+        ).status_code
+        == 403
+    )

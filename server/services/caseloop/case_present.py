@@ -85,6 +85,7 @@ def present(
         "stage": stage.value,
         "stage_zh": STAGE_ZH[stage],
         "source": case.source,
+        "channel": case.channel,
         "priority": case.priority,
         "category": {
             "code": case.category.code,

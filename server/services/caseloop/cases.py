@@ -37,6 +37,7 @@ from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.extensions import db
 from server.models import Case, CaseAction, CaseEvent, Category, Grid, Subdistrict, Unit
 from server.models.base import SRID, utcnow
+from server.models.cases import CHANNELS
 from server.services.caseloop import resident_sms
 from server.services.caseloop.case_deadlines import case_deadline, local_zone
 from server.services.caseloop.case_numbers import next_number
@@ -105,10 +106,12 @@ def report_case(
 ) -> ReportResult:
     """Report a case: by a collector on patrol, a dispatcher on behalf of a caller, or an
     anonymous resident. The point is located to a grid; nothing is written if any check
-    fails. `channel` names the road a resident's report came by (e.g. `open311`), kept in
-    the report event."""
+    fails. `channel` names the outside system a report came through (`open311`, `12345`:
+    `models.cases.CHANNELS`), kept on the case and in the report event."""
     if principal is not None and principal.role is Role.UNIT_STAFF:
         raise Forbidden("Handling units do not report cases", "办理单位不能上报事项")
+    if channel is not None and channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")  # a programming error, not input
     if data.id is not None:
         existing = _existing_report(principal, data.id)
         if existing is not None:
@@ -167,6 +170,7 @@ def report_case(
         category_id=category.id,
         priority=priority,
         source=source,
+        channel=channel,
         status=Status.REPORTED.value,
         description=data.description.strip(),
         address=(data.address or "").strip() or None,

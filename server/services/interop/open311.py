@@ -37,6 +37,7 @@ from server.services.uow import UnitOfWork
 KEY_PREFIX = "mq311_"
 PRIORITY_ZH = {"low": "低", "normal": "一般", "high": "高", "urgent": "紧急"}
 CLIENT_WINDOW = ratelimit.HOUR
+MAX_PER_HOUR = 100_000
 NOTICE = "已登记，可凭编号或 token 查询进度 / Registered; follow it by id or token"
 PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")
 
@@ -287,12 +288,23 @@ def submit(
         raise Forbidden("this api_key is not for that jurisdiction", "该 api_key 不属于此辖区")
     category = _category(data.service_code)
     if data.lat is None or data.long is None:
-        # We do not guess places: without a geocoder an address alone names no grid.
+        # We do not guess places: a case must lie in a grid, and there is no geocoder here
+        # (docs/open311.md, "Locations"). The spec lets a server require lat/long.
+        missing = "lat" if data.lat is None else "long"
+        if data.address_string and data.lat is None and data.long is None:
+            raise _bad(
+                "location_required",
+                "lat",
+                "lat and long are required: this server does not geocode address_string "
+                "(send the point; address_string is kept as the case's address)",
+                "须提供经纬度 lat/long：本系统不对 address_string 做地址解析"
+                "（请同时提交位置坐标，地址将作为事项地址保存）",
+            )
         raise _bad(
             "location_required",
-            "lat",
-            "lat and long are required here (address_string alone cannot be located)",
-            "须提供经纬度 lat/long（仅凭地址无法定位到网格）",
+            missing,
+            f"{missing} is required (lat and long, WGS84)",
+            f"缺少 {missing}（须同时提供 WGS84 经纬度 lat 与 long）",
         )
     if data.media_url is not None:
         parts = urlsplit(data.media_url)
@@ -410,6 +422,27 @@ def revoke_client(uow: UnitOfWork, principal: Principal, client_id: int) -> Open
     if client.active:
         client.active = False
         client.revoked_at = uow.now
+    uow.session.flush()
+    return client
+
+
+def set_rate_limit(
+    uow: UnitOfWork, principal: Principal, client_id: int, requests_per_hour: int
+) -> Open311Client:
+    """Change a client application's hourly budget (1–100,000 requests)."""
+    if principal.role is not Role.ADMIN:
+        raise Forbidden("Only admins manage Open311 keys", "仅管理员可管理 Open311 密钥")
+    if not 1 <= requests_per_hour <= MAX_PER_HOUR:
+        raise _bad(
+            "invalid_value",
+            "requests_per_hour",
+            f"requests_per_hour: 1 to {MAX_PER_HOUR}",
+            f"每小时请求上限须为 1 至 {MAX_PER_HOUR}",
+        )
+    client = uow.session.get(Open311Client, client_id) if 0 < client_id < 2**31 else None
+    if client is None or not _may_manage(principal, client):
+        raise NotFound("Open311 client", "Open311 客户端")
+    client.requests_per_hour = requests_per_hour
     uow.session.flush()
     return client
 

@@ -11,6 +11,7 @@ from server.web.console import (  # noqa: E402, F401
     admin,
     cases,
     exports,
+    interop,
     kpi,
     live,
     map,
