@@ -175,13 +175,21 @@ def queue() -> Any:
     grids = (
         org.list_grids(principal, limit=500).items if principal.role is not Role.COLLECTOR else []
     )
+    # the views and the badges link to unfiltered lists: their counts ignore this page's filter
+    unfiltered = case_queries.CaseFilter()
+    view_counts = (
+        counts
+        if replace(f, stage=None) == unfiltered
+        else (case_queries.stage_counts(principal, unfiltered))
+    )
     triaging = principal.role in DISPATCHERS
     list_query = clean_query(request.query_string.decode("utf-8", "replace"))
     return render_template(
         "console/cases.html",
         cases=[(c, _urgency(c, now)) for c in result.items],
         suggestions=triage.suggest(result.items) if triaging else {},
-        views=views_for(principal.role, counts, args),
+        views=views_for(principal.role, view_counts, args),
+        view_counts=view_counts,
         saved_filters=triage.list_filters(principal),
         list_query=list_query,
         overdue_now_url=url_for("console.cases", stage="handle", overdue="1"),
