@@ -109,6 +109,19 @@ def test_report_with_a_photo(app: Flask, resident: FlaskClient, world: World) ->
     page = resident.get(f"/r/{token}").get_data(as_text=True)
     assert f"/api/v1/public/cases/{token}/photos/{sha}" in page
     assert resident.get(f"/api/v1/public/cases/{token}/photos/{sha}").status_code == 200
+    # the photo is in the report event as it was hashed: the case's chain still verifies
+    from server.extensions import db
+    from server.models import Case, CaseEvent
+    from server.services.uow import unit_of_work
+    from server.services.upkeep import audit
+
+    with app.app_context():
+        case = db.session.query(Case).filter_by(public_token=token).one()
+        report = db.session.query(CaseEvent).filter_by(case_id=case.id, seq=1).one()
+        assert report.payload["photos"] == [sha]
+        with unit_of_work() as uow:
+            _events, _roots, finding = audit.verify(uow)
+        assert finding is None, finding
 
 
 def test_not_an_image_is_refused_and_nothing_is_filed(

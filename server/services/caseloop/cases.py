@@ -103,6 +103,7 @@ def report_case(
     data: ReportInput,
     *,
     channel: str | None = None,
+    carried_photos: Sequence[str] = (),
 ) -> ReportResult:
     """Report a case: by a collector on patrol, a dispatcher on behalf of a caller, or an
     anonymous resident. The point is located to a grid; nothing is written if any check
@@ -152,6 +153,8 @@ def report_case(
             "字段 photos：匿名上报不能附照片",
         )
     photo_access.check_attachable(principal, data.photos)
+    if carried_photos:  # stored from this very request's bytes: the reporter holds them
+        photos += attachments.require_attachments(list(carried_photos))
     now = uow.now
     reported_at = now
     if data.reported_at is not None and principal is not None and principal.device_id:

@@ -15,7 +15,7 @@ from shapely.geometry import mapping
 from sqlalchemy import select
 
 from server.extensions import db
-from server.models import CaseEvent, Community, Grid
+from server.models import Community, Grid
 from server.services.caseloop.cases import ReportInput, ReportResult, report_case
 from server.services.files import attachments
 from server.services.uow import UnitOfWork
@@ -29,18 +29,14 @@ def report_with_photo(uow: UnitOfWork, data: ReportInput, photo: bytes | None) -
     The photo is checked and stored first (a bad file refuses the report: 413/415); the
     case and the photo's link to it are one transaction.
     """
-    stored = None
+    carried: list[str] = []
     if photo:
         stored, _ = attachments.store_upload(uow, photo, declared_sha256=None, uploader_id=None)
+        carried.append(stored.sha256)
     data.photos = []
-    result = report_case(uow, None, data)
-    if stored is not None:
-        event = uow.session.scalar(
-            select(CaseEvent).where(CaseEvent.case_id == result.case.id, CaseEvent.seq == 1)
-        )
-        assert event is not None
-        event.payload = {**(event.payload or {}), "photos": [stored.sha256]}
-        attachments.link_to_case(result.case.id, [stored.sha256], "report", event.id)
+    # the photo goes into the report event as it is written: the event is hashed into the
+    # case's audit chain when flushed, so it must not be edited afterwards
+    result = report_case(uow, None, data, carried_photos=carried)
     return result
 
 
