@@ -11,8 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import bindparam, event, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    String,
+    bindparam,
+    event,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import get_history
@@ -208,7 +219,27 @@ def _upsert_rows(
         }
         for t in touches
     ]
-    stmt = insert(rows)
+    if conn.dialect.name == "postgresql":
+        # One INSERT … SELECT FROM unnest(arrays): one short statement for any number of
+        # records (a multi-row VALUES costs more to build and parse than to run).
+        arrays = (
+            func.unnest(
+                *(
+                    bindparam(name, [v[name] for v in values], type_=ARRAY(kind))
+                    for name, kind in _ARRAYS.items()
+                )
+            )
+            .table_valued(*_ARRAYS)
+            .render_derived()
+        )
+        source = select(
+            *(arrays.c[name] for name in _ARRAYS),
+            literal(cursor, BigInteger()),
+            literal(cursor, BigInteger()),
+        )
+        stmt = insert(rows).from_select([*_ARRAYS, "cursor", "created_cursor"], source)
+    else:
+        stmt = insert(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[rows.c.table_name, rows.c.record_id],
         set_={
@@ -220,9 +251,10 @@ def _upsert_rows(
             "deleted": stmt.excluded.deleted,
         },
     )
-    # One compiled statement, sent as multi-row upserts (SQLAlchemy's "insertmanyvalues",
-    # which RETURNING turns on for every backend).
-    conn.execute(stmt.returning(rows.c.record_id), values).all()
+    if conn.dialect.name == "postgresql":
+        conn.execute(stmt)
+    else:
+        conn.execute(stmt, values)  # executemany of one prepared statement
     recreated = [{"t": t.table, "r": t.record_id} for t in touches if t.recreate]
     if recreated:
         conn.execute(
@@ -231,6 +263,17 @@ def _upsert_rows(
             .values(created_cursor=rows.c.cursor, creator_device=None),
             recreated,
         )
+
+
+_ARRAYS: dict[str, Any] = {
+    "table_name": String,
+    "record_id": String,
+    "scope_key": BigInteger,
+    "prev_scope_key": BigInteger,
+    "origin_device": String,
+    "creator_device": String,
+    "deleted": Boolean,
+}
 
 
 def _coalesce_prev(stmt: Any, rows: Any) -> Any:
