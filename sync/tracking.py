@@ -35,7 +35,8 @@ PENDING = "sync_pending"  # session.info key: {(table, id): Touch}
 SCOPE_EVENTS = "sync_scope_events"  # session.info key: [(user_key, scope_key, granted)]
 ORIGIN = "sync_origin"  # session.info key: the device whose push this session applies
 PUSHED = "sync_pushed"  # session.info key: {(table, id)} the device sent in this push
-SAVED = "sync_saved"  # session.info key: {savepoint: (pending, scope events) at its start}
+SAVED = "sync_saved"  # session.info key: {savepoint: (journal, scope events) lengths at start}
+JOURNAL = "sync_journal"  # session.info key: [(key, Touch before, or None)] while savepoints
 
 
 @dataclass
@@ -66,6 +67,11 @@ def touch(
     pending: dict[tuple[str, str], Touch] = session.info.setdefault(PENDING, {})
     key = (table, record_id)
     before = pending.get(key)
+    if session.in_nested_transaction():
+        # What a savepoint rolled back must undo: the entry as it was (a copy: callers
+        # adjust the new entry in place). O(1) a touch, not a copy of all at each savepoint.
+        journal: list[tuple[tuple[str, str], Touch | None]] = session.info.setdefault(JOURNAL, [])
+        journal.append((key, replace(before) if before is not None else None))
     pending[key] = Touch(
         table,
         record_id,
@@ -137,6 +143,7 @@ def install(session_class: Any, registry: Registry, tables: SyncTables) -> None:
             # outermost commit, so it is locked for the last moment only (and always last).
             return
         session.info.pop(SAVED, None)
+        session.info.pop(JOURNAL, None)
         pending: dict[tuple[str, str], Touch] = session.info.pop(PENDING, {})
         events: list[tuple[int, int, bool]] = session.info.pop(SCOPE_EVENTS, [])
         origin = session.info.pop(ORIGIN, None)
@@ -161,8 +168,8 @@ def install(session_class: Any, registry: Registry, tables: SyncTables) -> None:
         if transaction.nested:
             saved = session.info.setdefault(SAVED, {})
             saved[transaction] = (
-                {k: replace(t) for k, t in session.info.get(PENDING, {}).items()},
-                list(session.info.get(SCOPE_EVENTS, [])),
+                len(session.info.get(JOURNAL, ())),
+                len(session.info.get(SCOPE_EVENTS, ())),
             )
 
     @event.listens_for(session_class, "after_soft_rollback")
@@ -170,9 +177,18 @@ def install(session_class: Any, registry: Registry, tables: SyncTables) -> None:
         if previous.nested:  # a savepoint undone: forget what was touched inside it only
             saved = session.info.get(SAVED, {}).pop(previous, None)
             if saved is not None:
-                session.info[PENDING], session.info[SCOPE_EVENTS] = saved
+                journal_at, events_at = saved
+                pending = session.info.setdefault(PENDING, {})
+                journal = session.info.get(JOURNAL, [])
+                for key, before in reversed(journal[journal_at:]):
+                    if before is None:
+                        pending.pop(key, None)
+                    else:
+                        pending[key] = before
+                del journal[journal_at:]
+                del session.info.setdefault(SCOPE_EVENTS, [])[events_at:]
         elif previous.parent is None:  # the outermost transaction rolled back
-            for key in (PENDING, SCOPE_EVENTS, SAVED, ORIGIN, PUSHED):
+            for key in (PENDING, SCOPE_EVENTS, SAVED, JOURNAL, ORIGIN, PUSHED):
                 session.info.pop(key, None)
 
 
