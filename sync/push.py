@@ -207,6 +207,7 @@ def apply_changes(
                 known = existing.get(spec.name)
                 if known is not None:
                     items = _apply_new(session, spec, device, items, known, result, refusals)
+            loaded = _load(session, spec, [i["id"] for i in items]) if op != "deleted" else []
             for item in items:
                 raw: Raw = {"id": item} if op == "deleted" else item
                 pushed.add((spec.name, raw["id"]))
@@ -227,6 +228,7 @@ def apply_changes(
                     # server's version. Unlisted, it is marked synced, and the next pull
                     # brings the server's version (a deleted record back as `created`).
                     result.refused.setdefault(spec.name, []).append(raw["id"])
+            del loaded  # held so far: the session keeps only referenced records
     for name, raws in applied.items():
         _send_back_what_differs(session, registry.get(name), raws)
     _store_refusals(session, tables, device, refusals)
@@ -285,6 +287,21 @@ def _apply_new(
         counts = result.counts.setdefault(spec.name, {})
         counts["created"] = counts.get("created", 0) + 1
     return rest
+
+
+def _load(session: Session, spec: SyncTable, ids: list[str]) -> list[Any]:
+    """Read the records a batch will apply one by one in one SELECT per 500: each `apply`
+    then finds its record in the session instead of reading it alone. Returned so the
+    caller's list keeps them in the session until it is done."""
+    if spec.model is None:
+        return []
+    key = sa_inspect(spec.model).primary_key[0]
+    if key.type.python_type is int:
+        return []  # ids are text on the wire; integer keys are rarely pushed
+    loaded: list[Any] = []
+    for start in range(0, len(ids), 500):
+        loaded += session.scalars(select(spec.model).where(key.in_(ids[start : start + 500])))
+    return loaded
 
 
 def _send_back_what_differs(session: Session, spec: SyncTable | None, raws: list[Raw]) -> None:
