@@ -434,6 +434,8 @@ def main() -> None:
 
     began = time.perf_counter()
     app = fresh_app("postgis")
+    # one spare phone pushes 30+ times in a minute for (a'): not the rate limit's bench
+    app.config["SYNC_PUSHES_PER_MINUTE"] = 1_000_000
     world = setup(app, args.devices)
     live = LiveServer(dict(app.config), Path(app.config["INSTANCE_PATH"]))
     live.start()
