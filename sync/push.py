@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -118,12 +119,11 @@ def parse_changes(registry: Registry, body: Any) -> dict[str, dict[str, list[Any
     return changes
 
 
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def _valid_id(rid: Any) -> bool:
-    return (
-        isinstance(rid, str)
-        and 0 < len(rid) <= 64
-        and all(c.isascii() and (c.isalnum() or c in "_-") for c in rid)
-    )
+    return isinstance(rid, str) and _ID.fullmatch(rid) is not None
 
 
 def find_conflicts(
