@@ -106,6 +106,9 @@ def _tune_sqlite(app: Flask) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA busy_timeout = 30000")
         cursor.execute("PRAGMA journal_mode = WAL")
+        # savepoints' statement journals in memory, not temp files (a sync push opens one
+        # per record it applies on its own)
+        cursor.execute("PRAGMA temp_store = MEMORY")
         cursor.close()
 
 

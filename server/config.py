@@ -77,6 +77,10 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
         "days after a case ended that residents' names and phones are removed from it",
     ),
     "MINQING_SYNC_LOG_DAYS": ("30", "days sync push receipts and the devices' sync log are kept"),
+    "MINQING_SYNC_REJECTION_DAYS": (
+        "90",
+        "days refused sync records (sync_rejections) are kept; phones then drop them too",
+    ),
     "MINQING_PUBLIC_URL": (None, "external base URL, put in device QR codes"),
     "MINQING_DEVICE_ENROLMENT": (
         "1",
@@ -469,6 +473,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SYNC_PUSHES_PER_MINUTE": _int(env, "MINQING_SYNC_PUSHES_PER_MINUTE"),
         "RESIDENT_DATA_DAYS": _int(env, "MINQING_RESIDENT_DATA_DAYS"),
         "SYNC_LOG_DAYS": _int(env, "MINQING_SYNC_LOG_DAYS"),
+        "SYNC_REJECTION_DAYS": _int(env, "MINQING_SYNC_REJECTION_DAYS"),
         # the body limit leaves room for multipart framing around a maximal photo
         "MAX_CONTENT_LENGTH": max(max_upload_mb, _int(env, "MINQING_SYNC_MAX_PUSH_MB"))
         * 1024

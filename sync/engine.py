@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from sync.pull import PullPlan, plan_pull, scope_ids, write_pull
@@ -31,7 +32,6 @@ from sync.push import (
 )
 from sync.registry import DeviceContext, Raw, Registry, SyncColumn, SyncTable
 from sync.tables import SyncTables
-from sync.tracking import committed_cursor
 
 SPOOL_BYTES = 4 * 1024 * 1024  # a pull larger than this is spooled to disk, not RAM
 
@@ -130,21 +130,28 @@ class SyncEngine:
         rej = self.tables.rejections
         for start in range(0, len(ids), 500):
             rows = session.execute(
-                select(rej.c.table_name, rej.c.record_id).where(
+                select(rej.c.table_name, rej.c.record_id, rej.c.payload).where(
                     rej.c.id.in_(ids[start : start + 500]),
                     rej.c.device_id == device.device_id,
                     rej.c.record_exists.is_(False),
                 )
             )
-            for table, record_id in rows:
+            for table, first_id, payload in rows:
                 changes = plan.tables.get(table)
                 if changes is None:
                     continue
-                if record_id not in changes.deleted:
-                    changes.deleted.append(record_id)
-                for listed in (changes.created, changes.updated):
-                    if record_id in listed:
-                        listed.remove(record_id)
+                # a grouped rejection's payload is {"ids": [...]} (a refused record's has "id")
+                grouped = (
+                    payload.get("ids")
+                    if isinstance(payload, dict) and "id" not in payload
+                    else None
+                )
+                for record_id in grouped if isinstance(grouped, list) else [first_id]:
+                    if record_id not in changes.deleted:
+                        changes.deleted.append(record_id)
+                    for listed in (changes.created, changes.updated):
+                        if record_id in listed:
+                            listed.remove(record_id)
 
     # --- push ----------------------------------------------------------------------------
     def push(
@@ -168,10 +175,19 @@ class SyncEngine:
             decoded = decoded["changes"]  # clients that wrap the changes
         changes = parse_changes(self.registry, decoded)
         digest = digest_of(last_pulled_at, body)
-        replay = self.replayed(session, device, digest)
-        if replay is not None:
-            return replay
-        clock = committed_cursor(session.connection(), self.tables)
+        # One round trip: a stored answer to this very push, and the committed clock.
+        p, c = self.tables.pushes, self.tables.clock
+        stored, clock = session.execute(
+            select(
+                select(p.c.response)
+                .where(p.c.device_id == device.device_id, p.c.digest == digest)
+                .scalar_subquery(),
+                select(c.c.value).where(c.c.id == 1).scalar_subquery(),
+            )
+        ).one()
+        if stored is not None:
+            return PushResult(rejected=stored.get("experimentalRejectedIds", {}), replayed=True)
+        clock = int(clock or 0)
         if last_pulled_at is not None and last_pulled_at > clock:
             # A cursor the server never gave (or a database restored from a backup):
             # conflicts cannot be judged, so the device must pull first.
@@ -238,13 +254,18 @@ class SyncEngine:
                 update(d).where(d.c.device_id == device.device_id).values(**values)
             )
             if not done.rowcount:  # type: ignore[attr-defined]
+                # A device's first sync (two at once from one phone: both may get here).
+                dialect = session.get_bind().dialect.name
+                first = postgresql.insert if dialect == "postgresql" else sqlite.insert
                 session.execute(
-                    insert(d).values(
+                    first(d)
+                    .values(
                         device_id=device.device_id,
                         pulls=0,
                         pushes=0,
                         last_pulled_cursor=None,
                     )
+                    .on_conflict_do_nothing()
                 )
                 session.execute(update(d).where(d.c.device_id == device.device_id).values(**values))
         session.execute(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -118,12 +119,11 @@ def parse_changes(registry: Registry, body: Any) -> dict[str, dict[str, list[Any
     return changes
 
 
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def _valid_id(rid: Any) -> bool:
-    return (
-        isinstance(rid, str)
-        and 0 < len(rid) <= 64
-        and all(c.isascii() and (c.isalnum() or c in "_-") for c in rid)
-    )
+    return isinstance(rid, str) and _ID.fullmatch(rid) is not None
 
 
 def find_conflicts(
@@ -196,6 +196,7 @@ def apply_changes(
     session.info[ORIGIN] = device.device_id  # cleared when the outermost transaction ends
     pushed: set[tuple[str, str]] = session.info.setdefault(PUSHED, set())
     applied: dict[str, list[Raw]] = {}
+    refusals: list[Refusal] = []  # stored together at the end (set-wise)
     for spec in registry.tables:
         ops = changes.get(spec.name)
         if not ops:
@@ -205,11 +206,15 @@ def apply_changes(
             if op == "created" and spec.apply_many is not None and existing is not None:
                 known = existing.get(spec.name)
                 if known is not None:
-                    items = _apply_new(session, tables, spec, device, items, known, result)
+                    items = _apply_new(session, spec, device, items, known, result, refusals)
+            loaded = _load(session, spec, [i["id"] for i in items]) if op != "deleted" else []
             for item in items:
                 raw: Raw = {"id": item} if op == "deleted" else item
                 pushed.add((spec.name, raw["id"]))
-                if _apply_one(session, tables, spec, device, op, raw):
+                refused = _apply_one(session, spec, device, op, raw)
+                if refused is not None:
+                    refusals.append(Refusal(spec, op, raw, refused))
+                if refused is None:
                     counts = result.counts.setdefault(spec.name, {})
                     counts[op] = counts.get(op, 0) + 1
                     if op != "deleted":
@@ -223,20 +228,31 @@ def apply_changes(
                     # server's version. Unlisted, it is marked synced, and the next pull
                     # brings the server's version (a deleted record back as `created`).
                     result.refused.setdefault(spec.name, []).append(raw["id"])
+            del loaded  # held so far: the session keeps only referenced records
     for name, raws in applied.items():
         _send_back_what_differs(session, registry.get(name), raws)
+    _store_refusals(session, tables, device, refusals)
     session.flush()
     return result
 
 
+@dataclass
+class Refusal:
+    spec: SyncTable
+    op: Operation
+    raw: Raw
+    refused: Refused
+    ids: list[str] | None = None  # many bare ids refused alike (one rejection row for all)
+
+
 def _apply_new(
     session: Session,
-    tables: SyncTables,
     spec: SyncTable,
     device: DeviceContext,
     items: list[Any],
     known: set[str],
     result: PushResult,
+    refusals: list[Refusal],
 ) -> list[Any]:
     """Create the table's new records set-wise; returns the records left for one-by-one
     application (existing ids, and a second copy of an id within the push)."""
@@ -251,7 +267,7 @@ def _apply_new(
         try:
             _check_record(spec, "created", raw)
         except Refused as refused:
-            _reject(session, tables, spec, device, "created", raw, refused)
+            refusals.append(Refusal(spec, "created", raw, refused))
             result.rejected.setdefault(spec.name, []).append(raw["id"])
             continue
         fresh.append(raw)
@@ -263,7 +279,7 @@ def _apply_new(
     for raw, answer in zip(fresh, answers, strict=True):
         pushed.add((spec.name, raw["id"]))
         if isinstance(answer, Refused):
-            _reject(session, tables, spec, device, "created", raw, answer)
+            refusals.append(Refusal(spec, "created", raw, answer))
             result.rejected.setdefault(spec.name, []).append(raw["id"])
             continue
         scope_key, server_changed = answer
@@ -271,6 +287,21 @@ def _apply_new(
         counts = result.counts.setdefault(spec.name, {})
         counts["created"] = counts.get("created", 0) + 1
     return rest
+
+
+def _load(session: Session, spec: SyncTable, ids: list[str]) -> list[Any]:
+    """Read the records a batch will apply one by one in one SELECT per 500: each `apply`
+    then finds its record in the session instead of reading it alone. Returned so the
+    caller's list keeps them in the session until it is done."""
+    if spec.model is None:
+        return []
+    key = sa_inspect(spec.model).primary_key[0]
+    if key.type.python_type is int:
+        return []  # ids are text on the wire; integer keys are rarely pushed
+    loaded: list[Any] = []
+    for start in range(0, len(ids), 500):
+        loaded += session.scalars(select(spec.model).where(key.in_(ids[start : start + 500])))
+    return loaded
 
 
 def _send_back_what_differs(session: Session, spec: SyncTable | None, raws: list[Raw]) -> None:
@@ -293,20 +324,24 @@ def _send_back_what_differs(session: Session, spec: SyncTable | None, raws: list
 
 def _apply_one(
     session: Session,
-    tables: SyncTables,
     spec: SyncTable,
     device: DeviceContext,
     op: Operation,
     raw: Raw,
-) -> bool:
+) -> Refused | None:
     """One record in a savepoint: a refusal undoes that record only (with whatever it
-    touched or queued), and nothing of it remains. Database failures are not caught: the
-    whole push fails and is retried."""
+    touched or queued), and nothing of it remains; what the engine can refuse by itself
+    (a read-only table, a forbidden operation, an unknown column) is refused before any
+    savepoint. Database failures are not caught: the whole push fails and is retried.
+    Returns the refusal, or None when applied."""
+    try:
+        _check_record(spec, op, raw)
+    except Refused as error:
+        return error
     refused: Refused | None = None
     try:
         with session.begin_nested():
             try:
-                _check_record(spec, op, raw)
                 assert spec.apply is not None
                 server_changed = spec.apply(session, device, op, raw, _changed_columns(raw))
                 session.flush()
@@ -324,10 +359,7 @@ def _apply_one(
         # A record the host could not even read (a wrong type where its checks missed one)
         # is refused like any other bad record: one odd record must not block a phone.
         refused = error if isinstance(error, Refused) else _unreadable(spec, error)
-    if refused is None:
-        return True
-    _reject(session, tables, spec, device, op, raw, refused)
-    return False
+    return refused
 
 
 def _unreadable(spec: SyncTable, error: Exception) -> Refused:
@@ -355,6 +387,9 @@ def _check_record(spec: SyncTable, op: Operation, raw: Raw) -> None:
             field=spec.name,
         )
     if op == "deleted":
+        if spec.no_delete is not None:
+            refused = spec.no_delete
+            raise Refused(refused.code, refused.message, refused.message_zh, refused.field)
         return
     unknown = sorted(set(raw) - spec.column_names() - LOCAL_COLUMNS)
     if unknown:
@@ -373,57 +408,138 @@ def _changed_columns(raw: Raw) -> frozenset[str]:
     return frozenset()
 
 
-def _reject(
-    session: Session,
-    tables: SyncTables,
-    spec: SyncTable,
-    device: DeviceContext,
-    op: Operation,
-    raw: Raw,
-    refused: Refused,
+def _store_refusals(
+    session: Session, tables: SyncTables, device: DeviceContext, refusals: list[Refusal]
 ) -> None:
-    """Keep the refusal (once per identical payload) and send the device the truth."""
-    payload = {k: v for k, v in raw.items() if k not in ("_status",)}
+    """Keep the push's refusals (once per identical payload: a record refused again as it
+    was is not stored twice) and send the device the truth — set-wise: one read of the
+    records' change-log entries and of the device's earlier rejections per table, one
+    INSERT. A refused record that exists in the device's scope is touched, so the next pull
+    brings the server's version back (a refused deletion as `created`: the phone destroyed
+    its copy); not for records outside its scope: a refusal there must not disturb their
+    owners."""
+    if not refusals:
+        return
+    rows, rej = tables.rows, tables.rejections
+    ids: dict[str, set[str]] = {}
+    for r in refusals:
+        ids.setdefault(r.spec.name, set()).add(r.raw["id"])
+    logged: dict[tuple[str, str], Any] = {}
+    stored: set[tuple[str, str, str]] = set()
+    for table, wanted in ids.items():
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            for row in session.execute(
+                select(rows.c.record_id, rows.c.scope_key, rows.c.deleted).where(
+                    rows.c.table_name == table, rows.c.record_id.in_(chunk)
+                )
+            ):
+                logged[(table, row.record_id)] = row
+            for rid, digest in session.execute(
+                select(rej.c.record_id, rej.c.payload_digest).where(
+                    rej.c.device_id == device.device_id,
+                    rej.c.table_name == table,
+                    rej.c.record_id.in_(chunk),
+                )
+            ):
+                stored.add((table, rid, digest))
+    now = datetime.now(UTC)
+    values: list[dict[str, Any]] = []
+    send_back: list[tuple[str, str, int | None, bool]] = []
+    refusals = _group_bare(refusals, logged)
+    for r in refusals:
+        spec, raw, refused = r.spec, r.raw, r.refused
+        if r.ids:  # many bare ids refused alike (e.g. deletions): one row for all of them
+            values.append(
+                _rejection_row(device, r, {"ids": r.ids}, logged, now)
+                | {"message": f"{refused.message} ({len(r.ids)} records)"}
+                | {"message_zh": f"{refused.message_zh}（共 {len(r.ids)} 条）"}
+            )
+            for rid in r.ids:
+                entry = logged.get((spec.name, rid))
+                keys = device.scope.get(spec.scope_kind, ())
+                if entry is not None and not entry.deleted and entry.scope_key in keys:
+                    send_back.append((spec.name, rid, entry.scope_key, r.op == "deleted"))
+            continue
+        payload = {k: v for k, v in raw.items() if k not in ("_status",)}
+        encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+        digest = hashlib.sha256(encoded.encode()).hexdigest()
+        entry = logged.get((spec.name, raw["id"]))
+        record_exists = entry is not None and not entry.deleted
+        new = (spec.name, raw["id"], digest) not in stored
+        if new:
+            stored.add((spec.name, raw["id"], digest))
+            values.append(_rejection_row(device, r, json.loads(encoded), logged, now))
+        in_scope = entry is not None and entry.scope_key in device.scope.get(spec.scope_kind, ())
+        if record_exists and entry is not None and in_scope and (new or r.op != "created"):
+            send_back.append((spec.name, raw["id"], entry.scope_key, r.op == "deleted"))
+    if values:
+        insert = (
+            postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        )
+        # executemany of one statement; a concurrent push of the same refusal is skipped
+        session.execute(insert(rej).on_conflict_do_nothing(), values)
+        for v in values:
+            touch(session, REJECTIONS, v["id"], device.user_key, created=True, server_record=True)
+    pending: dict[tuple[str, str], Touch] = session.info.setdefault(PENDING, {})
+    for table, rid, scope_key, recreate in send_back:
+        # The device gets the server's version back, even if it was its own last write.
+        touch(session, table, rid, scope_key, by_server=True)
+        pending[(table, rid)].created = False
+        pending[(table, rid)].recreate = recreate
+
+
+def _group_bare(refusals: list[Refusal], logged: Mapping[tuple[str, str], Any]) -> list[Refusal]:
+    """Refusals that carry nothing but the record's id (deletions) and were refused alike
+    (same table, operation, reason, and whether the record exists) become one refusal
+    listing the ids: a push of 1,000 refused deletions is one row, not 1,000 rows that
+    differ only in the id. Refusals with content (what the phone typed, which it may copy
+    into a new record) stay one each."""
+    groups: dict[tuple[Any, ...], list[Refusal]] = {}
+    out: list[Refusal] = []
+    for r in refusals:
+        if set(r.raw) - {"_status", "_changed"} != {"id"}:
+            out.append(r)
+            continue
+        entry = logged.get((r.spec.name, r.raw["id"]))
+        exists = entry is not None and not entry.deleted
+        f = r.refused
+        key = (r.spec.name, r.op, f.code, f.message, f.message_zh, f.field, exists)
+        groups.setdefault(key, []).append(r)
+    for members in groups.values():
+        if len(members) == 1:
+            out.append(members[0])
+            continue
+        ids = sorted({m.raw["id"] for m in members})
+        first = members[0]
+        out.append(Refusal(first.spec, first.op, {"id": ids[0]}, first.refused, ids))
+    return out
+
+
+def _rejection_row(
+    device: DeviceContext,
+    r: Refusal,
+    payload: dict[str, Any],
+    logged: Mapping[tuple[str, str], Any],
+    now: datetime,
+) -> dict[str, Any]:
     encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
-    digest = hashlib.sha256(encoded.encode()).hexdigest()
-    exists = session.execute(
-        select(tables.rows.c.scope_key, tables.rows.c.deleted).where(
-            tables.rows.c.table_name == spec.name, tables.rows.c.record_id == raw["id"]
-        )
-    ).first()
-    record_exists = exists is not None and not exists.deleted
-    rejection_id = uuid.uuid4().hex
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = (
-        insert(tables.rejections)
-        .values(
-            id=rejection_id,
-            device_id=device.device_id,
-            user_key=device.user_key,
-            group_key=device.group_key,
-            table_name=spec.name,
-            record_id=raw["id"],
-            operation=op,
-            code=refused.code,
-            message=refused.message,
-            message_zh=refused.message_zh,
-            field=refused.field,
-            payload=json.loads(encoded),
-            payload_digest=digest,
-            record_exists=record_exists,
-            created_at=datetime.now(UTC),
-        )
-        .on_conflict_do_nothing()
-    )
-    new = bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
-    if new:
-        touch(session, REJECTIONS, rejection_id, device.user_key, created=True, server_record=True)
-    in_scope = exists is not None and exists.scope_key in device.scope.get(spec.scope_kind, ())
-    if record_exists and exists is not None and in_scope and (new or op != "created"):
-        # The device gets the server's version back, even if it was its own last write; a
-        # refused deletion comes back as `created` (the phone has destroyed its copy). Not
-        # for records outside its scope: a refusal there must not disturb their owners.
-        touch(session, spec.name, raw["id"], exists.scope_key, by_server=True)
-        pending: dict[tuple[str, str], Touch] = session.info[PENDING]
-        pending[(spec.name, raw["id"])].created = False
-        pending[(spec.name, raw["id"])].recreate = op == "deleted"
+    entry = logged.get((r.spec.name, r.raw["id"]))
+    return {
+        "id": uuid.uuid4().hex,
+        "device_id": device.device_id,
+        "user_key": device.user_key,
+        "group_key": device.group_key,
+        "table_name": r.spec.name,
+        "record_id": r.raw["id"],
+        "operation": r.op,
+        "code": r.refused.code,
+        "message": r.refused.message,
+        "message_zh": r.refused.message_zh,
+        "field": r.refused.field,
+        "payload": payload,
+        "payload_digest": hashlib.sha256(encoded.encode()).hexdigest(),
+        "record_exists": entry is not None and not entry.deleted,
+        "created_at": now,
+    }

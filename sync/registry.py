@@ -96,6 +96,8 @@ class SyncTable:
     # tracking reads its history to tell the old scope's devices (None: records never move).
     scope_column: str | None = None
     create_only: bool = False  # devices may create, never update or delete
+    # Devices may never delete these records: the refusal, decided before any write.
+    no_delete: Refused | None = None
     id_of: Callable[[Any], str] = field(default=lambda obj: str(obj.id))
     # What of each record this device may see (e.g. colleagues' records without personal
     # location data): called on every pulled batch; None = everything.

@@ -52,7 +52,8 @@ class LiveServer:
             self.env.pop(name, None)  # tasks run in the server process
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 90.0) -> None:  # 2 cores shared by many: slow imports
+    def start(self, timeout: float = 90.0) -> None:
+        # 90 s: on a shared, loaded 2-core machine two workers took over 30 s to boot
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [
@@ -89,6 +90,7 @@ class LiveServer:
                         return
             except OSError:
                 time.sleep(0.2)
+        self.stop(hard=True)  # do not leave a late-booting server behind
         raise RuntimeError(f"server did not answer in {timeout} s: {self.log.read_text()[-3000:]}")
 
     def stop(self, *, hard: bool = False) -> None:

@@ -1,5 +1,6 @@
 """Retention (PIPL): residents' names and phones leave long-ended cases; sync push receipts
-and logs, ended sessions and old rate windows are pruned — by a command and a beat task."""
+and logs, old rejections, ended sessions and old rate windows are pruned — by a command and a
+beat task."""
 
 from __future__ import annotations
 
@@ -95,6 +96,39 @@ def test_old_sync_receipts_logs_and_sessions_are_pruned(
         assert db.session.execute(text("SELECT count(*) FROM sync_pushes")).scalar() == 0
         left = db.session.execute(text("SELECT count(*) FROM sync_log")).scalar()
         assert left == kept_log and left >= 1
+
+
+def test_old_rejections_are_pruned_and_phones_drop_them(app: Flask, phone: Phone) -> None:
+    from server.extensions import db
+    from server.models.base import utcnow
+    from server.services.uow import unit_of_work
+    from server.services.upkeep import retention
+
+    category = dict(phone.pull()["changes"]["categories"]["created"][0])
+    ids: list[str] = []
+    for name in ("改了", "又改了"):  # two refusals (two payloads) of a read-only table
+        edited = {**category, "name_zh": name, "_status": "updated", "_changed": "name_zh"}
+        changes = {"categories": {"created": [], "updated": [edited], "deleted": []}}
+        assert phone.push(changes).status_code == 200
+        pulled = phone.pull()["changes"]["sync_rejections"]["created"]
+        assert len(pulled) == 1
+        ids.append(pulled[0]["id"])
+    old_id, recent_id = ids
+    with app.app_context():
+        db.session.execute(
+            text("UPDATE sync_rejections SET created_at = :t WHERE id = :i"),
+            {"t": utcnow() - timedelta(days=91), "i": old_id},
+        )
+        db.session.commit()
+        with unit_of_work() as uow:
+            done = retention.apply(uow)
+        assert done.sync_rejections_deleted == 1
+        left = db.session.execute(text("SELECT id FROM sync_rejections")).scalars().all()
+        assert left == [recent_id]
+    back = phone.pull()["changes"]["sync_rejections"]
+    assert back["deleted"] == [old_id] and not back["created"] and not back["updated"]
+    with app.app_context(), unit_of_work() as uow:
+        assert retention.apply(uow).sync_rejections_deleted == 0
 
 
 def test_retention_runs_daily_on_beat() -> None:

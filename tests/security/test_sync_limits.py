@@ -129,8 +129,8 @@ def test_a_push_at_the_record_limit_takes_seconds_not_minutes(
     """1,000 new patrol logs (the default limit) in one push: measured, and bounded.
 
     Measured on the shared 2-core test machine (2026-12-03): 13 s on SpatiaLite, 26 s on
-    PostGIS — the push internals are being rewritten (issue 10); until then an operator who
-    needs shorter write locks lowers MINQING_SYNC_MAX_PUSH_RECORDS (about 13 ms a record).
+    PostGIS before the set-wise push; since, 0.7–1.8 s of write lock on SpatiaLite under a
+    load average of ~20 (bench/sync_lock.py, docs/sync.md "Limits").
     """
     import time
 

@@ -186,3 +186,69 @@ def test_an_illegal_offline_action_leaves_nothing(app: Flask, phone: Phone) -> N
             select(CaseEvent.action).where(CaseEvent.case_id == "case-refusal-01")
         ).all()
         assert events == ["report"]
+
+
+def _rejection_rows(app: Flask) -> list[dict[str, Any]]:
+    from server.extensions import db
+    from server.models import SYNC_TABLES
+
+    rej = SYNC_TABLES.rejections
+    with app.app_context():
+        rows = db.session.execute(select(rej).order_by(rej.c.created_at, rej.c.id)).mappings()
+        return [dict(r) for r in rows]
+
+
+def test_identical_refusals_of_one_push_are_stored_once(app: Flask, phone: Phone) -> None:
+    """Deletions refused alike (they carry nothing but the id) are one rejection listing the
+    ids, not one row per id; the phone still gets every refused record back, and deletions
+    of ids the server never had are answered as before (nothing comes back)."""
+    phone.pull()
+    logs = [log_raw(f"kept-log-{i}") for i in range(5)]
+    assert ok(phone.push({"patrol_logs": {**empty(), "created": logs}})) == {}, _rejection_rows(app)
+    phone.pull()
+    unknown = [f"never-seen-{i}" for i in range(4)]
+    deleted = [log["id"] for log in logs] + unknown
+    assert ok(phone.push({"patrol_logs": {**empty(), "deleted": deleted}})) == {}
+    rows = _rejection_rows(app)
+    assert len(rows) == 2  # existing logs, ids never seen: two reasons (record exists or not)
+    by_exists = {r["record_exists"]: r for r in rows}
+    assert by_exists[True]["payload"] == {"ids": sorted(log["id"] for log in logs)}
+    assert by_exists[False]["payload"] == {"ids": sorted(unknown)}
+    assert {r["code"] for r in rows} == {"sync_delete_refused"}
+    assert "(5 records)" in by_exists[True]["message"]
+    assert "共 5 条" in by_exists[True]["message_zh"]
+    back = phone.pull()["changes"]
+    # every refused deletion of an existing log comes back as `created` (the phone destroyed
+    # its copy); the unknown ids are confirmed deleted
+    assert sorted(r["id"] for r in back["patrol_logs"]["created"]) == sorted(
+        log["id"] for log in logs
+    )
+    assert sorted(back["patrol_logs"]["deleted"]) == sorted(unknown)
+    assert len(back["sync_rejections"]["created"]) == 2
+    # a lone refusal is stored as before: one row naming its record
+    assert ok(phone.push({"patrol_logs": {**empty(), "deleted": ["kept-log-0"]}})) == {}
+    [lone] = [
+        r
+        for r in _rejection_rows(app)
+        if r["record_id"] == "kept-log-0" and "ids" not in r["payload"]
+    ]
+    assert lone["payload"] == {"id": "kept-log-0"}
+
+
+def test_refused_creations_stay_one_each_with_what_was_typed(
+    app: Flask, phone: Phone, world: World
+) -> None:
+    """Creations refused for the same reason keep one rejection each: each holds what was
+    typed (the phone copies it into a new record), and each is listed for the phone."""
+    phone.pull()
+    outside = [log_raw(f"out-log-{i}", at=B1, text=f"越界 {i}") for i in range(3)]
+    answer = ok(phone.push({"patrol_logs": {**empty(), "created": outside}}))
+    assert sorted(answer["experimentalRejectedIds"]["patrol_logs"]) == [
+        "out-log-0",
+        "out-log-1",
+        "out-log-2",
+    ]
+    rows = _rejection_rows(app)
+    assert sorted(r["payload"]["text"] for r in rows) == ["越界 0", "越界 1", "越界 2"]
+    back = phone.pull()["changes"]
+    assert sorted(back["patrol_logs"]["deleted"]) == ["out-log-0", "out-log-1", "out-log-2"]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from server.errors import Forbidden
 from server.extensions import AppSession, db
-from server.models import SYNC_TABLES, CollectorGrid, Device, User
+from server.models import SYNC_TABLES, CollectorGrid, Device
 from server.services.people.principal import Principal
 from server.services.syncing.sync_tables import build_registry, device_scope
 from server.services.uow import UnitOfWork, unit_of_work
@@ -71,14 +71,13 @@ def device_context(principal: Principal) -> DeviceContext:
             "Sync needs a device token (issued by an admin for the phone)",
             "同步需使用设备令牌（由管理员为手机签发）",
         )
-    device = db.session.get(Device, principal.device_id)
-    assert device is not None
-    user = db.session.get(User, principal.user_id)
+    # The principal was resolved from this device's token in this request (a live device
+    # of an active collector): its ids are enough, no need to read the rows again.
     scope = device_scope(
-        db.session, principal.user_id, principal.grid_ids, user.subdistrict_id if user else None
+        db.session, principal.user_id, principal.grid_ids, principal.subdistrict_id
     )
     return DeviceContext(
-        device_id=device.id,
+        device_id=principal.device_id,
         user_key=principal.user_id,
         group_key=principal.subdistrict_id,
         scope=scope,
@@ -110,13 +109,21 @@ def push(principal: Principal, last_pulled_at: int | None, body: bytes) -> PushR
     (webhooks, thumbnails, notifications). Raises PushError (400) or PushConflict (409)
     with nothing applied."""
     started = time.monotonic()
-    device = device_context(principal)
-    db.session.rollback()  # end the read above: the push begins with its write lock
+    if principal.device_id is None:
+        device_context(principal)  # raises: user tokens cannot sync
     sync_engine = engine()
+    db.session.rollback()  # the push begins its own transaction, with its write lock
+    device: DeviceContext | None = None
     try:
         with _write_lock(), unit_of_work() as uow:
+            device = device_context(principal)
             result = sync_engine.push(uow.session, device, last_pulled_at, body)
+            # The device log goes in with the push (one transaction, one commit).
+            kind = "replay" if result.replayed else "push"
+            counts = {} if result.replayed else sync_engine.push_counts(result)
+            sync_engine.record(uow.session, device, kind, last_pulled_at, None, counts, started)
     except PushConflict as conflict:
+        assert device is not None
         with unit_of_work() as uow:
             sync_engine.record(
                 uow.session,
@@ -130,17 +137,14 @@ def push(principal: Principal, last_pulled_at: int | None, body: bytes) -> PushR
         raise
     except IntegrityError:
         # The same push, applied meanwhile by a concurrent retry: answer as it was answered.
+        if device is None:
+            raise
         with unit_of_work() as uow:
             replay = sync_engine.replayed(uow.session, device, digest_of(last_pulled_at, body))
-        if replay is None:
-            raise
-        result = replay
-    with unit_of_work() as uow:
-        if result.replayed:
+            if replay is None:
+                raise
             sync_engine.record(uow.session, device, "replay", last_pulled_at, None, {}, started)
-        else:
-            counts = sync_engine.push_counts(result)
-            sync_engine.record(uow.session, device, "push", last_pulled_at, None, counts, started)
+        result = replay
     return result
 
 

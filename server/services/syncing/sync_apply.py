@@ -144,7 +144,7 @@ def _principal(device: DeviceContext) -> Principal:
     return principal
 
 
-def _no_delete(table: str) -> Refused:
+def no_delete(table: str) -> Refused:
     return Refused(
         "sync_delete_refused",
         f"{table} are kept on the server and cannot be deleted from a phone",
@@ -236,7 +236,7 @@ def apply_patrol(
 ) -> bool:
     principal = _principal(device)
     if op == "deleted":
-        raise _no_delete("patrols")
+        raise no_delete("patrols")
     uow = _uow(session)
     try:
         patrol = session.get(Patrol, raw["id"])
@@ -278,7 +278,7 @@ def apply_log(
 ) -> bool:
     principal = _principal(device)
     if op == "deleted":
-        raise _no_delete("patrol_logs")
+        raise no_delete("patrol_logs")
     uow = _uow(session)
     existing = session.get(PatrolLog, raw["id"])
     if existing is not None:
@@ -366,17 +366,21 @@ def _log_input(raw: Raw) -> patrol_service.LogInput:
 # --- cases -------------------------------------------------------------------------------
 
 
+def case_not_deleted() -> Refused:
+    return Refused(
+        "sync_delete_refused",
+        "cases are never deleted: they are closed, rejected or merged by a dispatcher",
+        "事项不能删除，只能由调度员结案、退回或合并",
+        field="id",
+    )
+
+
 def apply_case(
     session: Session, device: DeviceContext, op: Operation, raw: Raw, changed: frozenset[str]
 ) -> bool:
     principal = _principal(device)
     if op == "deleted":
-        raise Refused(
-            "sync_delete_refused",
-            "cases are never deleted: they are closed, rejected or merged by a dispatcher",
-            "事项不能删除，只能由调度员结案、退回或合并",
-            field="id",
-        )
+        raise case_not_deleted()
     uow = _uow(session)
     existing = session.get(Case, raw["id"])
     if existing is not None:
@@ -439,4 +443,13 @@ def apply_case_action(
         raise refused_from(error) from error
 
 
-__all__ = ["apply_case", "apply_case_action", "apply_log", "apply_new_logs", "apply_patrol", "json"]
+__all__ = [
+    "apply_case",
+    "apply_case_action",
+    "apply_log",
+    "apply_new_logs",
+    "apply_patrol",
+    "case_not_deleted",
+    "json",
+    "no_delete",
+]

@@ -334,6 +334,7 @@ def field_tables() -> list[SyncTable]:
                 or_(Patrol.status == "active", Patrol.started_at >= h) if h else True,
             ),
             apply=sync_apply.apply_patrol,
+            no_delete=sync_apply.no_delete("patrols"),
             for_device=_patrols_for,
         ),
         SyncTable(
@@ -367,6 +368,7 @@ def field_tables() -> list[SyncTable]:
             to_raws=_cases,
             in_scope=_open_or_recent_cases,
             apply=sync_apply.apply_case,
+            no_delete=sync_apply.case_not_deleted(),
         ),
         SyncTable(
             name="patrol_logs",
@@ -393,6 +395,7 @@ def field_tables() -> list[SyncTable]:
             ),
             apply=sync_apply.apply_log,
             apply_many=sync_apply.apply_new_logs,
+            no_delete=sync_apply.no_delete("patrol_logs"),
         ),
         SyncTable(
             name="case_actions",
