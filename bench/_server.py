@@ -4,6 +4,7 @@ load driver in plain Python (threads with keep-alive connections; wrk is not ins
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import signal
 import socket
@@ -71,6 +72,15 @@ class Gunicorn:
                 time.sleep(0.3)
         raise RuntimeError(f"gunicorn did not answer: {self.log.read_text()[-3000:]}")
 
+    def login(self, username: str, password: str) -> str:
+        request = urllib.request.Request(
+            self.url + "/api/v1/auth/token",
+            data=json.dumps({"username": username, "password": password}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return str(json.loads(r.read())["access_token"])
+
     def __exit__(self, *_exc: object) -> None:
         if self.process is not None:
             self.process.send_signal(signal.SIGTERM)
@@ -88,6 +98,7 @@ class LoadResult:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    statuses: dict[int, int] | None = None  # status -> count of the non-200 answers
 
     @property
     def rate(self) -> float:
@@ -111,6 +122,7 @@ def closed_loop(
     for `seconds` (after a 1 s warm-up that is not counted)."""
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     errors = [0] * concurrency
+    statuses: dict[int, int] = {}
     start = time.monotonic() + 1.0
     stop = start + seconds
 
@@ -125,8 +137,11 @@ def closed_loop(
                 response = conn.getresponse()
                 response.read()
                 ok = response.status == 200
+                if not ok:
+                    statuses[response.status] = statuses.get(response.status, 0) + 1
             except (OSError, http.client.HTTPException):
                 ok = False
+                statuses[0] = statuses.get(0, 0) + 1
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             ended = time.monotonic()
@@ -142,4 +157,4 @@ def closed_loop(
     for t in threads:
         t.join()
     flat = [x for per in latencies for x in per]
-    return LoadResult(len(flat), sum(errors), seconds, flat)
+    return LoadResult(len(flat), sum(errors), seconds, flat, statuses)

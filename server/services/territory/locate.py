@@ -4,12 +4,14 @@ Each process keeps one `GridIndex`: the STRtree of the active grids (`geo.locato
 code, name, community and subdistrict of every grid, so locating a point runs no SQL. It is
 rebuilt when the territory changes:
 
-- in this process: a flush that writes a grid, community or subdistrict (an import, the
-  admin's console) bumps the index's generation at once (and again at the commit or
-  rollback);
-- in another process: at most one cheap fingerprint query per app context (one per request,
-  task or CLI command) compares the grids' count, highest id and latest `updated_at` (and the
-  communities' and subdistricts' latest `updated_at`) with those the index was built from.
+- in this process: any statement that writes `grids`, `communities` or `subdistricts`
+  through SQLAlchemy (an import, the admin's console, a test's wipe) bumps the index's
+  generation at once, and again when its transaction ends;
+- in another process: a cheap fingerprint query (the grids' count, highest id and latest
+  `updated_at`, the communities' and subdistricts' latest `updated_at`), run at most once
+  per app context (a request, task or CLI command) and at most once per `RECHECK_SECONDS`
+  per process, compares them with those the index was built from: another process's write
+  is seen within a second.
 
 Bulk callers (sync pushes, imports, demo seeding, Open311) use `locate_many`: one vectorised
 tree query for all their points.
@@ -17,21 +19,24 @@ tree query for all their points.
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
+import numpy.typing as npt
 from flask import g
 from geoalchemy2.shape import to_shape
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, event, func, select
 
 from geo.crs import to_wgs84
 from geo.errors import GeoError
 from geo.locator import GridLocator
 from server.errors import DomainError
-from server.extensions import AppSession, db
+from server.extensions import db
 from server.models import Community, Grid, Subdistrict
 from server.services.people.principal import Principal
 
@@ -80,6 +85,8 @@ class GridIndex:
     subdistricts: dict[int, SubdistrictRef]
     fingerprint: tuple[Any, ...]
     engine_id: int
+    # per grid, in the locator's key order, with a sentinel (None) last: for locate_many
+    by_position: tuple[npt.NDArray[Any], ...]
 
 
 def _fingerprint() -> tuple[Any, ...]:
@@ -115,14 +122,32 @@ def _build(fingerprint: tuple[Any, ...], engine_id: int) -> GridIndex:
             select(Subdistrict.id, Subdistrict.code, Subdistrict.name, Subdistrict.case_prefix)
         )
     }
+    locator = GridLocator((r.id, to_shape(r.geom)) for r in rows)
+    grids = {r.id: GridRef(r.id, r.code, r.name, r.community_id, r.subdistrict_id) for r in rows}
+    ordered = [grids[key] for key in locator]  # iterates its keys, lowest first
+    columns = []
+    for values in (
+        [gr.id for gr in ordered],
+        [gr.subdistrict_id for gr in ordered],
+        [gr.community_id for gr in ordered],
+        [gr.code for gr in ordered],
+    ):
+        column = np.empty(len(values) + 1, dtype=object)
+        column[: len(values)] = values
+        column[len(values)] = None
+        columns.append(column)
     return GridIndex(
-        locator=GridLocator((r.id, to_shape(r.geom)) for r in rows),
-        grids={r.id: GridRef(r.id, r.code, r.name, r.community_id, r.subdistrict_id) for r in rows},
+        locator=locator,
+        grids=grids,
+        by_position=tuple(columns),
         communities=communities,
         subdistricts=subdistricts,
         fingerprint=fingerprint,
         engine_id=engine_id,
     )
+
+
+RECHECK_SECONDS = 1.0  # how stale another process's territory write may look, at most
 
 
 class _IndexCache:
@@ -132,6 +157,8 @@ class _IndexCache:
         self._lock = threading.Lock()
         self.index: GridIndex | None = None
         self.generation = 0
+        self.checked_generation = -1
+        self.checked_at = 0.0
         self.builds = 0  # how many times the index was (re)built, for tests and benches
 
     def invalidate(self) -> None:
@@ -140,38 +167,61 @@ class _IndexCache:
 
     def get(self) -> GridIndex:
         engine_id = id(db.engine)
-        stamp = (self.generation, engine_id)
         index = self.index
-        if index is not None and g.get("_minqing_grid_index_checked") == stamp:
-            return index  # checked already in this app context, nothing written since
+        if (
+            index is not None
+            and index.engine_id == engine_id
+            and self.checked_generation == self.generation
+            and (
+                time.monotonic() - self.checked_at < RECHECK_SECONDS
+                or g.get("_minqing_grid_index_checked") == self.generation
+            )
+        ):
+            return index  # nothing written here since the last check, which is recent
+        generation = self.generation
         fingerprint = _fingerprint()
         with self._lock:
             index = self.index
-            if index is None or index.fingerprint != fingerprint or index.engine_id != engine_id:
+            if (
+                index is None
+                or index.fingerprint != fingerprint
+                or index.engine_id != engine_id
+                # written in this process since: rebuild even if the fingerprint did not
+                # move (a plain UPDATE may leave updated_at as it was)
+                or self.checked_generation != generation
+            ):
                 index = _build(fingerprint, engine_id)
                 self.index = index
                 self.builds += 1
-            g._minqing_grid_index_checked = (self.generation, engine_id)
+            self.checked_generation = generation
+            self.checked_at = time.monotonic()
+        g._minqing_grid_index_checked = generation
         return index
 
 
 _cache = _IndexCache()
 
-_TERRITORY = (Grid, Community, Subdistrict)
-_TOUCHED = "minqing_territory_touched"
+# Any write to the territory through SQLAlchemy in this process (ORM flush, Core, text)
+# invalidates the index at once, and again when its transaction ends (so that a rebuild
+# that read the data just before the commit is not kept).
+_TERRITORY_WRITE = re.compile(
+    r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(?:grids|communities|subdistricts)\b",
+    re.IGNORECASE,
+)
+_WROTE = "minqing_territory_written"
 
 
-@event.listens_for(AppSession, "after_flush")
-def _territory_flushed(session: Session, _context: Any) -> None:
-    if any(isinstance(obj, _TERRITORY) for obj in (*session.new, *session.dirty, *session.deleted)):
-        session.info[_TOUCHED] = True
+@event.listens_for(Engine, "before_cursor_execute")
+def _territory_write(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    if _TERRITORY_WRITE.match(statement):
+        conn.info[_WROTE] = True
         _cache.invalidate()
 
 
-@event.listens_for(AppSession, "after_commit")
-@event.listens_for(AppSession, "after_soft_rollback")
-def _territory_settled(session: Session, *_args: Any) -> None:
-    if session.info.pop(_TOUCHED, False):
+@event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
+def _territory_settled(conn: Connection) -> None:
+    if conn.info.pop(_WROTE, False):
         _cache.invalidate()
 
 
@@ -207,45 +257,61 @@ def outside_subdistrict() -> DomainError:
     )
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(NamedTuple):
+    """Where one of `locate_many`'s points lies (a tuple: cheap to make by the thousand)."""
+
     lon: float  # WGS84
     lat: float
     grid_id: int
     subdistrict_id: int
-    community_id: int = 0
-    grid_code: str = ""
+    community_id: int
+    grid_code: str
 
 
 def locate_many(points: Sequence[tuple[float, float, str]]) -> list[Located | DomainError]:
     """`locate` for many points `(lon, lat, crs)` at once: each converted to WGS84, then one
     vectorised query of the in-memory grid index. The i-th answer is where the i-th point
     lies, or why it cannot be placed."""
-    answers: list[Located | DomainError] = [outside_subdistrict()] * len(points)
-    lons: list[float] = []
-    lats: list[float] = []
-    at: list[int] = []
-    for i, (lon, lat, crs) in enumerate(points):
-        try:
-            wlon, wlat = to_wgs84_checked(lon, lat, crs)
-        except DomainError as exc:
-            answers[i] = exc
-            continue
-        at.append(i)
-        lons.append(wlon)
-        lats.append(wlat)
-    if not at:
+    n = len(points)
+    outside = outside_subdistrict()
+    answers: list[Located | DomainError] = [outside] * n
+    if n == 0:
         return answers
+    if all(p[2] == "wgs84" for p in points):  # the common case: no conversion, no loop
+        at = range(n)
+        lons = np.fromiter((p[0] for p in points), dtype=np.float64, count=n)
+        lats = np.fromiter((p[1] for p in points), dtype=np.float64, count=n)
+    else:
+        kept: list[int] = []
+        xs: list[float] = []
+        ys: list[float] = []
+        for i, (lon, lat, crs) in enumerate(points):
+            try:
+                wlon, wlat = to_wgs84_checked(lon, lat, crs)
+            except DomainError as exc:
+                answers[i] = exc
+                continue
+            kept.append(i)
+            xs.append(wlon)
+            ys.append(wlat)
+        if not kept:
+            return answers
+        at = kept  # type: ignore[assignment]
+        lons = np.asarray(xs, dtype=np.float64)
+        lats = np.asarray(ys, dtype=np.float64)
     index = grid_index()
-    grids = index.grids
-    for i, wlon, wlat, grid_id in zip(
-        at, lons, lats, index.locator.locate_many(lons, lats), strict=True
-    ):
-        grid = grids.get(grid_id) if grid_id is not None else None
-        if grid is not None:
-            answers[i] = Located(
-                wlon, wlat, grid.id, grid.subdistrict_id, grid.community_id, grid.code
-            )
+    positions = index.locator.locate_many_positions(lons, lats)
+    grid_ids, subdistricts, communities, codes = (c[positions].tolist() for c in index.by_position)
+    placed = [
+        Located(x, y, gid, sd, cid, code) if gid is not None else outside
+        for x, y, gid, sd, cid, code in zip(
+            lons.tolist(), lats.tolist(), grid_ids, subdistricts, communities, codes, strict=True
+        )
+    ]
+    if len(placed) == n:
+        return placed
+    for i, answer in zip(at, placed, strict=True):
+        answers[i] = answer
     return answers
 
 
