@@ -112,10 +112,10 @@ class Collector(HttpUser):
     @task(5)
     def pull(self) -> None:
         url = "/api/v1/sync/pull"
-        name = "GET /sync/pull (first)"
+        name = "/sync/pull (first)"
         if self.last_pulled_at is not None:
             url += f"?last_pulled_at={self.last_pulled_at}"
-            name = "GET /sync/pull (incremental)"
+            name = "/sync/pull (incremental)"
         with self.client.get(url, headers=self.headers, name=name, catch_response=True) as r:
             _ok(r)
             if r.status_code == 200:
