@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import numpy as np
 import numpy.typing as npt
 import shapely
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import GeoError
@@ -73,7 +74,7 @@ class GridLocator(Generic[K]):
 
     def locate(self, lon: float, lat: float) -> K | None:
         """The grid containing (lon, lat), the lowest key on a shared border, or None."""
-        hits = self._tree.query(shapely.points(lon, lat), predicate="intersects")
+        hits = self._tree.query(Point(lon, lat), predicate="intersects")
         if len(hits) == 0:
             return None
         return self._keys[int(hits.min())]
@@ -84,6 +85,16 @@ class GridLocator(Generic[K]):
         lats: Sequence[float] | npt.NDArray[np.floating[Any]],
     ) -> list[K | None]:
         """:meth:`locate` for many points at once, in one tree query."""
+        located: list[K | None] = self._key_array[self.locate_many_positions(lons, lats)].tolist()
+        return located
+
+    def locate_many_positions(
+        self,
+        lons: Sequence[float] | npt.NDArray[np.floating[Any]],
+        lats: Sequence[float] | npt.NDArray[np.floating[Any]],
+    ) -> npt.NDArray[np.intp]:
+        """Per point, the position in :meth:`keys` of its grid (``len(self)`` where none): for
+        callers that keep their own arrays per grid, aligned with :meth:`keys`."""
         lon_arr = np.asarray(lons, dtype=np.float64)
         lat_arr = np.asarray(lats, dtype=np.float64)
         if lon_arr.shape != lat_arr.shape or lon_arr.ndim != 1:
@@ -94,12 +105,11 @@ class GridLocator(Generic[K]):
                 f"经度和纬度必须是等长的一维数组，实际形状为 {lon_arr.shape} 和 {lat_arr.shape}。",
             )
         n = lon_arr.shape[0]
+        best = np.full(n, len(self._keys), dtype=np.intp)
         if n == 0 or not self._keys:
-            return [None] * n
+            return best
         points = shapely.points(lon_arr, lat_arr)
         point_idx, grid_idx = self._tree.query(points, predicate="intersects")
         # Lowest grid index per point; the sentinel len(keys) is left where nothing was hit.
-        best = np.full(n, len(self._keys), dtype=np.intp)
         np.minimum.at(best, point_idx, grid_idx)
-        located: list[K | None] = self._key_array[best].tolist()
-        return located
+        return best

@@ -8,6 +8,7 @@ from typing import Any
 from flask import request
 from marshmallow import Schema, fields, validate
 
+from server.api import fastjson
 from server.api.blueprint import ApiBlueprint, authenticated_principal, current_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import (
@@ -332,17 +333,21 @@ def report(args: dict[str, Any]) -> Any:
 def list_cases(args: dict[str, Any]) -> Any:
     """The queue: filters, sort, cursor pagination, scoped by role."""
     principal = authenticated_principal()
-    page = case_queries.list_cases(
+    page = case_queries.list_case_rows(
         principal,
         case_filter(args),
         sort=args["sort"],
         cursor=args.get("cursor"),
         limit=args["limit"],
     )
-    return {
-        "items": [case_present.present(c, principal) for c in page.items],
-        "next_cursor": page.next_cursor,
-    }
+    # plain rows, a plain presenter and orjson: what CasePageSchema would dump, at a fraction
+    # of the cost (tests/api/test_fast_queue.py compares the bytes)
+    return fastjson.json_response(
+        {
+            "items": [case_present.present_row(r, principal) for r in page.items],
+            "next_cursor": page.next_cursor,
+        }
+    )
 
 
 def case_filter(args: dict[str, Any]) -> case_queries.CaseFilter:
@@ -368,7 +373,9 @@ def case_filter(args: dict[str, Any]) -> case_queries.CaseFilter:
 @blp.response(200, CountsSchema)
 def counts(args: dict[str, Any]) -> Any:
     """How many cases per stage and status (same filters as the queue), overdue, due soon."""
-    return case_queries.stage_counts(authenticated_principal(), case_filter(args))
+    return fastjson.json_response(
+        case_queries.stage_counts(authenticated_principal(), case_filter(args))
+    )
 
 
 @blp.route("/cases/<string:case_id>", methods=["GET"])

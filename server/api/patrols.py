@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from server.api import fastjson
 from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import (
@@ -139,10 +140,14 @@ def start(args: dict[str, Any]) -> Any:
 @blp.response(200, PatrolPage)
 def list_patrols(args: dict[str, Any]) -> Any:
     """Patrols, newest first: a collector's own; dispatchers see their subdistrict's."""
-    page = patrols.list_patrols(
+    page = patrols.list_patrol_rows(
         authenticated_principal(), _filter(args), cursor=args.get("cursor"), limit=args["limit"]
     )
-    return {"items": page.items, "next_cursor": page.next_cursor}
+    # rows without the track or the points, a plain presenter and orjson: what PatrolPage
+    # dumps (tests/api/test_fast_lists.py compares the bytes)
+    return fastjson.json_response(
+        {"items": [patrols.patrol_row(r) for r in page.items], "next_cursor": page.next_cursor}
+    )
 
 
 @blp.route("/patrols/<string(maxlength=64):patrol_id>", methods=["GET"])
@@ -261,14 +266,16 @@ def create_log(args: dict[str, Any]) -> Any:
 @blp.response(200, LogPage)
 def list_logs(args: dict[str, Any]) -> Any:
     """Patrol logs, newest first, scoped like patrols."""
-    page = patrols.list_logs(
+    page = patrols.list_log_rows(
         authenticated_principal(),
         _filter(args),
         patrol_id=args.get("patrol"),
         cursor=args.get("cursor"),
         limit=args["limit"],
     )
-    return {"items": page.items, "next_cursor": page.next_cursor}
+    return fastjson.json_response(
+        {"items": [patrols.log_row(r) for r in page.items], "next_cursor": page.next_cursor}
+    )
 
 
 @blp.route("/patrol-logs/<string(maxlength=64):log_id>/raise-case", methods=["POST"])

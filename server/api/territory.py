@@ -8,6 +8,7 @@ from geoalchemy2.shape import to_shape
 from marshmallow import Schema, fields, validate
 
 from geo.geojson import to_geojson
+from server.api import fastjson
 from server.api.blueprint import ApiBlueprint, authenticated_principal, current_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import (
@@ -178,4 +179,22 @@ def grids(args: dict[str, Any]) -> Any:
 @blp.alt_response(404, schema=ErrorSchema, description="outside_subdistrict")
 def locate(args: dict[str, Any]) -> Any:
     """Which grid and community hold a point (WGS84, GCJ-02 or BD-09 in; WGS84 out)."""
-    return locate_service.locate(args["lon"], args["lat"], args["crs"], current_principal())
+    where = locate_service.locate(args["lon"], args["lat"], args["crs"], current_principal())
+    # what LocateResult dumps, written by orjson (tests/api/test_territory_api.py compares)
+    return fastjson.json_response(
+        {
+            "lon": where.lon,
+            "lat": where.lat,
+            "grid": {"id": where.grid.id, "code": where.grid.code, "name": where.grid.name},
+            "community": {
+                "id": where.community.id,
+                "code": where.community.code,
+                "name": where.community.name,
+            },
+            "subdistrict": {
+                "id": where.subdistrict.id,
+                "code": where.subdistrict.code,
+                "name": where.subdistrict.name,
+            },
+        }
+    )

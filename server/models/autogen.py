@@ -35,10 +35,20 @@ SPATIAL_INTERNAL_TABLES = frozenset(
 )
 
 
+# The queue's text search (migration 0013_perfq_case_search): SQLite's FTS5 table with its
+# shadow tables, PostGIS's trigram GIN indexes. Written by hand, invisible to the models.
+SEARCH_TABLE_PREFIX = "cases_search"
+SEARCH_INDEX_SUFFIX = "_trgm"
+
+
 def include_object(
     obj: Any, name: str | None, obj_type: str, reflected: bool, compare_to: Any
 ) -> bool:
     if obj_type == "table" and name and name.lower() in SPATIAL_INTERNAL_TABLES:
+        return False
+    if obj_type == "table" and name and name.lower().startswith(SEARCH_TABLE_PREFIX):
+        return False
+    if obj_type == "index" and name and name.endswith(SEARCH_INDEX_SUFFIX):
         return False
     return bool(alembic_helpers.include_object(obj, name, obj_type, reflected, compare_to))
 

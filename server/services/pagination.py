@@ -93,20 +93,27 @@ def keyset_page(
     desc: bool,
     cursor: str | None,
     limit: int,
+    rows: bool = False,
 ) -> Page[Any]:
     """One page of `stmt` ordered by (column, id), starting after the cursor's row. The
     row-value comparison lets a (…, column, id) index give a range scan: a deep page costs
-    what the first does."""
+    what the first does. `rows`: the page holds the select's rows (which must name the
+    sort column and `id`) instead of its first column's objects."""
     if cursor:
         value, last_id = decode_keyset(cursor, sort)
         key = tuple_(column, id_col)
         after = tuple_(literal(value, column.type), literal(last_id))
         stmt = stmt.where(key < after if desc else key > after)
     order = (column.desc(), id_col.desc()) if desc else (column.asc(), id_col.asc())
-    rows = list(db.session.scalars(stmt.order_by(*order).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = (
-        encode_keyset(sort, getattr(rows[-1], column.key), rows[-1].id) if more and rows else None
+    ordered = stmt.order_by(*order).limit(limit + 1)
+    items: list[Any] = (
+        list(db.session.execute(ordered).all()) if rows else list(db.session.scalars(ordered))
     )
-    return Page(items=rows, next_cursor=next_cursor)
+    more = len(items) > limit
+    items = items[:limit]
+    next_cursor = (
+        encode_keyset(sort, getattr(items[-1], column.key), items[-1].id)
+        if more and items
+        else None
+    )
+    return Page(items=items, next_cursor=next_cursor)

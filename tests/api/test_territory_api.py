@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import World, bearer
 from factories import LAT0, LON0, STEP
+from flask import Flask
 from flask.testing import FlaskClient
 from helpers import assert_error
 
@@ -139,12 +140,20 @@ def test_grid_query_errors(
     assert_error(response, status, code, field)
 
 
-def test_locate_wgs84(client: FlaskClient, world: World) -> None:
+def test_locate_wgs84(app: Flask, client: FlaskClient, world: World) -> None:
     lon, lat = center(1)
-    body = client.get(f"/api/v1/locate?lon={lon}&lat={lat}").get_json()
+    response = client.get(f"/api/v1/locate?lon={lon}&lat={lat}")
+    body = response.get_json()
     assert body["grid"]["code"] == world.grid_codes["A2"]
     assert body["community"]["code"] == "321002901001"
     assert body["subdistrict"]["code"] == "321002901"
+    # written by orjson: the very bytes the route's schema and the app's JSON would write
+    from server.api.territory import LocateResult
+    from server.services.territory.locate import locate
+
+    with app.test_request_context():
+        expected = app.json.response(LocateResult().dump(locate(lon, lat, "wgs84", None)))
+        assert response.get_data() == expected.get_data()
 
 
 @pytest.mark.parametrize("crs", ["gcj02", "bd09"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -48,10 +49,10 @@ def photos_of(case_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _sees_reporter(principal: Principal | None, case: Case) -> bool:
+def _sees_reporter(principal: Principal | None, reporter_id: int | None) -> bool:
     if principal is None:
         return False
-    return principal.sees_personal_data or case.reporter_id == principal.user_id
+    return principal.sees_personal_data or reporter_id == principal.user_id
 
 
 def _may_call(principal: Principal | None, case: Case) -> bool:
@@ -74,30 +75,65 @@ def present(
     photos: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The case as the API shows it to `principal` (None: an anonymous resident)."""
-    full = _sees_reporter(principal, case)
-    status = Status(case.status)
-    stage = stage_of(case.status)
+    category = case.category
+    body = _body(
+        case,
+        {"code": category.code, "name_zh": category.name_zh, "name_en": category.name_en},
+        _ref(case.grid),
+        _ref(case.community),
+        {"id": case.unit.id, "name": case.unit.name} if case.unit else None,
+        principal,
+    )
+    if photos is not None:
+        body["photos"] = photos
+    if events is not None:
+        body["events"] = present_events(events, principal)
+    return body
+
+
+def present_row(row: Any, principal: Principal | None) -> dict[str, Any]:
+    """`present` of one row of `case_queries.ROW_COLUMNS` (a queue page without ORM objects):
+    the same dictionary, the same masking."""
+    return _body(
+        row,
+        {
+            "code": row.category_code,
+            "name_zh": row.category_name_zh,
+            "name_en": row.category_name_en,
+        },
+        {"id": row.grid_id, "code": row.grid_code, "name": row.grid_name},
+        {"id": row.community_id, "code": row.community_code, "name": row.community_name},
+        {"id": row.unit_id, "name": row.unit_name} if row.unit_id is not None else None,
+        principal,
+    )
+
+
+def _body(
+    case: Any,
+    category: dict[str, Any],
+    grid: dict[str, Any] | None,
+    community: dict[str, Any] | None,
+    unit: dict[str, Any] | None,
+    principal: Principal | None,
+) -> dict[str, Any]:
+    """What every view of a case shows; `case` is a Case or a row with the same names."""
+    full = _sees_reporter(principal, case.reporter_id)
+    status = case.status
     body: dict[str, Any] = {
         "id": case.id,
         "number": case.number,
-        "status": status.value,
-        "status_zh": STATUS_ZH[status],
-        "stage": stage.value,
-        "stage_zh": STAGE_ZH[stage],
+        "status": status,
+        **_STATUS_TEXT[status],
         "source": case.source,
         "channel": case.channel,
         "priority": case.priority,
-        "category": {
-            "code": case.category.code,
-            "name_zh": case.category.name_zh,
-            "name_en": case.category.name_en,
-        },
+        "category": category,
         "description": case.description,
         "address": case.address,
         "lon": case.lon,
         "lat": case.lat,
-        "grid": _ref(case.grid),
-        "community": _ref(case.community),
+        "grid": grid,
+        "community": community,
         "reporter": {
             "role": case.reporter_role,
             "name": case.reporter_name if full else mask_name(case.reporter_name),
@@ -106,7 +142,7 @@ def present(
             else mask_phone(case.reporter_phone),
             "phone_consent": case.phone_consent,
         },
-        "unit": {"id": case.unit.id, "name": case.unit.name} if case.unit else None,
+        "unit": unit,
         "deadline_at": case.deadline_at,
         "overdue": case.overdue,
         "overdue_at": case.overdue_at,
@@ -130,29 +166,45 @@ def present(
         "dispatched_at": case.dispatched_at,
         "handled_at": case.handled_at,
         "closed_at": case.closed_at,
-        "allowed_actions": [a.value for a in _allowed(case, principal)],
+        "allowed_actions": _allowed(
+            status, case.unit_id, case.extension_requested_until is not None, principal
+        ),
     }
     if full:
         # so that a hotline operator can text the resident the link
         body["public_token"] = case.public_token
-    if photos is not None:
-        body["photos"] = photos
-    if events is not None:
-        body["events"] = present_events(events, principal)
     return body
 
 
-def _allowed(case: Case, principal: Principal | None) -> list[Action]:
-    if principal is None:
-        return []
-    actions = allowed_actions(case.status, principal.role.value)
-    if principal.role is Role.UNIT_STAFF and case.unit_id != principal.unit_id:
-        return []
-    if case.extension_requested_until is None:
+# status -> its label fields, computed once (stage_of and the enums are not free per row)
+_STATUS_TEXT: dict[str, dict[str, str]] = {
+    s.value: {
+        "status_zh": STATUS_ZH[s],
+        "stage": stage_of(s.value).value,
+        "stage_zh": STAGE_ZH[stage_of(s.value)],
+    }
+    for s in Status
+}
+
+
+@lru_cache(maxsize=256)
+def _actions_for(status: str, role: str, extension_pending: bool) -> tuple[str, ...]:
+    actions = allowed_actions(status, role)
+    if not extension_pending:
         actions = [a for a in actions if a not in (Action.APPROVE_EXTENSION, Action.DENY_EXTENSION)]
     else:
         actions = [a for a in actions if a is not Action.REQUEST_EXTENSION]
-    return actions
+    return tuple(a.value for a in actions)
+
+
+def _allowed(
+    status: str, unit_id: int | None, extension_pending: bool, principal: Principal | None
+) -> list[str]:
+    if principal is None:
+        return []
+    if principal.role is Role.UNIT_STAFF and unit_id != principal.unit_id:
+        return []
+    return list(_actions_for(status, principal.role.value, extension_pending))
 
 
 def present_events(events: list[CaseEvent], principal: Principal | None) -> list[dict[str, Any]]:

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, false, func, or_, select
+from sqlalchemy import Select, case, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from server.domain.cases import Stage, Status, stage_of, statuses_in
 from server.domain.roles import Role
 from server.extensions import db
-from server.models import Case, Category, Community, Grid
+from server.models import Case, Category, Community, Grid, Unit
 from server.models.base import utcnow
+from server.services.caseloop import case_search
 from server.services.pagination import keyset_page
 from server.services.people.principal import Principal
 
@@ -27,6 +28,70 @@ PRESENT_OPTIONS = (
     selectinload(Case.grid).load_only(Grid.id, Grid.code, Grid.name),
     selectinload(Case.community).load_only(Community.id, Community.code, Community.name),
 )
+
+# What a queue row shows (`case_present.present_row`): exactly the columns a page reads, its
+# category, grid, community and unit joined in; no ORM objects, no polygons.
+ROW_COLUMNS = (
+    Case.id,
+    Case.number,
+    Case.status,
+    Case.source,
+    Case.priority,
+    Category.code.label("category_code"),
+    Category.name_zh.label("category_name_zh"),
+    Category.name_en.label("category_name_en"),
+    Case.description,
+    Case.address,
+    Case.lon,
+    Case.lat,
+    Grid.id.label("grid_id"),
+    Grid.code.label("grid_code"),
+    Grid.name.label("grid_name"),
+    Community.id.label("community_id"),
+    Community.code.label("community_code"),
+    Community.name.label("community_name"),
+    Case.reporter_id,
+    Case.reporter_role,
+    Case.reporter_name,
+    Case.reporter_phone,
+    Case.unit_id,
+    Unit.name.label("unit_name"),
+    Case.deadline_at,
+    Case.overdue,
+    Case.overdue_at,
+    Case.escalated_at,
+    Case.rework_count,
+    Case.send_back_count,
+    Case.extension_count,
+    Case.extension_requested_until,
+    Case.extension_reason,
+    Case.result,
+    Case.rating,
+    Case.merged_into_id,
+    Case.version,
+    Case.reported_at,
+    Case.created_at,
+    Case.updated_at,
+    Case.accepted_at,
+    Case.dispatched_at,
+    Case.handled_at,
+    Case.closed_at,
+    Case.public_token,
+)
+
+
+def rows_select() -> Select[Any]:
+    """The queue's Core select of `ROW_COLUMNS`; `scope` and the filters apply to it as they
+    do to `select(Case)` (they only add WHERE clauses on `Case`)."""
+    return (
+        select(*ROW_COLUMNS)
+        .select_from(Case)
+        .join(Category, Category.id == Case.category_id)
+        .join(Grid, Grid.id == Case.grid_id)
+        .join(Community, Community.id == Case.community_id)
+        .outerjoin(Unit, Unit.id == Case.unit_id)
+    )
+
 
 # sort name -> (column, descending)
 SORTS: dict[str, tuple[Any, bool]] = {
@@ -57,6 +122,12 @@ class CaseFilter:
 @dataclass(frozen=True)
 class CasePage:
     items: list[Case]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class RowPage:
+    items: list[Any]  # rows of ROW_COLUMNS
     next_cursor: str | None
 
 
@@ -103,16 +174,7 @@ def _filtered(stmt: Select[Any], f: CaseFilter) -> Select[Any]:
     if f.created_to is not None:
         stmt = stmt.where(Case.created_at < f.created_to)
     if f.q:
-        # `%` and `_` typed by the user are text, not wildcards
-        text = f.q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        needle = f"%{text}%"
-        stmt = stmt.where(
-            or_(
-                Case.description.ilike(needle, escape="\\"),
-                Case.number.ilike(needle, escape="\\"),
-                Case.address.ilike(needle, escape="\\"),
-            )
-        )
+        stmt = stmt.where(case_search.matches(f.q))
     return _view_filtered(stmt, f)
 
 
@@ -159,25 +221,56 @@ def list_cases(
     return CasePage(items=page.items, next_cursor=page.next_cursor)
 
 
+def list_case_rows(
+    principal: Principal,
+    f: CaseFilter,
+    *,
+    sort: str = "-created_at",
+    cursor: str | None = None,
+    limit: int = 50,
+) -> RowPage:
+    """`list_cases` as plain rows of `ROW_COLUMNS` (for `case_present.present_row`): the same
+    cases in the same order with the same cursors, without building ORM objects."""
+    column, desc = SORTS[sort]
+    stmt = _filtered(scope(rows_select(), principal), f)
+    if sort == "deadline_at":
+        stmt = stmt.where(Case.deadline_at.is_not(None))
+    page = keyset_page(
+        stmt, Case.id, column, sort=sort, desc=desc, cursor=cursor, limit=limit, rows=True
+    )
+    return RowPage(items=page.items, next_cursor=page.next_cursor)
+
+
 def stage_counts(principal: Principal, f: CaseFilter) -> dict[str, Any]:
-    """How many cases the principal sees per stage and status, and how many are overdue."""
-    base = _filtered(scope(select(Case.status, func.count()), principal), f)
-    by_status = dict(db.session.execute(base.group_by(Case.status)).all())
+    """How many cases the principal sees per stage and status, and how many are overdue: one
+    grouped query (the overdue and due-soon counts are sums per status)."""
+    on_clock = Case.status.in_([Status.DISPATCHED.value, Status.IN_PROGRESS.value])
+    overdue = func.sum(case((Case.overdue.is_(True) & on_clock, 1), else_=0))
+    due_soon = func.sum(
+        case(
+            (
+                Case.overdue.is_(False)
+                & on_clock
+                & Case.deadline_at.is_not(None)
+                & (Case.deadline_at < utcnow() + NEAR_DEADLINE),
+                1,
+            ),
+            else_=0,
+        )
+    )
+    stmt = _filtered(scope(select(Case.status, func.count(), overdue, due_soon), principal), f)
+    by_status: dict[str, int] = {}
+    n_overdue = n_due_soon = 0
+    for status, n, n_over, n_soon in db.session.execute(stmt.group_by(Case.status)):
+        by_status[status] = n
+        n_overdue += int(n_over or 0)
+        n_due_soon += int(n_soon or 0)
     by_stage: dict[str, int] = {stage.value: 0 for stage in Stage}
     for status, n in by_status.items():
         by_stage[stage_of(status).value] += n
-    overdue_stmt = _filtered(scope(select(func.count()).select_from(Case), principal), f).where(
-        Case.overdue.is_(True), Case.status.in_([Status.DISPATCHED.value, Status.IN_PROGRESS.value])
-    )
-    due_soon_stmt = _filtered(scope(select(func.count()).select_from(Case), principal), f).where(
-        Case.overdue.is_(False),
-        Case.status.in_([Status.DISPATCHED.value, Status.IN_PROGRESS.value]),
-        Case.deadline_at.is_not(None),
-        Case.deadline_at < utcnow() + NEAR_DEADLINE,
-    )
     return {
         "by_stage": by_stage,
         "by_status": {s.value: by_status.get(s.value, 0) for s in Status},
-        "overdue": db.session.scalar(overdue_stmt) or 0,
-        "due_within_24h": db.session.scalar(due_soon_stmt) or 0,
+        "overdue": n_overdue,
+        "due_within_24h": n_due_soon,
     }

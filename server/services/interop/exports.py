@@ -1,8 +1,8 @@
 """台账 exports: the queue, KPIs, patrols and the index as XLSX or CSV, streamed and logged.
 
 Each subject yields its rows lazily with the same scope and masking as the API: the queue's
-rows are `case_present.present()` of the API's own query, read a keyset page at a time and
-let go of after each page, so an export of any size holds one page in memory.
+rows are `case_present.present_row()` of the API's own rows (`case_queries.list_case_rows`),
+read a keyset page at a time, so an export of any size holds one page in memory.
 """
 
 from __future__ import annotations
@@ -177,10 +177,9 @@ def case_rows(
     """Every case of the queue with its filters, in its order, a keyset page at a time."""
     cursor: str | None = None
     while True:
-        page = case_queries.list_cases(principal, f, sort=sort, cursor=cursor, limit=PAGE)
-        for case in page.items:
-            yield case_row(case_present.present(case, principal))
-        db.session.expunge_all()  # read-only: let the page's objects go
+        page = case_queries.list_case_rows(principal, f, sort=sort, cursor=cursor, limit=PAGE)
+        for row in page.items:
+            yield case_row(case_present.present_row(row, principal))
         if page.next_cursor is None:
             return
         cursor = page.next_cursor

@@ -32,6 +32,7 @@ from sqlalchemy import (
     literal,
     select,
 )
+from sqlalchemy import case as sql_case
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -316,11 +317,8 @@ def scope_patrols(stmt: Select[Any], principal: Principal) -> Select[Any]:
     return _scope(stmt, principal, Patrol)
 
 
-def list_patrols(
-    principal: Principal, f: PatrolFilter, *, cursor: str | None, limit: int
-) -> Page[Patrol]:
-    """Newest first, keyset-paginated on the row's insertion order."""
-    stmt = _scope(select(Patrol), principal, Patrol)
+def _patrols(stmt: Select[Any], principal: Principal, f: PatrolFilter) -> Select[Any]:
+    stmt = _scope(stmt, principal, Patrol)
     if f.collector_id is not None:
         stmt = stmt.where(Patrol.collector_id == f.collector_id)
     if f.grid_id is not None:
@@ -329,9 +327,88 @@ def list_patrols(
         stmt = stmt.where(Patrol.started_at >= f.since)
     if f.until is not None:
         stmt = stmt.where(Patrol.started_at < f.until)
+    return stmt
+
+
+def list_patrols(
+    principal: Principal, f: PatrolFilter, *, cursor: str | None, limit: int
+) -> Page[Patrol]:
+    """Newest first, keyset-paginated on the row's insertion order."""
     return keyset_page(
-        stmt, Patrol.id, Patrol.started_at, sort="-time", desc=True, cursor=cursor, limit=limit
+        _patrols(select(Patrol), principal, f),
+        Patrol.id,
+        Patrol.started_at,
+        sort="-time",
+        desc=True,
+        cursor=cursor,
+        limit=limit,
     )
+
+
+def _point_count() -> Any:
+    """How many points a patrol holds, counted by the database (the list never loads them)."""
+    if db.engine.dialect.name == "postgresql":
+        return sql_case(
+            (func.json_typeof(Patrol.points) == "array", func.json_array_length(Patrol.points)),
+            else_=0,
+        )
+    return func.coalesce(func.json_array_length(Patrol.points), 0)
+
+
+def list_patrol_rows(
+    principal: Principal, f: PatrolFilter, *, cursor: str | None, limit: int
+) -> Page[Any]:
+    """`list_patrols` as plain rows of what the list shows (`patrol_row`): no track, no
+    points (only their count), no ORM objects. Same patrols, order and cursors."""
+    columns = (
+        Patrol.id,
+        Patrol.collector_id,
+        Patrol.grid_id,
+        Patrol.device_id,
+        Patrol.status,
+        Patrol.started_at,
+        Patrol.ended_at,
+        _point_count().label("point_count"),
+        Patrol.distance_m,
+        Patrol.duration_s,
+        Patrol.time_inside_s,
+        Patrol.coverage,
+        Patrol.plausible,
+        Patrol.flags,
+    )
+    return keyset_page(
+        _patrols(select(*columns), principal, f),
+        Patrol.id,
+        Patrol.started_at,
+        sort="-time",
+        desc=True,
+        cursor=cursor,
+        limit=limit,
+        rows=True,
+    )
+
+
+FLAG_KEYS = ("code", "message", "message_zh", "evidence")
+
+
+def patrol_row(row: Any) -> dict[str, Any]:
+    """A row of `list_patrol_rows` as the API's PatrolSchema shows it."""
+    return {
+        "id": row.id,
+        "collector_id": row.collector_id,
+        "grid_id": row.grid_id,
+        "device_id": row.device_id,
+        "status": row.status,
+        "started_at": row.started_at,
+        "ended_at": row.ended_at,
+        "point_count": int(row.point_count),
+        "distance_m": row.distance_m,
+        "duration_s": row.duration_s,
+        "time_inside_s": row.time_inside_s,
+        "coverage": row.coverage,
+        "plausible": row.plausible,
+        "flags": [{k: flag[k] for k in FLAG_KEYS if k in flag} for flag in row.flags or []],
+    }
 
 
 # ---------------------------------------------------------------------------------- logs
@@ -605,10 +682,10 @@ def get_log(principal: Principal, log_id: str) -> PatrolLog:
     return log
 
 
-def list_logs(
-    principal: Principal, f: PatrolFilter, *, patrol_id: str | None, cursor: str | None, limit: int
-) -> Page[PatrolLog]:
-    stmt = _scope(select(PatrolLog), principal, PatrolLog)
+def _logs(
+    stmt: Select[Any], principal: Principal, f: PatrolFilter, patrol_id: str | None
+) -> Select[Any]:
+    stmt = _scope(stmt, principal, PatrolLog)
     if patrol_id is not None:
         stmt = stmt.where(PatrolLog.patrol_id == patrol_id)
     if f.collector_id is not None:
@@ -619,9 +696,69 @@ def list_logs(
         stmt = stmt.where(PatrolLog.logged_at >= f.since)
     if f.until is not None:
         stmt = stmt.where(PatrolLog.logged_at < f.until)
+    return stmt
+
+
+def list_logs(
+    principal: Principal, f: PatrolFilter, *, patrol_id: str | None, cursor: str | None, limit: int
+) -> Page[PatrolLog]:
     return keyset_page(
-        stmt, PatrolLog.id, PatrolLog.logged_at, sort="-time", desc=True, cursor=cursor, limit=limit
+        _logs(select(PatrolLog), principal, f, patrol_id),
+        PatrolLog.id,
+        PatrolLog.logged_at,
+        sort="-time",
+        desc=True,
+        cursor=cursor,
+        limit=limit,
     )
+
+
+LOG_COLUMNS = (
+    PatrolLog.id,
+    PatrolLog.patrol_id,
+    PatrolLog.collector_id,
+    PatrolLog.grid_id,
+    PatrolLog.category_id,
+    PatrolLog.text,
+    PatrolLog.lon,
+    PatrolLog.lat,
+    PatrolLog.photos,
+    PatrolLog.case_id,
+    PatrolLog.logged_at,
+)
+
+
+def list_log_rows(
+    principal: Principal, f: PatrolFilter, *, patrol_id: str | None, cursor: str | None, limit: int
+) -> Page[Any]:
+    """`list_logs` as plain rows of LOG_COLUMNS (no geometry, no ORM objects)."""
+    return keyset_page(
+        _logs(select(*LOG_COLUMNS), principal, f, patrol_id),
+        PatrolLog.id,
+        PatrolLog.logged_at,
+        sort="-time",
+        desc=True,
+        cursor=cursor,
+        limit=limit,
+        rows=True,
+    )
+
+
+def log_row(row: Any) -> dict[str, Any]:
+    """A row of `list_log_rows` as the API's LogSchema shows it."""
+    return {
+        "id": row.id,
+        "patrol_id": row.patrol_id,
+        "collector_id": row.collector_id,
+        "grid_id": row.grid_id,
+        "category_id": row.category_id,
+        "text": row.text,
+        "lon": row.lon,
+        "lat": row.lat,
+        "photos": [str(p) for p in row.photos or []],
+        "case_id": row.case_id,
+        "logged_at": row.logged_at,
+    }
 
 
 def raise_case(
