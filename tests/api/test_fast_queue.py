@@ -120,7 +120,12 @@ def test_masking_in_the_fast_page(
         return dict(case)
 
     full = hotline("dispatcher")
-    assert full["reporter"] == {"role": "dispatcher", "name": "王小明", "phone": "13912345678"}
+    assert full["reporter"] == {
+        "role": "dispatcher",
+        "name": "王小明",
+        "phone": "13912345678",
+        "phone_consent": False,
+    }
     assert "public_token" in full
     masked = hotline("collector")  # A1 is the collector's grid
     assert masked["reporter"]["name"] == "王**"
