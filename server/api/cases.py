@@ -404,7 +404,9 @@ def case_action(args: dict[str, Any], case_id: str, action: str) -> Any:
     principal = authenticated_principal()
     with unit_of_work() as uow:
         if action == "accept":
-            case = triage.accept(uow, principal, case_id, args["version"])
+            case = triage.accept(
+                uow, principal, case_id, args["version"], data=cases.ActionInput(**args)
+            )
         else:
             case = cases.act(uow, principal, case_id, action, cases.ActionInput(**args))
     photos = case_present.photos_of([case.id]).get(case.id, [])

@@ -174,10 +174,13 @@ def accept(
     *,
     unit_id: int | None = None,
     deadline: datetime | None = None,
+    data: cases.ActionInput | None = None,
 ) -> Case:
     """Accept (立案) a case; then dispatch it to `unit_id` when one is given, or else to the
-    unit of a matching auto-dispatching rule. Two actions, two events; both or neither."""
-    case = cases.act(uow, principal, case_id, Action.ACCEPT.value, cases.ActionInput(version))
+    unit of a matching auto-dispatching rule. Two actions, two events; both or neither.
+    `data` is the accept's own input as the API received it (checked as for any action)."""
+    accept_input = data if data is not None else cases.ActionInput(version)
+    case = cases.act(uow, principal, case_id, Action.ACCEPT.value, accept_input)
     if unit_id is None:
         found = suggest([case]).get(case.id)
         if found is not None and found.auto_dispatch:
