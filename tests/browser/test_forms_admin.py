@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import World, bearer, login
+from factories import LAT0, LON0, STEP
 from flask import Flask
 from helpers import act, dispatched, ok
 
@@ -214,6 +215,43 @@ def test_admin_assigns_grids_by_name(
         phone_page.goto(path)
         _fits_phone(phone_page)
         check_a11y(phone_page)
+
+
+def tap(page: Any, box: str, lon: float, lat: float) -> None:
+    """Click the map where (lon, lat) is drawn (WGS84: no tiles configured)."""
+    page.locator(box).evaluate("el => el.scrollIntoView({block: 'center'})")
+    x, y = page.evaluate(
+        """([box, lat, lon]) => { const m = document.querySelector(box).minqingMap.map;
+             const p = m.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }""",
+        [box, lat, lon],
+    )
+    where = page.locator(box).bounding_box()
+    page.mouse.click(where["x"] + x, where["y"] + y)
+
+
+def test_admin_picks_grids_on_the_map(
+    app: Flask, world: World, page: Any, login_as: Any, check_a11y: Any
+) -> None:
+    login_as(page, "admin")
+    page.goto(f"/console/admin/people/{world.user_ids['collector']}/grids")
+    page.locator("#grid-map[data-ready='1']").wait_for()
+    status = page.locator("#map-pick-status")
+    tap(page, "#grid-map", LON0 + 1.5 * STEP, LAT0 + 0.5 * STEP)  # inside 甲社区第2网格
+    picked = page.get_by_label("甲社区 · 甲社区第2网格")
+    picked.wait_for()
+    assert picked.is_checked()
+    assert status.inner_text() == "已选中：甲社区 · 甲社区第2网格"
+    tap(page, "#grid-map", LON0 + 0.5 * STEP, LAT0 + 0.5 * STEP)  # the one held already
+    page.wait_for_function(
+        "() => document.getElementById('map-pick-status').textContent.startsWith('已在列表中')"
+    )
+    assert status.inner_text() == "已在列表中：甲社区 · 甲社区第1网格"
+    assert page.locator("#map-picked input[type=checkbox]").count() == 1  # listed once
+    check_a11y(page)
+    page.get_by_role("button", name="保存网格").click()
+    assert "已分配网格：2 个" in page.get_by_role("status").first.inner_text()
+    assert _count(app, "CollectorGrid", collector_id=world.user_ids["collector"]) == 2
+    assert page.get_by_label("甲社区 · 甲社区第2网格").is_checked()  # now among those held
 
 
 def test_disabled_users_open_session_stops_and_reset_password_must_be_changed(

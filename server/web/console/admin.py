@@ -14,7 +14,7 @@ from server.errors import Invalid
 from server.services.territory import administration, grids_import, org
 from server.services.territory.administration import PRIORITY_KEYS
 from server.services.uow import unit_of_work
-from server.web import forms
+from server.web import forms, maps
 from server.web.console import bp
 from server.web.i18n import pick, t
 from server.web.session import page, signed_in
@@ -143,6 +143,7 @@ def admin_grid_picker(user_id: int) -> Any:
         held=held,
         found=found,
         query=query or "",
+        grid_map=maps.map_attrs(grids=url_for("console.map_grids", colour="none")),
     )
 
 
