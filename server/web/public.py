@@ -131,11 +131,14 @@ def _form_page(error: DomainError | None = None) -> Any:
             "address",
         )
     }
+    chosen = request.files.get("photo")
     html = render_template(
         "public/report.html",
         categories=org.list_categories(),
         error=error,
         form=values,
+        # a browser never refills a file input: say so rather than lose the photo silently
+        photo_again=error is not None and bool(chosen and chosen.filename),
         map_attrs=maps.map_attrs(
             grids=url_for("web_public.grids_geojson"),
             communities=url_for("web_board.communities_geojson"),
