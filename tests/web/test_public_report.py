@@ -125,7 +125,7 @@ def test_report_with_a_photo(app: Flask, resident: FlaskClient, world: World) ->
 
 
 def test_a_refused_report_asks_for_the_photo_again(resident: FlaskClient, world: World) -> None:
-    data = form(phone="12345")  # not a phone number: refused before anything is stored
+    data = form(lon="200")  # no such longitude: refused before anything is stored
     data["photo"] = (BytesIO(png()), "street.png")
     sent = resident.post("/report", data=data, content_type="multipart/form-data")
     assert sent.status_code == 422
@@ -133,7 +133,7 @@ def test_a_refused_report_asks_for_the_photo_again(resident: FlaskClient, world:
     assert "上次选择的照片未提交，请重新选择照片。" in html
     assert 'aria-describedby="h-photo e-photo"' in html
     assert "小区门口垃圾堆了三天" in html  # what was typed is kept
-    without = resident.post("/report", data=form(phone="12345"))
+    without = resident.post("/report", data=form(lon="200"))
     assert "请重新选择照片" not in without.get_data(as_text=True)
 
 
