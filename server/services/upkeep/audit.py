@@ -3,13 +3,13 @@ written, sealing daily roots, and verifying everything (`minqing audit verify`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from server.domain import audit
 from server.models import AuditRoot, Case, CaseEvent, Topic, TopicEvent
@@ -50,20 +50,22 @@ def _topic_fields(e: TopicEvent) -> dict[str, Any]:
     }
 
 
-def chain_new_topic_events(session: Session) -> None:
-    """Give every new topic event its place in its topic's chain (before it is inserted;
-    the topic's id exists already: topics are flushed before their first event)."""
-    new = sorted(
-        (obj for obj in session.new if isinstance(obj, TopicEvent) and obj.hash is None),
-        key=lambda e: (e.topic_id or 0, e.seq or 0),
-    )
-    heads: dict[int, tuple[int, str]] = {}
-    for e in new:
+def _link(
+    session: Session,
+    events: list[Any],
+    owner: InstrumentedAttribute[Any],
+    model: type[Any],
+    fields: Callable[[Any], dict[str, Any]],
+    subject: str,
+) -> None:
+    """Hash new events (sorted by owner and seq) onto their owner's chain: the previous
+    event is one of this flush or, failing that, the stored one before it."""
+    heads: dict[Any, tuple[int, str]] = {}
+    for e in events:
+        key = getattr(e, owner.key)
         if e.created_at is None:
             e.created_at = datetime.now(UTC)
-        if e.payload is None:
-            e.payload = {}
-        head = heads.get(e.topic_id)
+        head = heads.get(key)
         if head is not None and head[0] == e.seq - 1:
             prev = head[1]
         elif e.seq == 1:
@@ -71,14 +73,25 @@ def chain_new_topic_events(session: Session) -> None:
         else:
             with session.no_autoflush:
                 found = session.scalar(
-                    select(TopicEvent.hash).where(
-                        TopicEvent.topic_id == e.topic_id, TopicEvent.seq == e.seq - 1
-                    )
+                    select(model.hash).where(owner == key, model.seq == e.seq - 1)
                 )
             prev = found or audit.GENESIS
         e.prev_hash = prev
-        e.hash = audit.event_hash(prev, _topic_fields(e), audit.TOPIC)
-        heads[e.topic_id] = (e.seq, e.hash)
+        e.hash = audit.event_hash(prev, fields(e), subject)
+        heads[key] = (e.seq, e.hash)
+
+
+def chain_new_topic_events(session: Session) -> None:
+    """Give every new topic event its place in its topic's chain (before it is inserted;
+    the topic's id exists already: topics are flushed before their first event)."""
+    new = sorted(
+        (obj for obj in session.new if isinstance(obj, TopicEvent) and obj.hash is None),
+        key=lambda e: (e.topic_id or 0, e.seq or 0),
+    )
+    for e in new:
+        if e.payload is None:
+            e.payload = {}
+    _link(session, new, TopicEvent.topic_id, TopicEvent, _topic_fields, audit.TOPIC)
 
 
 def chain_new_events(session: Session) -> None:
@@ -87,28 +100,10 @@ def chain_new_events(session: Session) -> None:
         (obj for obj in session.new if isinstance(obj, CaseEvent) and obj.hash is None),
         key=lambda e: (e.case_id or (e.case.id if e.case else ""), e.seq or 0),
     )
-    heads: dict[str, tuple[int, str]] = {}
     for e in new:
         if e.case_id is None and e.case is not None:
             e.case_id = e.case.id  # case ids are made before insert: the hash can name it
-        if e.created_at is None:
-            e.created_at = datetime.now(UTC)
-        head = heads.get(e.case_id)
-        if head is not None and head[0] == e.seq - 1:
-            prev = head[1]
-        elif e.seq == 1:
-            prev = audit.GENESIS
-        else:
-            with session.no_autoflush:
-                found = session.scalar(
-                    select(CaseEvent.hash).where(
-                        CaseEvent.case_id == e.case_id, CaseEvent.seq == e.seq - 1
-                    )
-                )
-            prev = found or audit.GENESIS
-        e.prev_hash = prev
-        e.hash = audit.event_hash(prev, _fields(e))
-        heads[e.case_id] = (e.seq, e.hash)
+    _link(session, new, CaseEvent.case_id, CaseEvent, _fields, audit.CASE)
 
 
 def install() -> None:
