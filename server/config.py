@@ -101,6 +101,11 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "MINQING_WEB_WORKERS": (None, "gunicorn worker processes (make run); default by database"),
     "MINQING_WEB_THREADS": ("4", "threads per gunicorn worker (make run)"),
     "MINQING_CELERY_QUEUE": ("celery", "the Celery queue this deployment's tasks go to"),
+    "MINQING_TERRITORY_RECHECK_SECONDS": (
+        "1",
+        "locate's in-memory grid index: how stale another process's territory writes may look, "
+        "seconds (0 = checked on every request)",
+    ),
     "MINQING_BEAT_TICK_SECONDS": ("30", "beat's heartbeat period; /readyz fails after 3 missed"),
     "MINQING_PROXY_HOPS": ("0", "reverse proxies in front (trust that many X-Forwarded-* hops)"),
     "MINQING_WEB_SESSION_MINUTES": ("120", "web console: idle minutes before a session expires"),
@@ -450,6 +455,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LOG_FORMAT": _log_format(env),
         "METRICS_TOKEN": _get(env, "MINQING_METRICS_TOKEN"),
         "BEAT_TICK_SECONDS": _int(env, "MINQING_BEAT_TICK_SECONDS"),
+        "TERRITORY_RECHECK_SECONDS": _int(env, "MINQING_TERRITORY_RECHECK_SECONDS", minimum=0),
         "PROXY_HOPS": _int(env, "MINQING_PROXY_HOPS", minimum=0),
         "WEB_SESSION_MINUTES": _int(env, "MINQING_WEB_SESSION_MINUTES"),
         "SESSION_MAX_HOURS": _int(env, "MINQING_SESSION_MAX_HOURS"),

@@ -46,6 +46,9 @@ class LiveServer:
             "MINQING_PUBLIC_URL": self.url,
             "MINQING_SYNC_PUSHES_PER_MINUTE": str(app_config.get("SYNC_PUSHES_PER_MINUTE", 30)),
             "PYTHONPATH": str(ROOT),
+            # every test re-creates the territory: the server must not answer from a grid
+            # index of the previous test (it re-checks at most once a second by default)
+            "MINQING_TERRITORY_RECHECK_SECONDS": "0",
             **env,
         }
         for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):

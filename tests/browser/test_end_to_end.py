@@ -61,7 +61,7 @@ def test_case_loop_through_the_pages(
     resident.get_by_label("问题类别").select_option("sanitation")
     resident.get_by_label("问题描述").fill("幸福路口垃圾桶满溢，气味很大")
     resident.get_by_role("button", name="使用我现在的位置").click()
-    resident.get_by_text("已使用您现在的位置").wait_for()
+    resident.get_by_text("位置：甲社区 · 甲社区第1网格").wait_for()  # located, then named
     resident.get_by_label("照片（可不传）").set_input_files(
         str(png_file(tmp_path, "problem.png", (120, 80, 20)))
     )
@@ -79,6 +79,7 @@ def test_case_loop_through_the_pages(
     page.goto("/console/cases")
     page.get_by_role("link", name=number).click()
     page.get_by_text("受理立案", exact=True).first.click()
+    page.locator("#accept-go-next").uncheck()  # stay on this case (default: the next one)
     page.get_by_role("button", name="受理立案").click()
     assert "已立案" in page.get_by_role("heading", level=1).inner_text()
     page.goto("/console/cases")

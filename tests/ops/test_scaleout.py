@@ -160,6 +160,7 @@ def cluster(app: Flask, backend: str, world: World, tmp_path: Path) -> Iterator[
         "MINQING_CELERY_QUEUE": queue,
         "MINQING_BEAT_TICK_SECONDS": str(TICK_SECONDS),
         "MINQING_PROXY_HOPS": "1",
+        "MINQING_TERRITORY_RECHECK_SECONDS": "0",
         "MINQING_LOGIN_MAX_FAILURES": "3",
         "MINQING_WEB_WORKERS": "2",
         "MINQING_WEB_THREADS": "2",

@@ -9,9 +9,9 @@ rebuilt when the territory changes:
   generation at once, and again when its transaction ends;
 - in another process: a cheap fingerprint query (the grids' count, highest id and latest
   `updated_at`, the communities' and subdistricts' latest `updated_at`), run at most once
-  per app context (a request, task or CLI command) and at most once per `RECHECK_SECONDS`
-  per process, compares them with those the index was built from: another process's write
-  is seen within a second.
+  per app context (a request, task or CLI command) and at most once per
+  `MINQING_TERRITORY_RECHECK_SECONDS` (1 s) per process, compares them with those the index
+  was built from: another process's write is seen within that time (0: on the next request).
 
 Bulk callers (sync pushes, imports, demo seeding, Open311) use `locate_many`: one vectorised
 tree query for all their points.
@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from flask import g
+from flask import current_app, g
 from geoalchemy2.shape import to_shape
 from sqlalchemy import Connection, Engine, event, func, select
 
@@ -147,7 +147,7 @@ def _build(fingerprint: tuple[Any, ...], engine_id: int) -> GridIndex:
     )
 
 
-RECHECK_SECONDS = 1.0  # how stale another process's territory write may look, at most
+RECHECK_SECONDS = 1.0  # default of MINQING_TERRITORY_RECHECK_SECONDS
 
 
 class _IndexCache:
@@ -173,7 +173,7 @@ class _IndexCache:
             and index.engine_id == engine_id
             and self.checked_generation == self.generation
             and (
-                time.monotonic() - self.checked_at < RECHECK_SECONDS
+                time.monotonic() - self.checked_at < _recheck_seconds()
                 or g.get("_minqing_grid_index_checked") == self.generation
             )
         ):
@@ -223,6 +223,10 @@ def _territory_write(conn: Connection, _cursor: Any, statement: str, *_args: Any
 def _territory_settled(conn: Connection) -> None:
     if conn.info.pop(_WROTE, False):
         _cache.invalidate()
+
+
+def _recheck_seconds() -> float:
+    return float(current_app.config.get("TERRITORY_RECHECK_SECONDS", RECHECK_SECONDS))
 
 
 def grid_index() -> GridIndex:
