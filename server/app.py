@@ -87,6 +87,9 @@ def _init_extensions(app: Flask) -> None:
 
     sync.install(app)
     audit.install()
+    from server import prepared
+
+    prepared.install(app)
 
 
 def _tune_sqlite(app: Flask) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, case, false, func, or_, select
@@ -82,9 +83,11 @@ ROW_COLUMNS = (
 )
 
 
+@cache
 def rows_select() -> Select[Any]:
     """The queue's Core select of `ROW_COLUMNS`; `scope` and the filters apply to it as they
-    do to `select(Case)` (they only add WHERE clauses on `Case`)."""
+    do to `select(Case)` (they only add WHERE clauses on `Case`). Built once: selects are
+    immutable, each `.where` makes a new one."""
     return (
         select(*ROW_COLUMNS)
         .select_from(Case)
