@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import BindParameter, Select, bindparam, literal, tuple_
-from sqlalchemy.sql import visitors
+from sqlalchemy import Select, bindparam, literal, tuple_
 
 from server.errors import DomainError
 from server.extensions import db
@@ -107,8 +106,6 @@ def keyset_page(
         stmt = stmt.where(key < after if desc else key > after)
     order = (column.desc(), id_col.desc()) if desc else (column.asc(), id_col.asc())
     ordered = stmt.order_by(*order).limit(bindparam("page_limit", limit + 1, literal_execute=True))
-    if db.engine.dialect.name == "postgresql":
-        ordered = with_values_inline(ordered)
     items: list[Any] = (
         plain_rows(db.session.execute(ordered)) if rows else list(db.session.scalars(ordered))
     )
@@ -120,25 +117,6 @@ def keyset_page(
         else None
     )
     return Page(items=items, next_cursor=next_cursor)
-
-
-def with_values_inline(stmt: Select[Any]) -> Select[Any]:
-    """`stmt` with every bound value rendered into the SQL text at execution.
-
-    A list's query text then names its filter values, so PostgreSQL plans it for them: psycopg
-    prepares a query after a few executions, and PostgreSQL may then switch to a generic plan
-    made without the values (measured: a number-prefix search at 1M cases took 22 s on one).
-    The same page asked again still has the same text, so it stays prepared.
-    """
-
-    def inline(element: Any, **_: Any) -> Any:
-        if isinstance(element, BindParameter) and not element.literal_execute:
-            clone = element._clone(maintain_key=True)
-            clone.literal_execute = True
-            return clone
-        return None
-
-    return visitors.replacement_traverse(stmt, {}, inline)  # type: ignore[no-any-return]
 
 
 def plain_rows(result: Any) -> list[Any]:
