@@ -2,6 +2,7 @@
 
     python bench/queue_load.py                                  # 1k, 100k, 1M cases
     python bench/queue_load.py --sizes 1000,100000 --seconds 15 # a quicker run
+    python bench/queue_load.py --sizes 100000,1000000 --search-only  # the text search alone
 
 PostGIS only (MINQING_BENCH_DATABASE_URL, as `make bench` sets it). The demo sub-district is
 seeded, then cases are loaded by COPY (Chinese descriptions from a small vocabulary, one rare
@@ -22,6 +23,7 @@ The machine is shared: read the ratios, measured in the same run, not the absolu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import statistics
 import time
@@ -49,16 +51,15 @@ WHAT = ["垃圾堆放", "路灯不亮", "井盖缺失", "噪音扰民", "违章�
 WHERE = ["小区门口", "菜市场旁", "学校附近", "公园东门", "老街巷口", "河边步道", "停车场",
          "单元楼下", "公交站台", "社区广场"]  # fmt: skip
 RARE = "青石板路面塌陷"  # in one case of 10,000
-TRGM_INDEXES = {
-    "ix_cases_description_trgm": "description",
-    "ix_cases_number_trgm": "number",
-    "ix_cases_address_trgm": "address",
-}
+# the text search's GIN indexes (trigrams; the 1–2 character grams of 0015_search_bigrams):
+# dropped before a COPY and rebuilt after from their own definitions
+SEARCH_INDEXES = ("ix_cases_description_trgm", "ix_cases_number_trgm", "ix_cases_address_trgm",
+                  "ix_cases_search_grams")  # fmt: skip
 
 
 def copy_cases(n: int, start: int, ctx: dict[str, Any]) -> float:
-    """COPY n synthetic cases; the trigram indexes are dropped first and rebuilt after (a
-    bulk build is much cheaper than n GIN insertions)."""
+    """COPY n synthetic cases; the search's GIN indexes are dropped first and rebuilt after
+    (a bulk build is much cheaper than n GIN insertions)."""
     from server.extensions import db
 
     rng: random.Random = ctx["rng"]
@@ -72,7 +73,13 @@ def copy_cases(n: int, start: int, ctx: dict[str, Any]) -> float:
     )
     began = time.perf_counter()
     with db.engine.begin() as conn:
-        for name in TRGM_INDEXES:
+        ddl = list(
+            conn.scalars(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = ANY(:names)"),
+                {"names": list(SEARCH_INDEXES)},
+            )
+        )
+        for name in SEARCH_INDEXES:
             conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
         raw = conn.connection.dbapi_connection
         with raw.cursor() as cur, cur.copy(f"COPY cases ({cols}) FROM STDIN") as cp:
@@ -97,8 +104,8 @@ def copy_cases(n: int, start: int, ctx: dict[str, Any]) -> float:
                         rng.choice(ctx["units"]) if on_clock else None,
                     )
                 )  # fmt: skip
-        for name, column in TRGM_INDEXES.items():
-            conn.execute(text(f"CREATE INDEX {name} ON cases USING gin ({column} gin_trgm_ops)"))
+        for statement in ddl:
+            conn.execute(text(statement))
         conn.execute(text("ANALYZE cases"))
     return time.perf_counter() - began
 
@@ -160,22 +167,27 @@ def _principal(_token: str) -> Any:
 
 
 def search_times(app: Any, token: str, repeat: int) -> list[tuple[str, float, float, int]]:
-    """(needle, ms with the indexes, ms with bitmap scans off, cases on the page)."""
+    """(needle, ms with the indexes, ms with bitmap scans off, cases on the page); the first
+    row is the plain page (no `q`), the baseline."""
     from server.extensions import db
     from server.services.caseloop import case_queries
 
     needles = [
+        "",  # the plain page, no search: the baseline
         "垃圾",  # a common two-character word (trigram indexes cannot serve it)
+        "灯",  # a common single character
         "垃圾堆放",  # common, four characters
         RARE,  # rare: one case in 10,000
         "塌陷",  # the rare one's two-character word
+        "塌",  # the rare one's single character
+        "编号12345",  # a description's number: in 1 case (2 in 10 at 100k/1M)
         "BN-00000123",  # a number's prefix
     ]
     out = []
     with app.test_request_context():
         principal = _principal(token)
         for needle in needles:
-            f = case_queries.CaseFilter(q=needle)
+            f = case_queries.CaseFilter(q=needle or None)
             ms: dict[bool, float] = {}
             found = 0
             for indexed in (True, False):
@@ -200,6 +212,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="per load phase")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=30, help="in-process samples")
+    parser.add_argument(
+        "--search-only", action="store_true", help="only the text search (no server, no load)"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -228,45 +243,49 @@ def main() -> None:
         url = db.engine.url.render_as_string(hide_password=False)
     rows: list[dict[str, Any]] = []
     loaded = 0
-    with Gunicorn(url) as server:
-        print(f"gunicorn 2 workers × 4 threads on :{server.port}; log {server.log}")
-        token = server.login("dispatcher", "bench-password")  # signed with the server's key
+    server = contextlib.nullcontext() if args.search_only else Gunicorn(url)
+    with server:
+        token = ""
+        if not args.search_only:
+            print(f"gunicorn 2 workers × 4 threads on :{server.port}; log {server.log}")
+            token = server.login("dispatcher", "bench-password")  # signed with the server's key
         headers = {"Authorization": f"Bearer {token}"}
         for size in sizes:
             with app.app_context():
                 secs = copy_cases(size - loaded, loaded, ctx)
             print(
-                f"COPY {size - loaded:,} cases (+ trigram indexes rebuilt) in {secs:.1f} s",
+                f"COPY {size - loaded:,} cases (+ search indexes rebuilt) in {secs:.1f} s",
                 flush=True,
             )
             loaded = size
-            with app.app_context():
-                orm_ms, rows_ms, n = per_page_cpu(app, token, args.repeat)
-            phases: dict[str, list[Any]] = {"me": [], "queue": []}
-            for _ in range(2):
-                for label, path in (("me", "/api/v1/me"), ("queue", "/api/v1/cases?limit=50")):
-                    phases[label].append(
-                        closed_loop(
-                            server.port,
-                            path,
-                            headers,
-                            concurrency=args.concurrency,
-                            seconds=args.seconds,
-                        )
+            row: dict[str, Any] = {"size": size}
+            if not args.search_only:
+                with app.app_context():
+                    row["orm_ms"], row["rows_ms"], row["items"] = per_page_cpu(
+                        app, token, args.repeat
                     )
+                phases: dict[str, list[Any]] = {"me": [], "queue": []}
+                for _ in range(2):
+                    for label, path in (
+                        ("me", "/api/v1/me"),
+                        ("queue", "/api/v1/cases?limit=50"),
+                    ):
+                        phases[label].append(
+                            closed_loop(
+                                server.port,
+                                path,
+                                headers,
+                                concurrency=args.concurrency,
+                                seconds=args.seconds,
+                            )
+                        )
+                row["phases"] = phases
             with app.app_context():
-                search = search_times(app, token, max(5, args.repeat // 3))
-            rows.append(
-                {
-                    "size": size,
-                    "orm_ms": orm_ms,
-                    "rows_ms": rows_ms,
-                    "items": n,
-                    "phases": phases,
-                    "search": search,
-                }
-            )
+                row["search"] = search_times(app, token, max(5, args.repeat // 3))
+            rows.append(row)
             report(rows[-1], args)
+    if args.search_only:
+        return
     print("\n## summary: queue throughput ÷ /me, p95 by size")
     print(f"  {'cases':>10} {'me req/s':>9} {'queue req/s':>12} {'ratio':>6} {'queue p95':>10}")
     for r in rows:
@@ -295,6 +314,12 @@ def _merge(results: list[Any]) -> Any:
 
 def report(r: dict[str, Any], args: Any) -> None:
     print(f"\n## {r['size']:,} cases")
+    if "phases" in r:
+        _report_load(r, args)
+    _report_search(r)
+
+
+def _report_load(r: dict[str, Any], args: Any) -> None:
     print(
         f"  per page in-process (first page, {r['items']} cases, median of {args.repeat}): "
         f"ORM path {r['orm_ms']:.2f} ms, row path {r['rows_ms']:.2f} ms "
@@ -309,12 +334,19 @@ def report(r: dict[str, Any], args: Any) -> None:
             f"{m.errors:7d}" + (f"  {m.statuses}" if m.statuses else "")
         )
     print(f"  queue ÷ me: {merged['queue'].rate / merged['me'].rate:.0%}")
+
+
+def _report_search(r: dict[str, Any]) -> None:
     print("  text search (q), the page's query in-process, median ms:")
-    print(f"  {'needle':<14} {'indexed':>8} {'no index':>9} {'speed-up':>9} {'found':>6}")
+    plain = r["search"][0][1]
+    print(
+        f"  {'needle':<14} {'indexed':>8} {'÷ plain':>8} {'no index':>9} {'speed-up':>9} "
+        f"{'found':>6}"
+    )
     for needle, with_ms, without_ms, found in r["search"]:
         print(
-            f"  {needle:<14} {with_ms:8.2f} {without_ms:9.2f} {without_ms / with_ms:8.1f}× "
-            f"{found:6d}"
+            f"  {needle or '(plain page)':<14} {with_ms:8.2f} {with_ms / plain:7.1f}× "
+            f"{without_ms:9.2f} {without_ms / with_ms:8.1f}× {found:6d}"
         )
 
 
