@@ -45,7 +45,7 @@ def _like(text: str) -> Any:
 
 def _fts_rows(fts: Any, name: str, query: str) -> Any:
     """`cases.rowid IN (the rows of FTS5 table `fts` that match `query`)`."""
-    hits = (
+    hits: Any = (
         select(literal_column("rowid"))
         .select_from(fts)
         .where(literal_column(name).op("MATCH")(query))
