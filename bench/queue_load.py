@@ -3,8 +3,10 @@
     python bench/queue_load.py                                  # 1k, 100k, 1M cases
     python bench/queue_load.py --sizes 1000,100000 --seconds 15 # a quicker run
     python bench/queue_load.py --sizes 100000,1000000 --search-only  # the text search alone
+    python bench/queue_load.py --sizes 100000 --search-only --backend spatialite
 
-PostGIS only (MINQING_BENCH_DATABASE_URL, as `make bench` sets it). The demo sub-district is
+PostGIS (MINQING_BENCH_DATABASE_URL, as `make bench` sets it); `--search-only --backend
+spatialite` measures the text search alone on a temporary SpatiaLite file. The demo sub-district is
 seeded, then cases are loaded by COPY (Chinese descriptions from a small vocabulary, one rare
 phrase per 10,000 cases) in steps up to each size. At each size:
 
@@ -57,20 +59,70 @@ SEARCH_INDEXES = ("ix_cases_description_trgm", "ix_cases_number_trgm", "ix_cases
                   "ix_cases_search_grams")  # fmt: skip
 
 
+COLUMNS = (
+    "id, number, public_token, subdistrict_id, community_id, grid_id, category_id, "
+    "priority, source, status, description, address, point, lon, lat, reported_crs, "
+    "reporter_role, reporter_name, reporter_phone, reported_at, created_at, updated_at, "
+    "overdue, rework_count, send_back_count, extension_count, version, deadline_at, unit_id"
+)
+
+
+def synthetic_cases(n: int, start: int, ctx: dict[str, Any]) -> Any:
+    """n synthetic cases as rows of COLUMNS (the point as EWKT)."""
+    rng: random.Random = ctx["rng"]
+    statuses = [s for s, w in STATUS_MIX for _ in range(w)]
+    now = datetime.now(UTC)
+    for i in range(start, start + n):
+        gid, cid, lon, lat = rng.choice(ctx["grids"])
+        created = now - timedelta(seconds=rng.randint(0, 365 * 86400))
+        status = rng.choice(statuses)
+        description = (
+            RARE if i % 10_000 == 5_000 else f"{rng.choice(WHERE)}{rng.choice(WHAT)}"
+        ) + f"，编号{i}"
+        on_clock = status in ("dispatched", "in_progress")
+        yield (
+            uuid.uuid4().hex, f"BN-{i:09d}", uuid.uuid4().hex,
+            ctx["subdistrict_id"], cid, gid, rng.choice(ctx["categories"]),
+            "normal", "hotline", status, description,
+            f"{rng.choice(WHERE)}{rng.randint(1, 200)}号",
+            f"SRID=4326;POINT({lon} {lat})",
+            lon, lat, "wgs84", "dispatcher", "王小明", "13912345678",
+            created, created, created, False, 0, 0, 0, 1,
+            created + timedelta(days=3) if on_clock else None,
+            rng.choice(ctx["units"]) if on_clock else None,
+        )  # fmt: skip
+
+
+def insert_cases_sqlite(n: int, start: int, ctx: dict[str, Any]) -> float:
+    """INSERT n synthetic cases on SpatiaLite, through the search triggers."""
+    from server.extensions import db
+
+    marks = ", ".join("GeomFromEWKT(?)" if c == "point" else "?" for c in COLUMNS.split(", "))
+    began = time.perf_counter()
+    with db.engine.begin() as conn:
+        raw = conn.connection.dbapi_connection
+        batch: list[Any] = []
+        for row in synthetic_cases(n, start, ctx):
+            batch.append(
+                tuple(
+                    v.replace(tzinfo=None).isoformat(sep=" ") if isinstance(v, datetime) else v
+                    for v in row
+                )
+            )
+            if len(batch) == 10_000:
+                raw.executemany(f"INSERT INTO cases ({COLUMNS}) VALUES ({marks})", batch)
+                batch = []
+        if batch:
+            raw.executemany(f"INSERT INTO cases ({COLUMNS}) VALUES ({marks})", batch)
+        conn.execute(text("ANALYZE"))
+    return time.perf_counter() - began
+
+
 def copy_cases(n: int, start: int, ctx: dict[str, Any]) -> float:
     """COPY n synthetic cases; the search's GIN indexes are dropped first and rebuilt after
     (a bulk build is much cheaper than n GIN insertions)."""
     from server.extensions import db
 
-    rng: random.Random = ctx["rng"]
-    statuses = [s for s, w in STATUS_MIX for _ in range(w)]
-    now = datetime.now(UTC)
-    cols = (
-        "id, number, public_token, subdistrict_id, community_id, grid_id, category_id, "
-        "priority, source, status, description, address, point, lon, lat, reported_crs, "
-        "reporter_role, reporter_name, reporter_phone, reported_at, created_at, updated_at, "
-        "overdue, rework_count, send_back_count, extension_count, version, deadline_at, unit_id"
-    )
     began = time.perf_counter()
     with db.engine.begin() as conn:
         ddl = list(
@@ -82,28 +134,9 @@ def copy_cases(n: int, start: int, ctx: dict[str, Any]) -> float:
         for name in SEARCH_INDEXES:
             conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
         raw = conn.connection.dbapi_connection
-        with raw.cursor() as cur, cur.copy(f"COPY cases ({cols}) FROM STDIN") as cp:
-            for i in range(start, start + n):
-                gid, cid, lon, lat = rng.choice(ctx["grids"])
-                created = now - timedelta(seconds=rng.randint(0, 365 * 86400))
-                status = rng.choice(statuses)
-                description = (
-                    RARE if i % 10_000 == 5_000 else f"{rng.choice(WHERE)}{rng.choice(WHAT)}"
-                ) + f"，编号{i}"
-                on_clock = status in ("dispatched", "in_progress")
-                cp.write_row(
-                    (
-                        uuid.uuid4().hex, f"BN-{i:09d}", uuid.uuid4().hex,
-                        ctx["subdistrict_id"], cid, gid, rng.choice(ctx["categories"]),
-                        "normal", "hotline", status, description,
-                        f"{rng.choice(WHERE)}{rng.randint(1, 200)}号",
-                        f"SRID=4326;POINT({lon} {lat})",
-                        lon, lat, "wgs84", "dispatcher", "王小明", "13912345678",
-                        created, created, created, False, 0, 0, 0, 1,
-                        created + timedelta(days=3) if on_clock else None,
-                        rng.choice(ctx["units"]) if on_clock else None,
-                    )
-                )  # fmt: skip
+        with raw.cursor() as cur, cur.copy(f"COPY cases ({COLUMNS}) FROM STDIN") as cp:
+            for row in synthetic_cases(n, start, ctx):
+                cp.write_row(row)
         for statement in ddl:
             conn.execute(text(statement))
         conn.execute(text("ANALYZE cases"))
@@ -167,10 +200,14 @@ def _principal(_token: str) -> Any:
 
 
 def search_times(app: Any, token: str, repeat: int) -> list[tuple[str, float, float, int]]:
-    """(needle, ms with the indexes, ms with bitmap scans off, cases on the page); the first
-    row is the plain page (no `q`), the baseline."""
+    """(needle, ms with the indexes, ms without, cases on the page); the first row is the
+    plain page (no `q`), the baseline. Without the indexes: bitmap scans off on PostGIS (the
+    plan the unindexed ILIKE had), the bare LIKE on SQLite."""
     from server.extensions import db
-    from server.services.caseloop import case_queries
+    from server.services.caseloop import case_queries, case_search
+
+    postgres = db.engine.dialect.name == "postgresql"
+    candidates = case_search._candidates
 
     needles = [
         "",  # the plain page, no search: the baseline
@@ -192,16 +229,20 @@ def search_times(app: Any, token: str, repeat: int) -> list[tuple[str, float, fl
             found = 0
             for indexed in (True, False):
                 samples = []
+                case_search._candidates = candidates if indexed else lambda _text: None  # type: ignore[assignment]
                 for _ in range(repeat):
-                    db.session.execute(
-                        text(f"SET enable_bitmapscan = {'on' if indexed else 'off'}")
-                    )
+                    if postgres:
+                        db.session.execute(
+                            text(f"SET enable_bitmapscan = {'on' if indexed else 'off'}")
+                        )
                     began = time.perf_counter()
                     found = len(case_queries.list_case_rows(principal, f, limit=50).items)
                     samples.append((time.perf_counter() - began) * 1000)
                     db.session.rollback()
                 ms[indexed] = statistics.median(samples)
-            db.session.execute(text("RESET enable_bitmapscan"))
+            case_search._candidates = candidates  # type: ignore[method-assign]
+            if postgres:
+                db.session.execute(text("RESET enable_bitmapscan"))
             out.append((needle, ms[True], ms[False], found))
     return out
 
@@ -215,7 +256,15 @@ def main() -> None:
     parser.add_argument(
         "--search-only", action="store_true", help="only the text search (no server, no load)"
     )
+    parser.add_argument(
+        "--backend",
+        choices=("postgis", "spatialite"),
+        default="postgis",
+        help="spatialite: with --search-only (cases inserted through the search triggers)",
+    )
     args = parser.parse_args()
+    if args.backend == "spatialite" and not args.search_only:
+        parser.error("--backend spatialite needs --search-only")
     sizes = [int(s) for s in args.sizes.split(",")]
 
     from server.demo.seed import seed_demo
@@ -223,7 +272,8 @@ def main() -> None:
     from server.models import Category, Grid, Subdistrict, Unit
     from server.services.uow import unit_of_work
 
-    app = fresh_app("postgis")
+    app = fresh_app(args.backend)
+    load = copy_cases if args.backend == "postgis" else insert_cases_sqlite
     with app.app_context():
         with unit_of_work() as uow:
             seed_demo(uow, "bench-password")
@@ -252,9 +302,10 @@ def main() -> None:
         headers = {"Authorization": f"Bearer {token}"}
         for size in sizes:
             with app.app_context():
-                secs = copy_cases(size - loaded, loaded, ctx)
+                secs = load(size - loaded, loaded, ctx)
             print(
-                f"COPY {size - loaded:,} cases (+ search indexes rebuilt) in {secs:.1f} s",
+                f"{'COPY' if args.backend == 'postgis' else 'INSERT'} {size - loaded:,} cases "
+                f"(+ search indexes) in {secs:.1f} s",
                 flush=True,
             )
             loaded = size
