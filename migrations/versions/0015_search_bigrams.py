@@ -9,7 +9,7 @@ than three. This revision indexes every character and every pair of adjacent cha
 a case's searchable text (description, number, address; case-folded as the search folds):
 
 - PostGIS: a GIN index on the expression `case_search_grams(description, number, address)`,
-  an immutable SQL function giving the distinct unigrams and bigrams of
+  an immutable PL/pgSQL function giving the unigrams and bigrams of
   `lower(concat_ws(E'\\n', ...))`; `case_search_needle_grams(q)` gives a needle's bigrams
   (or its one character). The index narrows, the queue's ILIKE rechecks.
 - SQLite: a contentless FTS5 table `cases_search_grams` (detail=none) whose one column holds
@@ -33,13 +33,19 @@ branch_labels = None
 depends_on = None
 
 PG_CREATE = [
-    # the distinct characters and pairs of adjacent characters of a case's searchable text
+    # the characters and pairs of adjacent characters of a case's searchable text (PL/pgSQL:
+    # measured 12 µs a case against 52–225 µs for set-based SQL versions; GIN drops repeats)
     "CREATE OR REPLACE FUNCTION case_search_grams(d text, n text, a text) RETURNS text[] "
-    "LANGUAGE sql IMMUTABLE PARALLEL SAFE COST 1000 AS $$ "
-    "SELECT coalesce(array_agg(DISTINCT substr(s.t, i.i, w.w)), '{}'::text[]) "
-    "FROM (SELECT lower(concat_ws(E'\\n', d, n, a)) AS t) AS s, "
-    "generate_series(1, length(s.t)) AS i(i), (VALUES (1), (2)) AS w(w) "
-    "WHERE i.i + w.w - 1 <= length(s.t) $$",
+    # COST 10: dearer than the ILIKE, which a filter then runs first, yet not so dear that
+    # the planner shuns a scan in the page's order for a common needle
+    "LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE COST 10 AS $$ "
+    "DECLARE t text := lower(concat_ws(E'\\n', d, n, a)); c text[]; r text[]; "
+    "BEGIN "
+    "IF t = '' THEN RETURN '{}'::text[]; END IF; "
+    "c := regexp_split_to_array(t, ''); r := c; "
+    "FOR i IN 1 .. cardinality(c) - 1 LOOP r := r || (c[i] || c[i + 1]); END LOOP; "
+    "RETURN r; "
+    "END $$",
     # what a needle's cases must all hold: its pairs (or its one character)
     "CREATE OR REPLACE FUNCTION case_search_needle_grams(q text) RETURNS text[] "
     "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ "
