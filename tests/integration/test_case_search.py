@@ -273,6 +273,38 @@ def test_random_text_finds_what_like_finds(
     assert hits > 20  # the needles did find things
 
 
+def test_a_common_gram_is_left_to_the_like(
+    monkeypatch: pytest.MonkeyPatch,
+    client: FlaskClient,
+    tokens: dict[str, str],
+    texts: dict[str, Any],
+) -> None:
+    """On SQLite a gram held by many cases is searched by the LIKE alone: same answers."""
+    from server.services.caseloop import case_search
+
+    monkeypatch.setattr(case_search, "COMMON_GRAM_CASES", 0)
+    token = tokens["dispatcher"]
+    assert _found(client, token, "垃圾") == {
+        "小区门口垃圾堆放多日",
+        "垃圾桶满溢，气味很大",
+        "路灯不亮",
+    }
+    assert _found(client, token, "A_") == {"楼道堆放杂物 a_b"}
+    assert _found(client, token, "%") == {"井盖缺失 100% 危险"}
+
+
+def test_the_gram_vocabulary_counts_cases(app: Flask, texts: dict[str, Any]) -> None:
+    from server.extensions import db
+    from server.services.caseloop import case_grams, case_search
+
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            return
+        assert case_search._cases_holding(case_grams.token("垃圾")) == 3
+        assert case_search._cases_holding(case_grams.token("a")) >= 1
+        assert case_search._cases_holding(case_grams.token("亮垃")) == 0
+
+
 def test_the_migration_folds_and_encodes_as_the_app_does() -> None:
     """The delete trigger recomputes a case's grams: the migration's copy of the function
     must give the text the app's gives."""

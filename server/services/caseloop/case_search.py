@@ -10,7 +10,10 @@ always decides (ILIKE on PostGIS, LIKE on SQLite; `%` and `_` are text, not wild
   an index of every character and every pair of adjacent characters of the case's text.
   On PostGIS a GIN index on `case_search_grams(description, number, address)` (a text
   array) answers `@> case_search_needle_grams(q)`; on SQLite an FTS5 table of the grams,
-  hex-encoded (server.services.caseloop.case_grams), answers the needle's one token.
+  hex-encoded (server.services.caseloop.case_grams), answers the needle's one token —
+  unless more than COMMON_GRAM_CASES cases hold it (its fts5vocab count): SQLite cannot
+  weigh a MATCH against a scan in the page's order, which finds a page of a common word
+  sooner than the index's thousands of rows sorted. PostgreSQL's planner weighs it itself.
 
 Chinese has no spaces between words, so a two-character word (e.g. 垃圾) is a two-character
 needle: found through the gram index on both backends.
@@ -21,12 +24,14 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, func, literal_column, or_, select, table
+from sqlalchemy import text as sql_text
 
 from server.models import Case
 from server.services.caseloop import case_grams
 from server.services.territory.spatial import backend
 
 FTS_MIN_CHARS = 3  # a trigram index can only answer needles of at least one trigram
+COMMON_GRAM_CASES = 5_000  # SQLite: a gram held by more cases is left to the LIKE
 
 _fts = table("cases_search")
 _grams = table("cases_search_grams")
@@ -55,7 +60,7 @@ def _fts_rows(fts: Any, name: str, query: str) -> Any:
 
 def _candidates(text: str) -> Any | None:
     """The index's narrowing of the cases for a non-empty needle, or None where the LIKE
-    itself is indexed (trigrams on PostGIS)."""
+    itself is indexed (trigrams on PostGIS) or alone is faster (a common gram on SQLite)."""
     sqlite = backend() == "sqlite"
     if len(text) >= FTS_MIN_CHARS:
         if not sqlite:
@@ -63,9 +68,22 @@ def _candidates(text: str) -> Any | None:
         return _fts_rows(_fts, "cases_search", '"' + text.replace('"', '""') + '"')
     if sqlite:
         # folded as LIKE folds: one gram (the needle is one or two characters), one token
-        return _fts_rows(_grams, "cases_search_grams", case_grams.token(case_grams.fold(text)))
+        token = case_grams.token(case_grams.fold(text))
+        if _cases_holding(token) > COMMON_GRAM_CASES:
+            return None
+        return _fts_rows(_grams, "cases_search_grams", token)
     row_grams = func.case_search_grams(Case.description, Case.number, Case.address)
     return row_grams.op("@>", is_comparison=True)(func.case_search_needle_grams(text))
+
+
+def _cases_holding(token: str) -> int:
+    """How many cases' text holds the gram `token` (SQLite's gram vocabulary, ~0.1 ms)."""
+    from server.extensions import db
+
+    docs = db.session.scalar(
+        sql_text("SELECT doc FROM cases_search_grams_vocab WHERE term = :term"), {"term": token}
+    )
+    return int(docs or 0)
 
 
 def matches(q: str) -> Any:
