@@ -64,6 +64,7 @@ PG_DROP = [
 ]
 
 SQLITE_DROP = [
+    "DROP TABLE IF EXISTS cases_search_vocab",
     "DROP TABLE IF EXISTS cases_search_grams_vocab",
     "DROP TRIGGER IF EXISTS cases_search_grams_ai",
     "DROP TRIGGER IF EXISTS cases_search_grams_ad",
@@ -91,6 +92,8 @@ SQLITE_CREATE = [
     "SELECT rowid, case_search_grams(description, number, address) FROM cases",
     # how many cases hold a gram: the search leaves a common one to the LIKE
     "CREATE VIRTUAL TABLE cases_search_grams_vocab USING fts5vocab(cases_search_grams, 'row')",
+    # the same for 0013's trigram table
+    "CREATE VIRTUAL TABLE cases_search_vocab USING fts5vocab(cases_search, 'row')",
 ]
 
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}

@@ -291,6 +291,9 @@ def test_a_common_gram_is_left_to_the_like(
     }
     assert _found(client, token, "A_") == {"楼道堆放杂物 a_b"}
     assert _found(client, token, "%") == {"井盖缺失 100% 危险"}
+    assert _found(client, token, "垃圾堆放") == {"小区门口垃圾堆放多日"}  # trigrams too
+    assert _found(client, token, "A_B") == {"楼道堆放杂物 a_b"}
+    assert _found(client, token, "100%") == {"井盖缺失 100% 危险"}
 
 
 def test_the_gram_vocabulary_counts_cases(app: Flask, texts: dict[str, Any]) -> None:
@@ -303,6 +306,15 @@ def test_the_gram_vocabulary_counts_cases(app: Flask, texts: dict[str, Any]) -> 
         assert case_search._cases_holding(case_grams.token("垃圾")) == 3
         assert case_search._cases_holding(case_grams.token("a")) >= 1
         assert case_search._cases_holding(case_grams.token("亮垃")) == 0
+        kept = case_search.COMMON_GRAM_CASES
+        case_search.COMMON_GRAM_CASES = 0
+        try:
+            assert case_search._common_trigrams("垃圾堆放")  # each trigram held by a case
+            assert case_search._common_trigrams("A_B")  # folded
+            assert not case_search._common_trigrams("垃圾堆满")  # 圾堆满 is held by none
+        finally:
+            case_search.COMMON_GRAM_CASES = kept
+        assert not case_search._common_trigrams("垃圾堆放")  # one case is not common
 
 
 def test_the_migration_folds_and_encodes_as_the_app_does() -> None:

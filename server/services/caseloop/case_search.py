@@ -5,7 +5,8 @@ always decides (ILIKE on PostGIS, LIKE on SQLite; `%` and `_` are text, not wild
 
 - three characters or more (migration 0013_perfq_case_search): on PostGIS trigram GIN
   indexes (pg_trgm) serve the ILIKE itself; on SQLite an FTS5 table with the trigram
-  tokenizer (kept by triggers) gives the candidates as an FTS phrase.
+  tokenizer (kept by triggers) gives the candidates as an FTS phrase — unless each of its
+  trigrams is common (more than COMMON_GRAM_CASES cases, by the fts5vocab counts).
 - one or two characters (migration 0015_search_bigrams), which trigrams cannot answer:
   an index of every character and every pair of adjacent characters of the case's text.
   On PostGIS a GIN index on `case_search_grams(description, number, address)` (a text
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, literal_column, or_, select, table
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select, table
 from sqlalchemy import text as sql_text
 
 from server.models import Case
@@ -63,7 +64,7 @@ def _candidates(text: str) -> Any | None:
     itself is indexed (trigrams on PostGIS) or alone is faster (a common gram on SQLite)."""
     sqlite = backend() == "sqlite"
     if len(text) >= FTS_MIN_CHARS:
-        if not sqlite:
+        if not sqlite or _common_trigrams(text):
             return None
         return _fts_rows(_fts, "cases_search", '"' + text.replace('"', '""') + '"')
     if sqlite:
@@ -84,6 +85,26 @@ def _cases_holding(token: str) -> int:
         sql_text("SELECT doc FROM cases_search_grams_vocab WHERE term = :term"), {"term": token}
     )
     return int(docs or 0)
+
+
+def _common_trigrams(text: str) -> bool:
+    """Whether every trigram of the needle is held by more than COMMON_GRAM_CASES cases
+    (SQLite's trigram vocabulary): then the phrase may match thousands, and the LIKE alone
+    fills a page sooner. Folded as Python folds, which may differ from FTS5 on some letters:
+    a trigram not found counts as rare, so a miss costs speed, never an answer."""
+    from server.extensions import db
+
+    folded = text.lower()
+    trigrams = sorted({folded[i : i + 3] for i in range(len(folded) - 2)})
+    counts = list(
+        db.session.scalars(
+            sql_text("SELECT doc FROM cases_search_vocab WHERE term IN :terms").bindparams(
+                bindparam("terms", expanding=True)
+            ),
+            {"terms": trigrams},
+        )
+    )
+    return len(counts) == len(trigrams) and min(counts) > COMMON_GRAM_CASES
 
 
 def matches(q: str) -> Any:
