@@ -16,8 +16,10 @@ phrase per 10,000 cases) in steps up to each size. At each size:
 2. **under load**: gunicorn (2 workers × 4 threads) and a closed loop of 8 Python clients
    with keep-alive connections, alternately on `/api/v1/me` and on the queue's first page
    (50 cases) as the dispatcher, twice each; throughput, p50, p95, and queue ÷ me;
-3. **text search** (`q`): the queue's page for a needle with the trigram indexes usable
-   and with them disabled (`SET enable_bitmapscan = off`: the plan the unindexed ILIKE had).
+3. **text search** (`q`): the queue's page for a needle with the search indexes usable
+   (trigrams for 3+ characters, the character grams of 0015_search_bigrams for 1–2) and
+   with them disabled (`SET enable_bitmapscan = off`: the plan the unindexed ILIKE had; on
+   SQLite the bare LIKE), against the plain page (no `q`) of the same run.
 
 The machine is shared: read the ratios, measured in the same run, not the absolute figures.
 """
