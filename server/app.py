@@ -99,6 +99,7 @@ def _tune_sqlite(app: Flask) -> None:
     from sqlalchemy import event
 
     from server.extensions import db
+    from server.services.caseloop import case_grams
 
     with app.app_context():
         engine = db.engine
@@ -113,6 +114,7 @@ def _tune_sqlite(app: Flask) -> None:
         # per record it applies on its own)
         cursor.execute("PRAGMA temp_store = MEMORY")
         cursor.close()
+        case_grams.install(dbapi_conn)  # the search index's triggers call it
 
 
 def _register_routes(app: Flask) -> None:

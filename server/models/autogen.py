@@ -35,10 +35,12 @@ SPATIAL_INTERNAL_TABLES = frozenset(
 )
 
 
-# The queue's text search (migration 0013_perfq_case_search): SQLite's FTS5 table with its
-# shadow tables, PostGIS's trigram GIN indexes. Written by hand, invisible to the models.
+# The queue's text search (migrations 0013_perfq_case_search, 0015_search_bigrams): SQLite's
+# FTS5 tables (cases_search, cases_search_grams) with their shadow tables, PostGIS's trigram
+# GIN indexes and its gram index. Written by hand, invisible to the models.
 SEARCH_TABLE_PREFIX = "cases_search"
 SEARCH_INDEX_SUFFIX = "_trgm"
+SEARCH_GRAMS_INDEX = "ix_cases_search_grams"
 
 
 def include_object(
@@ -48,7 +50,11 @@ def include_object(
         return False
     if obj_type == "table" and name and name.lower().startswith(SEARCH_TABLE_PREFIX):
         return False
-    if obj_type == "index" and name and name.endswith(SEARCH_INDEX_SUFFIX):
+    if (
+        obj_type == "index"
+        and name
+        and (name.endswith(SEARCH_INDEX_SUFFIX) or name == SEARCH_GRAMS_INDEX)
+    ):
         return False
     return bool(alembic_helpers.include_object(obj, name, obj_type, reflected, compare_to))
 

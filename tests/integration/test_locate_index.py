@@ -142,3 +142,24 @@ def test_border_rule_and_outside(app: Flask, world: World) -> None:
         with pytest.raises(DomainError) as refused:
             locate.locate(119.2, 32.39, "wgs84", None)
         assert refused.value.code == "outside_subdistrict"
+
+
+def test_bulk_locate_pauses_the_collector_and_restores_it() -> None:
+    import gc
+
+    from server.services.territory import locate
+
+    assert gc.isenabled()
+    with locate._gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with locate._gc_paused():
+            pass
+        assert not gc.isenabled()  # disabled by someone else: stays so
+    finally:
+        gc.enable()
+    with pytest.raises(ValueError), locate._gc_paused():
+        raise ValueError
+    assert gc.isenabled()

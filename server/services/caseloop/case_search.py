@@ -1,29 +1,41 @@
 """The queue's text search (`q`): a substring of a case's description, number or address.
 
-Indexed on both backends (migration 0013_perfq_case_search):
+Indexed on both backends, for every needle length; the index only narrows, the same LIKE as
+always decides (ILIKE on PostGIS, LIKE on SQLite; `%` and `_` are text, not wildcards):
 
-- PostGIS: trigram GIN indexes (pg_trgm) on the three columns serve the very ILIKE the queue
-  has always run; the planner picks them for a needle of three characters or more.
-- SQLite: an FTS5 table with the trigram tokenizer over the same columns (kept by triggers);
-  a needle of three characters or more is an FTS phrase (a substring, case-insensitive), a
-  shorter one falls back to LIKE (trigram indexes cannot answer it on either backend).
+- three characters or more (migration 0013_perfq_case_search): on PostGIS trigram GIN
+  indexes (pg_trgm) serve the ILIKE itself; on SQLite an FTS5 table with the trigram
+  tokenizer (kept by triggers) gives the candidates as an FTS phrase — unless each of its
+  trigrams is common (more than COMMON_GRAM_CASES cases, by the fts5vocab counts).
+- one or two characters (migration 0015_search_bigrams), which trigrams cannot answer:
+  an index of every character and every pair of adjacent characters of the case's text.
+  On PostGIS a GIN index on `case_search_grams(description, number, address)` (a text
+  array) answers `@> case_search_needle_grams(q)`; on SQLite an FTS5 table of the grams,
+  hex-encoded (server.services.caseloop.case_grams), answers the needle's one token —
+  unless more than COMMON_GRAM_CASES cases hold it (its fts5vocab count): SQLite cannot
+  weigh a MATCH against a scan in the page's order, which finds a page of a common word
+  sooner than the index's thousands of rows sorted. PostgreSQL's planner weighs it itself.
 
 Chinese has no spaces between words, so a two-character word (e.g. 垃圾) is a two-character
-needle: found on both backends, by the fallback.
+needle: found through the gram index on both backends.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import literal_column, or_, select, table
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select, table
+from sqlalchemy import text as sql_text
 
 from server.models import Case
+from server.services.caseloop import case_grams
 from server.services.territory.spatial import backend
 
 FTS_MIN_CHARS = 3  # a trigram index can only answer needles of at least one trigram
+COMMON_GRAM_CASES = 5_000  # SQLite: a gram held by more cases is left to the LIKE
 
 _fts = table("cases_search")
+_grams = table("cases_search_grams")
 
 
 def _like(text: str) -> Any:
@@ -37,15 +49,67 @@ def _like(text: str) -> Any:
     )
 
 
+def _fts_rows(fts: Any, name: str, query: str) -> Any:
+    """`cases.rowid IN (the rows of FTS5 table `fts` that match `query`)`."""
+    hits: Any = (
+        select(literal_column("rowid"))
+        .select_from(fts)
+        .where(literal_column(name).op("MATCH")(query))
+    )
+    return literal_column("cases.rowid").in_(hits)
+
+
+def _candidates(text: str) -> Any | None:
+    """The index's narrowing of the cases for a non-empty needle, or None where the LIKE
+    itself is indexed (trigrams on PostGIS) or alone is faster (a common gram on SQLite)."""
+    sqlite = backend() == "sqlite"
+    if len(text) >= FTS_MIN_CHARS:
+        if not sqlite or _common_trigrams(text):
+            return None
+        return _fts_rows(_fts, "cases_search", '"' + text.replace('"', '""') + '"')
+    if sqlite:
+        # folded as LIKE folds: one gram (the needle is one or two characters), one token
+        token = case_grams.token(case_grams.fold(text))
+        if _cases_holding(token) > COMMON_GRAM_CASES:
+            return None
+        return _fts_rows(_grams, "cases_search_grams", token)
+    row_grams = func.case_search_grams(Case.description, Case.number, Case.address)
+    return row_grams.op("@>", is_comparison=True)(func.case_search_needle_grams(text))
+
+
+def _cases_holding(token: str) -> int:
+    """How many cases' text holds the gram `token` (SQLite's gram vocabulary, ~0.1 ms)."""
+    from server.extensions import db
+
+    docs = db.session.scalar(
+        sql_text("SELECT doc FROM cases_search_grams_vocab WHERE term = :term"), {"term": token}
+    )
+    return int(docs or 0)
+
+
+def _common_trigrams(text: str) -> bool:
+    """Whether every trigram of the needle is held by more than COMMON_GRAM_CASES cases
+    (SQLite's trigram vocabulary): then the phrase may match thousands, and the LIKE alone
+    fills a page sooner. Folded as Python folds, which may differ from FTS5 on some letters:
+    a trigram not found counts as rare, so a miss costs speed, never an answer."""
+    from server.extensions import db
+
+    folded = text.lower()
+    trigrams = sorted({folded[i : i + 3] for i in range(len(folded) - 2)})
+    counts = list(
+        db.session.scalars(
+            sql_text("SELECT doc FROM cases_search_vocab WHERE term IN :terms").bindparams(
+                bindparam("terms", expanding=True)
+            ),
+            {"terms": trigrams},
+        )
+    )
+    return len(counts) == len(trigrams) and min(counts) > COMMON_GRAM_CASES
+
+
 def matches(q: str) -> Any:
     """A WHERE clause on `cases`: the case's text holds `q` (stripped)."""
     text = q.strip()
-    if backend() == "sqlite" and len(text) >= FTS_MIN_CHARS:
-        phrase = '"' + text.replace('"', '""') + '"'
-        hits = (
-            select(literal_column("rowid"))
-            .select_from(_fts)
-            .where(literal_column("cases_search").op("MATCH")(phrase))
-        )
-        return literal_column("cases.rowid").in_(hits)
-    return _like(text)
+    like = _like(text)
+    narrowed = _candidates(text) if text else None
+    return like if narrowed is None else and_(narrowed, like)
