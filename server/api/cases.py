@@ -109,6 +109,9 @@ class PhotoSchema(Schema):
     role = fields.String(required=True)
     url = fields.String(required=True)
     thumbnail_url = fields.String(required=True)
+    removed = fields.Boolean(
+        metadata={"description": "removed under retention (personal data): its URLs answer 410"}
+    )
 
 
 class EventSchema(Schema):
