@@ -136,7 +136,9 @@ def test_personal_photos_leave_only_when_every_case_holding_them_ended_long_ago(
     assert old not in again[closed_long_ago]["photos"]
     assert plain in again[closed_long_ago]["photos"]
     # the same bytes cannot come back through an upload
-    response = client.put(f"/api/v1/attachments/{old}", data=_bytes("red"), headers=bearer(collector))
+    response = client.put(
+        f"/api/v1/attachments/{old}", data=_bytes("red"), headers=bearer(collector)
+    )
     assert_error(response, 410, "photo_removed", "file")
     # idempotent; the shared photo goes once its open case ended long ago too
     assert "person_photos_removed  0" in _apply(app)
