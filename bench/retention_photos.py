@@ -1,6 +1,7 @@
 """Retention of photos of people: does the daily sweep cost what is due, not the history?
 
-    python bench/retention_photos.py --cases 20000 --photos 5000 --backend spatialite --backend postgis
+    python bench/retention_photos.py --cases 20000 --photos 5000 \
+        --backend spatialite --backend postgis
 
 Fills the demo subdistrict with synthetic cases over a year (bench/cases.py's generator:
 55 % closed, 4 % rejected, 1 % merged, the rest open) and photos linked to them (one case
@@ -161,7 +162,8 @@ def run(backend: str, n_cases: int, n_photos: int, share: float) -> None:
             assert removed == due, (removed, due)
             print(
                 f"  {label:<10} {due:>12,} {select_s * 1000:>10.1f} {removed:>8,} "
-                f"{sweep_s * 1000:>9.1f} {files_s * 1000:>11.1f} {(sweep_s - files_s) * 1000:>10.1f}"
+                f"{sweep_s * 1000:>9.1f} {files_s * 1000:>11.1f} "
+                f"{(sweep_s - files_s) * 1000:>10.1f}"
             )
         again, _ = _baseline(now + timedelta(days=1), days, repeat=1)
         assert again == 0, again
