@@ -41,7 +41,7 @@ def cutoff(uow: UnitOfWork) -> datetime:
     return uow.now - timedelta(days=int(current_app.config["PERSON_PHOTO_DAYS"]))
 
 
-def due_query(before: datetime, after_sha: str = "") -> Select[tuple[str]]:
+def due_query(before: datetime, after_sha: str = "") -> Select[str]:
     """The candidates: personal photos still stored, uploaded before `before` (by hash)."""
     return (
         select(Attachment.sha256)
