@@ -11,9 +11,9 @@ Removing deletes the files (original, public copy, thumbnail) and sets `removed_
 stays, so pages and the API can say the photo was removed (410 `photo_removed`). The cases
 holding it are marked changed, so phones pull them again without it and drop their copy.
 
-Set-wise: the candidates are the personal photos still stored and uploaded before the cutoff
-(a partial index holds exactly those); each batch of 500 costs one query for the cases that
-hold them (indexed by photo) and one for the topics still open or recently ended.
+Set-wise: one query a batch of 500 finds the personal photos still stored (a partial index
+holds exactly those) that no open or recently ended case holds (`case_attachments` indexed by
+photo); the topics still open or recently ended are read once.
 """
 
 from __future__ import annotations
@@ -42,7 +42,18 @@ def cutoff(uow: UnitOfWork) -> datetime:
 
 
 def due_query(before: datetime, after_sha: str = "") -> Select[str]:
-    """The candidates: personal photos still stored, uploaded before `before` (by hash)."""
+    """Personal photos still stored, uploaded before `before`, that no case still needs (open,
+    or ended after `before`); by hash, from `after_sha` on, a batch at a time."""
+    ended_at = func.coalesce(Case.closed_at, Case.updated_at)
+    needed = (
+        select(CaseAttachment.sha256)
+        .join(Case, Case.id == CaseAttachment.case_id)
+        .where(
+            CaseAttachment.sha256 == Attachment.sha256,
+            Case.status.not_in([s.value for s in FINAL]) | (ended_at >= before),
+        )
+        .exists()
+    )
     return (
         select(Attachment.sha256)
         .where(
@@ -50,23 +61,10 @@ def due_query(before: datetime, after_sha: str = "") -> Select[str]:
             Attachment.removed_at.is_(None),
             Attachment.created_at < before,
             Attachment.sha256 > after_sha,
+            ~needed,
         )
         .order_by(Attachment.sha256)
         .limit(BATCH)
-    )
-
-
-def _kept_by_cases(uow: UnitOfWork, shas: Sequence[str], before: datetime) -> set[str]:
-    """Those of `shas` a case still needs: open, or ended after `before`."""
-    ended_at = func.coalesce(Case.closed_at, Case.updated_at)
-    open_or_recent = (Case.status.not_in([s.value for s in FINAL])) | (ended_at >= before)
-    return set(
-        uow.session.scalars(
-            select(CaseAttachment.sha256)
-            .join(Case, Case.id == CaseAttachment.case_id)
-            .where(CaseAttachment.sha256.in_(list(shas)), open_or_recent)
-            .distinct()
-        )
     )
 
 
@@ -135,8 +133,7 @@ def remove_due(uow: UnitOfWork) -> int:
         last = batch[-1]
         if topics is None:
             topics = kept_by_topics(uow, before)
-        kept = _kept_by_cases(uow, batch, before) | topics
-        due = [sha for sha in batch if sha not in kept]
+        due = [sha for sha in batch if sha not in topics]
         if due:
             _remove(uow, due)
             removed += len(due)
