@@ -18,8 +18,6 @@ from marshmallow import Schema, fields
 from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema
-from server.domain.roles import Role
-from server.errors import DomainError, NotFound
 from server.models import Attachment
 from server.services.files import attachments, photo_access
 from server.services.files.attachments import StoredFile
@@ -80,9 +78,6 @@ class AttachmentOut(Schema):
     removed_at = fields.DateTime(
         required=True, allow_none=True, metadata={"description": "when retention removed it"}
     )
-
-
-FLAGGERS = frozenset({Role.DISPATCHER, Role.ADMIN})
 
 
 def _out(row: Attachment) -> dict[str, Any]:
@@ -173,20 +168,8 @@ class AttachmentByHash(MethodView):
         """Flag a photo as showing people (`personal`), or not: its uploader, or a dispatcher
         or admin who may see it. A personal photo is removed MINQING_PERSON_PHOTO_DAYS after
         every case and topic holding it ended."""
-        principal = authenticated_principal()
-        photo_access.check_readable(principal, sha256)
+        photo_access.check_flaggable(authenticated_principal(), sha256)
         with unit_of_work() as uow:
-            row = uow.session.get(Attachment, sha256)
-            if row is None:
-                raise NotFound("Photo", "照片", field="sha256")
-            if row.uploaded_by_id != principal.user_id and principal.role not in FLAGGERS:
-                raise DomainError(
-                    "forbidden",
-                    "personal: only the photo's uploader or a dispatcher may flag it",
-                    "字段 personal：只有照片上传者或调度员可以标记",
-                    field="personal",
-                    status=403,
-                )
             row = attachments.set_personal(uow, sha256, bool(args["personal"]))
             body = _out(row)
         return body

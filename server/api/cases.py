@@ -112,6 +112,9 @@ class PhotoSchema(Schema):
     removed = fields.Boolean(
         metadata={"description": "removed under retention (personal data): its URLs answer 410"}
     )
+    personal = fields.Boolean(
+        metadata={"description": "shows people: removed some time after the case ended"}
+    )
 
 
 class EventSchema(Schema):

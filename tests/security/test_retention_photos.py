@@ -213,3 +213,33 @@ def test_who_may_flag_a_photo(
         assert "personal" in response.get_data(as_text=True)
     assert_error(_flag(client, tokens["dispatcher"], "f" * 64), 404, "not_found")
     assert client.patch(f"/api/v1/attachments/{photo}", json={"personal": True}).status_code == 401
+
+
+def test_a_dispatcher_flags_a_photo_on_the_case_page(
+    app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    photo = _upload(client, tokens["collector"], "red")
+    case_id = _case(client, tokens["collector"], [photo])
+    csrf = sign_in(client, "dispatcher")
+    page = client.get(f"/console/cases/{case_id}").get_data(as_text=True)
+    assert f"/console/photos/{photo}/personal" in page and "标记为含人像" in page
+    response = client.post(
+        f"/console/photos/{photo}/personal",
+        data={"personal": "1", "case_id": case_id, "csrf_token": csrf},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/console/cases/{case_id}#h-photos")
+    shown = ok(client.get(f"/api/v1/cases/{case_id}", headers=bearer(tokens["dispatcher"])))
+    assert shown["photos"][0]["personal"] is True
+    assert "取消人像标记" in client.get(f"/console/cases/{case_id}").get_data(as_text=True)
+    # without the form's token: refused, nothing changes
+    client.post(f"/console/photos/{photo}/personal", data={"personal": "0", "case_id": case_id})
+    shown = ok(client.get(f"/api/v1/cases/{case_id}", headers=bearer(tokens["dispatcher"])))
+    assert shown["photos"][0]["personal"] is True
+    # a collector who did not take it may not, even through the page
+    csrf = sign_in(client, "collector2")
+    response = client.post(
+        f"/console/photos/{photo}/personal",
+        data={"personal": "0", "case_id": case_id, "csrf_token": csrf},
+    )
+    assert response.status_code == 404

@@ -39,13 +39,14 @@ def photos_of(case_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
             CaseAttachment.sha256,
             CaseAttachment.role,
             Attachment.removed_at,
+            Attachment.personal,
         )
         .join(Attachment, Attachment.sha256 == CaseAttachment.sha256)
         .where(CaseAttachment.case_id.in_(case_ids))
         .order_by(CaseAttachment.created_at)
     ).all()
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for case_id, sha, role, removed_at in rows:
+    for case_id, sha, role, removed_at, personal in rows:
         out[case_id].append(
             {
                 "sha256": sha,
@@ -53,6 +54,7 @@ def photos_of(case_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
                 "url": f"/api/v1/attachments/{sha}",
                 "thumbnail_url": f"/api/v1/attachments/{sha}/thumbnail",
                 "removed": removed_at is not None,
+                "personal": bool(personal),
             }
         )
     return out
