@@ -123,6 +123,7 @@ def upload_errors(func: Any) -> Any:
         (400, "hash_mismatch: the body is not the file the hash names"),
         (413, "payload_too_large (MINQING_MAX_UPLOAD_MB) or image_too_large (megapixels)"),
         (415, "unsupported_media_type: not a whole JPEG, PNG or WebP image"),
+        (410, "photo_removed: these bytes were a photo of people removed under retention"),
     ):
         func = blp.alt_response(status, schema=ErrorSchema, description=description)(func)
     return func
