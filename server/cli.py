@@ -376,7 +376,8 @@ retention_group = AppGroup(
 
 @retention_group.command("apply")
 def retention_apply() -> None:
-    """Remove residents' names and phones from long-ended cases, old sync logs, old sessions."""
+    """Remove residents' names and phones from long-ended cases, photos of people whose cases
+    ended long ago, old sync logs, old sessions."""
     from server.services.upkeep import retention
 
     with unit_of_work() as uow:

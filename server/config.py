@@ -76,6 +76,10 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
         "180",
         "days after a case ended that residents' names and phones are removed from it",
     ),
+    "MINQING_PERSON_PHOTO_DAYS": (
+        "30",
+        "days after every case and topic holding a photo of people ended that the photo is removed",
+    ),
     "MINQING_SYNC_LOG_DAYS": ("30", "days sync push receipts and the devices' sync log are kept"),
     "MINQING_SYNC_REJECTION_DAYS": (
         "90",
@@ -485,6 +489,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SYNC_MAX_PUSH_BYTES": _int(env, "MINQING_SYNC_MAX_PUSH_MB") * 1024 * 1024,
         "SYNC_PUSHES_PER_MINUTE": _int(env, "MINQING_SYNC_PUSHES_PER_MINUTE"),
         "RESIDENT_DATA_DAYS": _int(env, "MINQING_RESIDENT_DATA_DAYS"),
+        "PERSON_PHOTO_DAYS": _int(env, "MINQING_PERSON_PHOTO_DAYS"),
         "SYNC_LOG_DAYS": _int(env, "MINQING_SYNC_LOG_DAYS"),
         "SYNC_REJECTION_DAYS": _int(env, "MINQING_SYNC_REJECTION_DAYS"),
         # the body limit leaves room for multipart framing around a maximal photo

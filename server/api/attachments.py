@@ -2,7 +2,8 @@
 
 What is served is always the public copy, with EXIF/GPS removed; the original (evidence)
 is never sent by these endpoints. Any authenticated principal — a user or a collector's
-device — may upload and read.
+device — may upload and read. A photo showing people is flagged `personal` (PATCH) and is
+removed after its cases ended: its URLs then answer 410 `photo_removed`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ class UploadForm(InputSchema):
     file = Upload(required=True, metadata={"description": "a JPEG, PNG or WebP photo"})
 
 
+class FlagIn(InputSchema):
+    personal = fields.Boolean(
+        required=True,
+        truthy={True},
+        falsy={False},
+        metadata={"description": "the photo shows people (faces): removed after its cases end"},
+    )
+
+
 class AttachmentOut(Schema):
     sha256 = fields.String(required=True)
     size = fields.Integer(required=True, metadata={"description": "bytes of the original"})
@@ -62,6 +72,12 @@ class AttachmentOut(Schema):
     thumbnail_ready = fields.Boolean(required=True)
     url = fields.String(required=True, metadata={"description": "the public copy (no EXIF)"})
     thumbnail_url = fields.String(required=True)
+    personal = fields.Boolean(
+        required=True, metadata={"description": "shows people: removed after its cases end"}
+    )
+    removed_at = fields.DateTime(
+        required=True, allow_none=True, metadata={"description": "when retention removed it"}
+    )
 
 
 def _out(row: Attachment) -> dict[str, Any]:
@@ -74,6 +90,8 @@ def _out(row: Attachment) -> dict[str, Any]:
         "thumbnail_ready": row.thumbnail_ready,
         "url": url_for("attachments.AttachmentByHash", sha256=row.sha256),
         "thumbnail_url": url_for("attachments.thumbnail", sha256=row.sha256),
+        "personal": bool(row.personal),
+        "removed_at": row.removed_at,
     }
 
 
@@ -105,6 +123,7 @@ def upload_errors(func: Any) -> Any:
         (400, "hash_mismatch: the body is not the file the hash names"),
         (413, "payload_too_large (MINQING_MAX_UPLOAD_MB) or image_too_large (megapixels)"),
         (415, "unsupported_media_type: not a whole JPEG, PNG or WebP image"),
+        (410, "photo_removed: these bytes were a photo of people removed under retention"),
     ):
         func = blp.alt_response(status, schema=ErrorSchema, description=description)(func)
     return func
@@ -140,6 +159,23 @@ class AttachmentByHash(MethodView):
         return store_photo(request.get_data(cache=False), sha256)
 
     @blp.auth()
+    @blp.arguments(FlagIn)
+    @blp.response(200, AttachmentOut, description="the photo's flag as now set")
+    @blp.alt_response(403, schema=ErrorSchema, description="forbidden: not its uploader")
+    @blp.alt_response(404, schema=ErrorSchema, description="not_found: no photo you may see")
+    @blp.alt_response(410, schema=ErrorSchema, description="photo_removed")
+    @blp.alt_response(422, schema=ErrorSchema, description="validation_error: `personal`")
+    def patch(self, args: dict[str, Any], sha256: str) -> Any:
+        """Flag a photo as showing people (`personal`), or not: its uploader, or a dispatcher
+        or admin who may see it. A personal photo is removed MINQING_PERSON_PHOTO_DAYS after
+        every case and topic holding it ended."""
+        photo_access.check_flaggable(authenticated_principal(), sha256)
+        with unit_of_work() as uow:
+            row = attachments.set_personal(uow, sha256, bool(args["personal"]))
+            body = _out(row)
+        return body
+
+    @blp.auth()
     @blp.doc(responses={"200": {"description": "the photo without EXIF/GPS metadata"}})
     @blp.alt_response(404, description="not stored: upload it")
     def head(self, sha256: str) -> Any:
@@ -159,6 +195,7 @@ class AttachmentByHash(MethodView):
         }
     )
     @blp.alt_response(404, schema=ErrorSchema, description="not_found")
+    @blp.alt_response(410, schema=ErrorSchema, description="photo_removed (personal data)")
     def get(self, sha256: str) -> Any:
         """A photo (its public copy, without EXIF/GPS): yours, or of a case you may see."""
         photo_access.check_readable(authenticated_principal(), sha256)
@@ -183,6 +220,7 @@ class AttachmentByHash(MethodView):
     description="not_found, or thumbnail_pending (with Retry-After) while it is being made",
     headers=RETRY_AFTER,
 )
+@blp.alt_response(410, schema=ErrorSchema, description="photo_removed (personal data)")
 def thumbnail(sha256: str) -> Any:
     """A photo's thumbnail, made in the background after the upload."""
     photo_access.check_readable(authenticated_principal(), sha256)

@@ -109,6 +109,12 @@ class PhotoSchema(Schema):
     role = fields.String(required=True)
     url = fields.String(required=True)
     thumbnail_url = fields.String(required=True)
+    removed = fields.Boolean(
+        metadata={"description": "removed under retention (personal data): its URLs answer 410"}
+    )
+    personal = fields.Boolean(
+        metadata={"description": "shows people: removed some time after the case ended"}
+    )
 
 
 class EventSchema(Schema):

@@ -30,6 +30,9 @@ class PublicPhoto(Schema):
     sha256 = fields.String(required=True)
     role = fields.String(required=True)
     url = fields.String(required=True)
+    removed = fields.Boolean(
+        metadata={"description": "removed under retention (personal data): the URL answers 410"}
+    )
 
 
 class PublicCategory(Schema):
@@ -95,6 +98,7 @@ def rate(args: dict[str, Any], token: str) -> Any:
 @blp.route(f"/cases/{TOKEN}/photos/<string(length=64):sha256>", methods=["GET"])
 @blp.response(200, description="the photo, without EXIF location data")
 @blp.alt_response(404, schema=ErrorSchema, description="no such photo on this case")
+@blp.alt_response(410, schema=ErrorSchema, description="photo_removed (personal data)")
 def photo(token: str, sha256: str) -> Any:
     """A report or result photo of the case (the public copy: no EXIF GPS)."""
     stored = residents.public_photo(token, sha256)

@@ -54,7 +54,7 @@ def beat_schedule(index_time: str, tick_seconds: float = 30.0) -> dict[str, dict
             "task": "minqing.audit.seal_days",
             "schedule": 3600.0,
         },
-        "retention-daily": {  # PIPL: residents' data and old sync logs past their time
+        "retention-daily": {  # PIPL: residents' data, photos of people, old sync logs
             "task": "minqing.retention.apply",
             "schedule": crontab(hour=3, minute=30),
         },

@@ -109,7 +109,7 @@ def _render(
         can_view="view" in topic["allowed_actions"],
         can_comment="comment" in topic["allowed_actions"],
         can_evaluate="evaluate" in topic["allowed_actions"],
-        photos=[f["sha256"] for f in deliberation.file_kinds(uow, topic["photos"]) if f["image"]],
+        photos=[f for f in deliberation.file_kinds(uow, topic["photos"]) if f["image"]],
         just_proposed=bool(request.args.get("new")),
         done=DONE.get(request.args.get("done", "")),
         local_time=local_time,

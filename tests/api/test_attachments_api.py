@@ -179,6 +179,8 @@ def test_upload_stores_original_public_copy_and_row(
         "thumbnail_ready": True,  # no broker in these tests: the task ran right after commit
         "url": f"/api/v1/attachments/{digest}",
         "thumbnail_url": f"/api/v1/attachments/{digest}/thumbnail",
+        "personal": False,
+        "removed_at": None,
     }
     assert response.headers["Location"] == body["url"]
     original, public, thumb = stored_paths(media, digest, ext)

@@ -20,7 +20,7 @@ from server.domain.cases import (
 from server.domain.masking import mask_name, mask_phone
 from server.domain.roles import Role
 from server.extensions import db
-from server.models import Case, CaseAttachment, CaseEvent, User
+from server.models import Attachment, Case, CaseAttachment, CaseEvent, User
 from server.services.people.principal import Principal
 
 
@@ -31,19 +31,30 @@ def _ref(obj: Any) -> dict[str, Any] | None:
 
 
 def photos_of(case_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each case's photos in the order attached; `removed`: gone under retention (personal
+    data), its URLs answer 410."""
     rows = db.session.execute(
-        select(CaseAttachment.case_id, CaseAttachment.sha256, CaseAttachment.role)
+        select(
+            CaseAttachment.case_id,
+            CaseAttachment.sha256,
+            CaseAttachment.role,
+            Attachment.removed_at,
+            Attachment.personal,
+        )
+        .join(Attachment, Attachment.sha256 == CaseAttachment.sha256)
         .where(CaseAttachment.case_id.in_(case_ids))
         .order_by(CaseAttachment.created_at)
     ).all()
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for case_id, sha, role in rows:
+    for case_id, sha, role, removed_at, personal in rows:
         out[case_id].append(
             {
                 "sha256": sha,
                 "role": role,
                 "url": f"/api/v1/attachments/{sha}",
                 "thumbnail_url": f"/api/v1/attachments/{sha}/thumbnail",
+                "removed": removed_at is not None,
+                "personal": bool(personal),
             }
         )
     return out

@@ -25,7 +25,7 @@ from server.domain.cases import (
 from server.domain.masking import mask_phone
 from server.errors import Conflict, DomainError, NotFound
 from server.extensions import db
-from server.models import Case, CaseAttachment, CaseEvent, Rating
+from server.models import Attachment, Case, CaseAttachment, CaseEvent, Rating
 from server.models.base import utcnow
 from server.services.caseloop.cases import record_event
 from server.services.files import attachments
@@ -91,9 +91,9 @@ def public_view(token: str) -> dict[str, Any]:
     )
     status = Status(case.status)
     photo_rows = db.session.execute(
-        select(CaseAttachment.sha256, CaseAttachment.role).where(
-            CaseAttachment.case_id == case.id, CaseAttachment.role.in_(["report", "result"])
-        )
+        select(CaseAttachment.sha256, CaseAttachment.role, Attachment.removed_at)
+        .join(Attachment, Attachment.sha256 == CaseAttachment.sha256)
+        .where(CaseAttachment.case_id == case.id, CaseAttachment.role.in_(["report", "result"]))
     ).all()
     return {
         "number": case.number,
@@ -122,8 +122,13 @@ def public_view(token: str) -> dict[str, Any]:
             for e in events
         ],
         "photos": [
-            {"sha256": sha, "role": role, "url": f"/api/v1/public/cases/{token}/photos/{sha}"}
-            for sha, role in photo_rows
+            {
+                "sha256": sha,
+                "role": role,
+                "url": f"/api/v1/public/cases/{token}/photos/{sha}",
+                "removed": removed_at is not None,
+            }
+            for sha, role, removed_at in photo_rows
         ],
         "can_rate": case.status == Status.AWAITING_RATING.value,
         "rating": case.rating,

@@ -337,7 +337,14 @@ def file_kinds(uow: UnitOfWork, shas: Sequence[str]) -> list[dict[str, Any]]:
     for sha in shas:
         row = attachments.find(sha)
         if row is not None:
-            out.append({"sha256": sha, "mime": row.mime, "image": row.mime.startswith("image/")})
+            out.append(
+                {
+                    "sha256": sha,
+                    "mime": row.mime,
+                    "image": row.mime.startswith("image/"),
+                    "removed": row.removed_at is not None,
+                }
+            )
     return out
 
 

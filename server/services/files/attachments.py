@@ -127,6 +127,21 @@ def _too_many_pixels(width: int | None = None, height: int | None = None) -> Dom
     )
 
 
+class PhotoRemoved(DomainError):
+    """410: a photo of people removed after its cases ended (PIPL retention)."""
+
+    status = 410
+
+    def __init__(self, field: str = "sha256") -> None:
+        super().__init__(
+            "photo_removed",
+            f"{field}: this photo showed people and was removed after its cases ended "
+            "(personal data protection)",
+            f"字段 {field}：该照片含个人信息，已在相关事项结束后删除（个人信息保护）",
+            field=field,
+        )
+
+
 def _unknown(missing: list[str], field: str) -> DomainError:
     return Invalid(
         "unknown_attachment",
@@ -285,6 +300,8 @@ def store_upload(
     _check_declared_hash(declared_sha256, sha256)
     existing = uow.session.get(Attachment, sha256)
     if existing is not None:
+        if existing.removed_at is not None:
+            raise PhotoRemoved("file")
         return existing, False
 
     photo = decode_photo(data)
@@ -343,6 +360,8 @@ def store_file(uow: UnitOfWork, data: bytes, *, uploader_id: int | None) -> tupl
     sha256 = hashlib.sha256(data).hexdigest()
     existing = uow.session.get(Attachment, sha256)
     if existing is not None:
+        if existing.removed_at is not None:
+            raise PhotoRemoved("file")
         return existing, False
     media.write_once(path_for(sha256, "original"), data)
     media.write_once(path_for(sha256, "public", mime=PDF), data)
@@ -375,7 +394,7 @@ def make_thumbnail(uow: UnitOfWork, sha256: str) -> bool:
     a photo whose thumbnail is ready, or that no longer exists, is left alone.
     """
     row = uow.session.get(Attachment, sha256)
-    if row is None or row.thumbnail_ready or row.mime == PDF:
+    if row is None or row.thumbnail_ready or row.mime == PDF or row.removed_at is not None:
         return False
     size = int(current_app.config["THUMBNAIL_SIZE"])
     with Image.open(path_for(sha256, "public", mime=row.mime)) as image:
@@ -433,7 +452,35 @@ def _require(sha256: str) -> Attachment:
     row = find(sha256)
     if row is None:
         raise NotFound("Photo", "照片", field="sha256")
+    if row.removed_at is not None:
+        raise PhotoRemoved()
     return row
+
+
+def set_personal(uow: UnitOfWork, sha256: str, personal: bool) -> Attachment:
+    """Flag a photo as showing people (or not); 410 once it was removed. The caller checks
+    who may."""
+    row = uow.session.get(Attachment, sha256)
+    if row is None:
+        raise NotFound("Photo", "照片", field="sha256")
+    if row.removed_at is not None:
+        raise PhotoRemoved()
+    row.personal = personal
+    return row
+
+
+def removed_among(shas: Sequence[str]) -> set[str]:
+    """Those of `shas` whose photo was removed (retention)."""
+    wanted = [s for s in dict.fromkeys(shas) if is_sha256(s)]
+    if not wanted:
+        return set()
+    return set(
+        db.session.scalars(
+            select(Attachment.sha256).where(
+                Attachment.sha256.in_(wanted), Attachment.removed_at.is_not(None)
+            )
+        )
+    )
 
 
 def _existing_file(stored: StoredFile) -> StoredFile:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy import String, cast, select
 
 from server.domain.roles import Role
-from server.errors import Invalid, NotFound
+from server.errors import DomainError, Invalid, NotFound
 from server.extensions import db
 from server.models import Attachment, Case, CaseAttachment, PatrolLog
 from server.services.people.case_scope import may_see
@@ -54,6 +54,31 @@ def check_readable(principal: Principal, sha256: str) -> None:
     )
     if not any(may_see(principal, case) for case in cases):
         raise NotFound("Photo", "照片")
+
+
+FLAGGERS = frozenset({Role.DISPATCHER, Role.ADMIN})
+
+
+def check_flaggable(principal: Principal, sha256: str) -> None:
+    """Who may say a photo shows people (`personal`): whoever may read it (404 otherwise, as
+    when reading it) and is its uploader, a dispatcher or an admin (403 otherwise)."""
+    check_readable(principal, sha256)
+    row = db.session.get(Attachment, sha256)
+    if row is None:
+        raise NotFound("Photo", "照片", field="sha256")
+    if row.uploaded_by_id != principal.user_id and principal.role not in FLAGGERS:
+        raise DomainError(
+            "forbidden",
+            "personal: only the photo's uploader or a dispatcher may flag it",
+            "字段 personal：只有照片上传者或调度员可以标记",
+            field="personal",
+            status=403,
+        )
+
+
+def may_flag(principal: Principal) -> bool:
+    """Whether the principal flags any photo it may see (dispatchers and admins)."""
+    return principal.role in FLAGGERS
 
 
 def check_attachable(

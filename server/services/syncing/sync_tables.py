@@ -23,6 +23,7 @@ from server.domain import deliberation as dl
 from server.domain.cases import FINAL
 from server.domain.masking import mask_name
 from server.models import (
+    Attachment,
     Case,
     CaseAction,
     CaseAttachment,
@@ -214,8 +215,30 @@ def _logs(session: Session, ids: Sequence[str]) -> Iterable[Raw]:
         PatrolLog.case_id,
         PatrolLog.logged_at,
     )  # columns, not objects: a pull reads thousands
-    for g in session.execute(select(*columns).where(PatrolLog.id.in_(list(ids)))):
-        yield log_as_raw(g._mapping)
+    rows = [
+        g._mapping for g in session.execute(select(*columns).where(PatrolLog.id.in_(list(ids))))
+    ]
+    removed = _removed_photos(session, [sha for g in rows for sha in (g["photos"] or [])])
+    for g in rows:
+        raw = log_as_raw(g)
+        if removed and any(sha in removed for sha in (g["photos"] or [])):
+            raw["photos"] = json.dumps([sha for sha in g["photos"] if sha not in removed])
+        yield raw
+
+
+def _removed_photos(session: Session, shas: Sequence[str]) -> set[str]:
+    """Those of `shas` removed under retention (photos of people): phones get them no more
+    and drop their copies."""
+    wanted = sorted({s for s in shas if isinstance(s, str)})
+    if not wanted:
+        return set()
+    return set(
+        session.scalars(
+            select(Attachment.sha256).where(
+                Attachment.sha256.in_(wanted), Attachment.removed_at.is_not(None)
+            )
+        )
+    )
 
 
 def log_as_raw(g: Mapping[str, Any]) -> Raw:
@@ -238,8 +261,11 @@ def log_as_raw(g: Mapping[str, Any]) -> Raw:
 def _cases(session: Session, ids: Sequence[str]) -> Iterable[Raw]:
     cases = list(session.scalars(select(Case).where(Case.id.in_(list(ids)))))
     photos: dict[str, list[str]] = {}
-    links = select(CaseAttachment.case_id, CaseAttachment.sha256).where(
-        CaseAttachment.case_id.in_([c.id for c in cases])
+    # photos removed under retention (personal data) are left out: phones drop their copies
+    links = (
+        select(CaseAttachment.case_id, CaseAttachment.sha256)
+        .join(Attachment, Attachment.sha256 == CaseAttachment.sha256)
+        .where(CaseAttachment.case_id.in_([c.id for c in cases]), Attachment.removed_at.is_(None))
     )
     for case_id, sha in session.execute(links.order_by(CaseAttachment.created_at)):
         photos.setdefault(case_id, []).append(sha)

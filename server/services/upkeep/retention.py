@@ -9,6 +9,8 @@
   they are synced records, so each leaves a tombstone in the change log and the phones drop
   their copies at their next pull.
 - Ended sign-in sessions and expired rate-limit windows are deleted after a day.
+- Photos of people (flagged `personal`) are removed MINQING_PERSON_PHOTO_DAYS after every
+  case and topic holding them ended (`photo_retention.py`).
 
 `minqing retention apply` runs it; beat runs it daily. Each step is one bulk statement per
 table (rejections: per 500) and idempotent; only the pruned rejections are synced again (as
@@ -26,6 +28,7 @@ from sqlalchemy import delete, func, or_, select, update
 from server.domain.cases import FINAL
 from server.models import SYNC_TABLES, AuthSession, Case, RateLimitWindow
 from server.services.uow import UnitOfWork
+from server.services.upkeep import photo_retention
 from sync.push import REJECTIONS
 from sync.tracking import touch
 
@@ -38,6 +41,7 @@ class RetentionReport:
     sync_rejections_deleted: int
     sessions_deleted: int
     rate_windows_deleted: int
+    person_photos_removed: int
 
 
 def apply(uow: UnitOfWork) -> RetentionReport:
@@ -81,6 +85,7 @@ def apply(uow: UnitOfWork) -> RetentionReport:
         sync_rejections_deleted=rejections,
         sessions_deleted=_count(sessions),
         rate_windows_deleted=_count(windows),
+        person_photos_removed=photo_retention.remove_due(uow),
     )
 
 

@@ -17,7 +17,7 @@ from server.errors import DomainError
 from server.models.base import utcnow
 from server.models.cases import SOURCES
 from server.services.caseloop import case_present, case_queries, cases, triage
-from server.services.files import attachments
+from server.services.files import attachments, photo_access
 from server.services.territory import org
 from server.services.uow import unit_of_work
 from server.web import forms, render_error
@@ -339,6 +339,7 @@ def case_page(case_id: str) -> Any:
         following = triage.next_case(principal, filter_from(args), sort, case)
     return render_template(
         "console/case.html",
+        may_flag=photo_access.may_flag(principal),
         case=case,
         suggestion=suggestion,
         nav_links=navigation_links(case.lon, case.lat, case.address or case.number),

@@ -1,0 +1,245 @@
+"""Retention (PIPL): photos of people are kept only as long as their case needs them.
+
+A photo flagged `personal` goes MINQING_PERSON_PHOTO_DAYS (30) after every case and topic
+holding it ended: its files are deleted, its row stays with `removed_at`, its URLs answer 410
+`photo_removed`, pages show a placeholder and phones pull its cases without it."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from typing import Any
+
+from conftest import World, bearer
+from flask import Flask
+from flask.testing import FlaskClient
+from helpers import act, assert_error, ok, report
+from pages import sign_in
+from phones import Phone
+from PIL import Image
+from sqlalchemy import text
+
+
+def _upload(client: FlaskClient, token: str, colour: str) -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), colour).save(buffer, "JPEG")
+    response = client.post(
+        "/api/v1/attachments",
+        headers=bearer(token),
+        data={"file": (io.BytesIO(buffer.getvalue()), "p.jpg")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return str(response.get_json()["sha256"])
+
+
+def _bytes(colour: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), colour).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def _flag(client: FlaskClient, token: str, sha: str, personal: Any = True) -> Any:
+    return client.patch(
+        f"/api/v1/attachments/{sha}", json={"personal": personal}, headers=bearer(token)
+    )
+
+
+def _case(client: FlaskClient, token: str, photos: list[str]) -> str:
+    return str(ok(report(client, token, photos=photos), 201)["case"]["id"])
+
+
+def _end(app: Flask, case_id: str, days_ago: int, status: str = "closed") -> None:
+    from server.extensions import db
+    from server.models.base import utcnow
+
+    with app.app_context():
+        db.session.execute(
+            text("UPDATE cases SET status = :s, closed_at = :t WHERE id = :i"),
+            {"s": status, "t": utcnow() - timedelta(days=days_ago), "i": case_id},
+        )
+        db.session.commit()
+
+
+def _age_uploads(app: Flask, days: int) -> None:
+    from server.extensions import db
+    from server.models.base import utcnow
+
+    with app.app_context():
+        db.session.execute(
+            text("UPDATE attachments SET created_at = :t"), {"t": utcnow() - timedelta(days=days)}
+        )
+        db.session.commit()
+
+
+def _apply(app: Flask) -> str:
+    result = app.test_cli_runner().invoke(args=["retention", "apply"])
+    assert result.exit_code == 0, result.output
+    return str(result.output)
+
+
+def _get(client: FlaskClient, token: str, sha: str, suffix: str = "") -> Any:
+    return client.get(f"/api/v1/attachments/{sha}{suffix}", headers=bearer(token))
+
+
+def _files_of(app: Flask, sha: str) -> list[bool]:
+    from server.services.files import attachments
+
+    with app.app_context():
+        return [
+            attachments.path_for(sha, "original").exists(),
+            attachments.path_for(sha, "public", mime="image/jpeg").exists(),
+        ]
+
+
+def test_personal_photos_leave_only_when_every_case_holding_them_ended_long_ago(
+    app: Flask, client: FlaskClient, world: World, tokens: dict[str, str], phone: Phone
+) -> None:
+    collector = tokens["collector"]
+    old, open_, plain, shared, recent = (
+        _upload(client, collector, c) for c in ("red", "green", "blue", "white", "yellow")
+    )
+    for sha in (old, open_, shared, recent):
+        body = ok(_flag(client, collector, sha))
+        assert body["personal"] is True and body["removed_at"] is None
+    closed_long_ago = _case(client, collector, [old, plain, shared])
+    still_open = _case(client, collector, [open_, shared])
+    closed_recently = _case(client, collector, [recent])
+    _end(app, closed_long_ago, 31)
+    _end(app, closed_recently, 10, status="rejected")
+    _age_uploads(app, 40)
+    phone.pull()
+
+    assert "person_photos_removed  1" in _apply(app)
+
+    assert_error(_get(client, collector, old), 410, "photo_removed", "sha256")
+    assert_error(_get(client, tokens["dispatcher"], old, "/thumbnail"), 410, "photo_removed")
+    assert _files_of(app, old) == [False, False]
+    for kept in (open_, plain, shared, recent):
+        assert _get(client, collector, kept).status_code == 200, kept
+        assert _files_of(app, kept) == [True, True]
+    # the row stays, with when it went; the flag can no longer change
+    assert_error(_flag(client, collector, old, False), 410, "photo_removed")
+    # the case says which photo went
+    shown = ok(client.get(f"/api/v1/cases/{closed_long_ago}", headers=bearer(collector)))
+    removed = {p["sha256"]: p["removed"] for p in shown["photos"]}
+    assert removed == {old: True, plain: False, shared: False}
+    # the console page shows a placeholder instead of a broken image
+    sign_in(client, "dispatcher")
+    page = client.get(f"/console/cases/{closed_long_ago}").get_data(as_text=True)
+    assert "已删除（个人信息保护）" in page
+    assert f"/photos/{old}/thumbnail" not in page and f"/photos/{plain}/thumbnail" in page
+    # phones pull the case again, without the removed photo, and drop their copy
+    pulled = phone.pull()["changes"]["cases"]
+    again = {r["id"]: r for r in pulled["updated"] + pulled["created"]}
+    assert closed_long_ago in again
+    assert old not in again[closed_long_ago]["photos"]
+    assert plain in again[closed_long_ago]["photos"]
+    # the same bytes cannot come back through an upload
+    response = client.put(
+        f"/api/v1/attachments/{old}", data=_bytes("red"), headers=bearer(collector)
+    )
+    assert_error(response, 410, "photo_removed", "file")
+    # idempotent; the shared photo goes once its open case ended long ago too
+    assert "person_photos_removed  0" in _apply(app)
+    _end(app, still_open, 31)
+    assert "person_photos_removed  2" in _apply(app)
+    assert _get(client, collector, shared).status_code == 410
+    assert _get(client, collector, plain).status_code == 200
+
+
+def test_a_photo_of_an_open_topic_stays(
+    app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    from server.extensions import db
+    from server.models import Topic
+
+    collector = tokens["collector"]
+    in_topic, alone = (_upload(client, collector, c) for c in ("red", "green"))
+    for sha in (in_topic, alone):
+        ok(_flag(client, collector, sha))
+    _end(app, _case(client, collector, [in_topic]), 60)
+    with app.app_context():
+        db.session.add(
+            Topic(
+                public_token="t" * 40,
+                subdistrict_id=world.subdistrict_id,
+                community_id=world.community_ids["A"],
+                title="加装电梯",
+                description="居民议事",
+                photos=[in_topic],
+                source="dispatcher",
+                status="consulting",
+            )
+        )
+        db.session.commit()
+    _age_uploads(app, 40)
+    assert "person_photos_removed  1" in _apply(app)  # the photo held by nothing
+    assert _get(client, collector, alone).status_code == 410
+    assert _get(client, collector, in_topic).status_code == 200
+    with app.app_context():
+        db.session.execute(
+            text("UPDATE topics SET status = 'closed', closed_at = :t"),
+            {"t": db.session.execute(text("SELECT min(created_at) FROM attachments")).scalar()},
+        )
+        db.session.commit()
+    assert "person_photos_removed  1" in _apply(app)
+    assert _get(client, collector, in_topic).status_code == 410
+
+
+def test_who_may_flag_a_photo(
+    app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    photo = _upload(client, tokens["collector"], "red")
+    case = ok(report(client, tokens["collector"], photos=[photo]), 201)["case"]
+    # those who may not see it: not found, as when reading it
+    for who in ("collector2", "collector3", "staff", "dispatcher2"):
+        assert_error(_flag(client, tokens[who], photo), 404, "not_found")
+    # its uploader, a dispatcher and an admin of the subdistrict may
+    assert ok(_flag(client, tokens["collector"], photo))["personal"] is True
+    assert ok(_flag(client, tokens["dispatcher"], photo, False))["personal"] is False
+    assert ok(_flag(client, tokens["admin"], photo))["personal"] is True
+    # the handling unit sees the photo once the case is theirs, but may not flag it
+    case = ok(act(client, tokens["dispatcher"], case, "accept"))
+    ok(act(client, tokens["dispatcher"], case, "dispatch", unit_id=world.unit_id))
+    assert _get(client, tokens["staff"], photo).status_code == 200
+    assert_error(_flag(client, tokens["staff"], photo, False), 403, "forbidden", "personal")
+    # the body is checked, with the field named
+    for body in ({}, {"personal": "yes"}, {"personal": None}):
+        response = client.patch(
+            f"/api/v1/attachments/{photo}", json=body, headers=bearer(tokens["dispatcher"])
+        )
+        assert response.status_code == 422, body
+        assert "personal" in response.get_data(as_text=True)
+    assert_error(_flag(client, tokens["dispatcher"], "f" * 64), 404, "not_found")
+    assert client.patch(f"/api/v1/attachments/{photo}", json={"personal": True}).status_code == 401
+
+
+def test_a_dispatcher_flags_a_photo_on_the_case_page(
+    app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    photo = _upload(client, tokens["collector"], "red")
+    case_id = _case(client, tokens["collector"], [photo])
+    csrf = sign_in(client, "dispatcher")
+    page = client.get(f"/console/cases/{case_id}").get_data(as_text=True)
+    assert f"/console/photos/{photo}/personal" in page and "标记为含人像" in page
+    response = client.post(
+        f"/console/photos/{photo}/personal",
+        data={"personal": "1", "case_id": case_id, "csrf_token": csrf},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/console/cases/{case_id}#h-photos")
+    shown = ok(client.get(f"/api/v1/cases/{case_id}", headers=bearer(tokens["dispatcher"])))
+    assert shown["photos"][0]["personal"] is True
+    assert "取消人像标记" in client.get(f"/console/cases/{case_id}").get_data(as_text=True)
+    # without the form's token: refused, nothing changes
+    client.post(f"/console/photos/{photo}/personal", data={"personal": "0", "case_id": case_id})
+    shown = ok(client.get(f"/api/v1/cases/{case_id}", headers=bearer(tokens["dispatcher"])))
+    assert shown["photos"][0]["personal"] is True
+    # a collector who did not take it may not, even through the page
+    csrf = sign_in(client, "collector2")
+    response = client.post(
+        f"/console/photos/{photo}/personal",
+        data={"personal": "0", "case_id": case_id, "csrf_token": csrf},
+    )
+    assert response.status_code == 404
