@@ -1,7 +1,7 @@
 """queue text search: one- and two-character needles indexed (character grams)
 
 Revision ID: 0015_search_bigrams
-Revises: 0013_perfq_case_search
+Revises: 0014_retention_person_photos
 Create Date: 2026-12-04 14:30:00
 
 Chinese words are mostly two characters, and a trigram index cannot answer a needle shorter
@@ -28,7 +28,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0015_search_bigrams"
-down_revision = "0013_perfq_case_search"
+down_revision = "0014_retention_person_photos"
 branch_labels = None
 depends_on = None
 
