@@ -160,17 +160,20 @@ class SyncEngine:
         device: DeviceContext,
         last_pulled_at: int | None,
         body: bytes,
+        decoded: Any = None,
     ) -> PushResult:
         """Apply a push inside the caller's transaction, which the caller commits once (the
         host's unit of work); each record works in a savepoint of it. Raises PushError (400)
         or PushConflict (409): the caller then rolls back, and nothing is applied. A replay
-        returns the stored answer and writes nothing."""
-        try:
-            decoded = json.loads(body or b"{}")
-        except ValueError as exc:
-            raise PushError(
-                "sync_bad_json", "the body is not valid JSON", "请求体不是有效的 JSON"
-            ) from exc
+        returns the stored answer and writes nothing. `decoded`: the body's JSON when the
+        host has parsed it already (None: parsed here)."""
+        if decoded is None:
+            try:
+                decoded = json.loads(body or b"{}")
+            except ValueError as exc:
+                raise PushError(
+                    "sync_bad_json", "the body is not valid JSON", "请求体不是有效的 JSON"
+                ) from exc
         if isinstance(decoded, dict) and isinstance(decoded.get("changes"), dict):
             decoded = decoded["changes"]  # clients that wrap the changes
         changes = parse_changes(self.registry, decoded)

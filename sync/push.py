@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from sync.idsets import among, lock_existing
 from sync.registry import DeviceContext, Operation, Raw, Refused, Registry, SyncTable
 from sync.tables import SyncTables
 from sync.tracking import ORIGIN, PENDING, PUSHED, Touch, touch
@@ -148,8 +149,10 @@ def find_conflicts(
         found = _lock_records(session, registry.get(name), ids)
         if existing is not None and found is not None:
             existing[name] = found
+        # A read of its own, after the locks: the change log of records just locked is
+        # settled (a concurrent push of them has committed its stamps by now).
         stmt = select(rows.c.record_id, rows.c.cursor, rows.c.origin_device).where(
-            rows.c.table_name == name, rows.c.record_id.in_(ids)
+            rows.c.table_name == name, among(session, rows.c.record_id, sorted(set(ids)))
         )
         for rid, cursor, origin in session.execute(stmt):
             if origin == device.device_id:
@@ -160,24 +163,22 @@ def find_conflicts(
 
 
 def _lock_records(session: Session, spec: SyncTable | None, ids: list[str]) -> set[str] | None:
-    """SELECT … FOR UPDATE the pushed records, in id order (a consistent order: two pushes
-    of the same records wait for each other instead of deadlocking; SQLite has one writer
-    and needs no row locks). The clock is taken after every other lock, at the push's end,
-    so waits never form a cycle through it. Returns the ids that exist (None: not known)."""
+    """Lock the pushed records that exist (FOR UPDATE, in id order: two pushes of the same
+    records wait for each other instead of deadlocking; SQLite has one writer and needs no
+    row locks) in one statement whatever their number (`idsets.lock_existing`). The clock
+    is taken after every other lock, at the push's end, so waits never form a cycle through
+    it. Returns the ids that exist (None: not known)."""
     if spec is None or spec.model is None:
         return None
     key = sa_inspect(spec.model).primary_key[0]
     wanted = sorted({str(i) for i in ids})
     if key.type.python_type is int:
-        wanted_keys: list[Any] = [int(i) for i in wanted if i.isdigit() and len(i) < 10]
+        wanted_keys: list[Any] = sorted(int(i) for i in wanted if i.isdigit() and len(i) < 10)
     else:
         wanted_keys = list(wanted)
     if not wanted_keys:
         return set()
-    stmt = select(key).where(key.in_(wanted_keys)).order_by(key)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return {str(k) for k in session.scalars(stmt)}
+    return {str(k) for k in session.scalars(lock_existing(session, key, wanted_keys))}
 
 
 def apply_changes(

@@ -27,13 +27,13 @@ from sqlalchemy import (
     Text,
     bindparam,
     cast,
+    column,
     func,
     insert,
     literal,
     select,
 )
 from sqlalchemy import case as sql_case
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from geo.tracks import TrackPoint, simplify_for_display, summarize, to_linestring_wkt
@@ -574,26 +574,26 @@ def create_logs(
     return answers
 
 
-_LOG_ARRAYS: dict[str, Any] = {
-    "id": ARRAY(String),
-    "patrol_id": ARRAY(String),
-    "collector_id": ARRAY(Integer),
-    "grid_id": ARRAY(Integer),
-    "subdistrict_id": ARRAY(Integer),
-    "category_id": ARRAY(Integer),
-    "text": ARRAY(Text),
-    "lon": ARRAY(Float),
-    "lat": ARRAY(Float),
-    "photos": ARRAY(Text),
-    "logged_at": ARRAY(DateTime(timezone=True)),
+_LOG_COLUMNS: dict[str, Any] = {
+    "id": String,
+    "patrol_id": String,
+    "collector_id": Integer,
+    "grid_id": Integer,
+    "subdistrict_id": Integer,
+    "category_id": Integer,
+    "text": Text,
+    "lon": Float,
+    "lat": Float,
+    "photos": JSON,
+    "logged_at": DateTime(timezone=True),
 }
 
 
 def _insert_logs(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Write new logs set-wise. PostgreSQL: one INSERT … SELECT FROM unnest(arrays) — one
-    statement whatever the number of rows, its text short and cached by the driver (a
-    multi-row VALUES of 200 rows costs more to build and parse than to run). SQLite:
-    executemany of one prepared INSERT."""
+    """Write new logs set-wise. PostgreSQL: one INSERT … SELECT FROM json_to_recordset(:rows)
+    — one statement and one bound text whatever the number of rows (the driver neither
+    parses a long VALUES list nor converts a dozen arrays). SQLite: executemany of one
+    prepared INSERT."""
     table = PatrolLog.__table__
     now = utcnow()
     if session.get_bind().dialect.name != "postgresql":
@@ -610,25 +610,24 @@ def _insert_logs(session: Session, rows: list[dict[str, Any]]) -> None:
             ],
         )
         return
-    values = {name: [r[name] for r in rows] for name in _LOG_ARRAYS}
-    values["photos"] = [json.dumps(p) for p in values["photos"]]
-    arrays = (
-        func.unnest(
-            *(bindparam(name, values[name], type_=kind) for name, kind in _LOG_ARRAYS.items())
-        )
-        .table_valued(*_LOG_ARRAYS)
-        .render_derived()
+    payload = json.dumps(
+        [{**r, "logged_at": r["logged_at"].isoformat()} for r in rows],
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
-    c = arrays.c
+    records = (
+        func.json_to_recordset(cast(bindparam("rows", payload, type_=Text), JSON))
+        .table_valued(*(column(name, kind) for name, kind in _LOG_COLUMNS.items()))
+        .render_derived(name="r", with_types=True)
+    )
+    c = records.c
     source = select(
-        *(c[name] for name in _LOG_ARRAYS if name not in ("photos",)),
+        *(c[name] for name in _LOG_COLUMNS),
         func.ST_SetSRID(func.ST_MakePoint(c.lon, c.lat), SRID),
-        cast(c.photos, JSON),
         literal(now, UTCDateTime()),
         literal(now, UTCDateTime()),
     )
-    names = [n for n in _LOG_ARRAYS if n != "photos"]
-    names += ["point", "photos", "created_at", "updated_at"]
+    names = [*_LOG_COLUMNS, "point", "created_at", "updated_at"]
     session.execute(insert(table).from_select(names, source))
 
 
