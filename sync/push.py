@@ -202,12 +202,19 @@ def apply_changes(
         ops = changes.get(spec.name)
         if not ops:
             continue
+        known = existing.get(spec.name) if existing is not None else None
+        once = _once(ops) if spec.apply_edits is not None and known else frozenset()
         for op in OPERATIONS:
             items = ops.get(op, [])
-            if op == "created" and spec.apply_many is not None and existing is not None:
-                known = existing.get(spec.name)
-                if known is not None:
-                    items = _apply_new(session, spec, device, items, known, result, refusals)
+            if op == "created" and spec.apply_many is not None and known is not None:
+                items = _apply_new(session, spec, device, items, known, result, refusals)
+            if op != "deleted" and once:
+                assert known is not None
+                edits = _apply_edits(session, spec, device, op, items, known & once, result)
+                items, edit_refusals, edited = edits
+                refusals += edit_refusals
+                if edited:
+                    applied.setdefault(spec.name, []).extend(edited)
             loaded = _load(session, spec, [i["id"] for i in items]) if op != "deleted" else []
             for item in items:
                 raw: Raw = {"id": item} if op == "deleted" else item
@@ -235,6 +242,77 @@ def apply_changes(
     _store_refusals(session, tables, device, refusals)
     session.flush()
     return result
+
+
+def _once(ops: Mapping[str, list[Any]]) -> frozenset[str]:
+    """The ids the push names once for this table (a record sent twice goes one by one, in
+    the order sent)."""
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for op in OPERATIONS:
+        for item in ops.get(op, []):
+            rid = item if op == "deleted" else item["id"]
+            (twice if rid in seen else seen).add(rid)
+    return frozenset(seen - twice)
+
+
+def _apply_edits(
+    session: Session,
+    spec: SyncTable,
+    device: DeviceContext,
+    op: Operation,
+    items: list[Any],
+    editable: set[str] | frozenset[str],
+    result: PushResult,
+) -> tuple[list[Any], list[Refusal], list[Raw]]:
+    """Apply the changes to existing records (ids locked by this push and named once in it)
+    set-wise through the table's `apply_edits`: what the engine refuses by itself is refused
+    first, the host checks every change before it writes any, one flush writes them. Returns
+    the records left for one-by-one application, the refusals, and the records applied."""
+    edits: list[Raw] = []
+    rest: list[Any] = []
+    refusals: list[Refusal] = []
+    pushed: set[tuple[str, str]] = session.info.setdefault(PUSHED, set())
+    for raw in items:
+        if raw["id"] not in editable:
+            rest.append(raw)
+            continue
+        pushed.add((spec.name, raw["id"]))
+        try:
+            _check_record(spec, op, raw)
+        except Refused as refused:
+            refusals.append(Refusal(spec, op, raw, refused))
+            _listed(result, spec, op, raw["id"])
+            continue
+        edits.append(raw)
+    if not edits:
+        return rest, refusals, []
+    assert spec.apply_edits is not None
+    answers = spec.apply_edits(session, device, [(op, r, _changed_columns(r)) for r in edits])
+    session.flush()
+    applied: list[Raw] = []
+    for raw, answer in zip(edits, answers, strict=True):
+        if isinstance(answer, Refused):
+            refusals.append(Refusal(spec, op, raw, answer))
+            _listed(result, spec, op, raw["id"])
+            continue
+        counts = result.counts.setdefault(spec.name, {})
+        counts[op] = counts.get(op, 0) + 1
+        applied.append(raw)
+        if answer and spec.model is not None:  # the device must get back what the server made
+            obj = session.get(spec.model, raw["id"])
+            if obj is not None:
+                touch(session, spec.name, spec.id_of(obj), spec.scope_of(obj), by_server=True)
+    return rest, refusals, applied
+
+
+def _listed(result: PushResult, spec: SyncTable, op: Operation, rid: str) -> None:
+    """A refused creation is listed in `experimentalRejectedIds`; a refused update or
+    deletion is not (see `apply_changes`)."""
+    if op == "created":
+        result.rejected.setdefault(spec.name, []).append(rid)
+    else:
+        result.refused.setdefault(spec.name, []).append(rid)
 
 
 @dataclass
@@ -313,14 +391,22 @@ def _send_back_what_differs(session: Session, spec: SyncTable | None, raws: list
     for start in range(0, len(raws), 500):
         batch = raws[start : start + 500]
         stored = {r["id"]: r for r in spec.to_raws(session, [r["id"] for r in batch])}
-        for raw in batch:
-            now = stored.get(raw["id"])
-            if now is None:
-                continue
-            if any(k in now and now[k] != v for k, v in raw.items() if k not in LOCAL_COLUMNS):
-                obj = session.get(spec.model, raw["id"])
-                if obj is not None:
-                    touch(session, spec.name, spec.id_of(obj), spec.scope_of(obj), by_server=True)
+        differ = [
+            raw["id"]
+            for raw in batch
+            if (now := stored.get(raw["id"])) is not None
+            and any(k in now and now[k] != v for k, v in raw.items() if k not in LOCAL_COLUMNS)
+        ]
+        if not differ:
+            continue
+        key = sa_inspect(spec.model).primary_key[0]
+        if key.type.python_type is int:
+            objs = [session.get(spec.model, int(rid)) for rid in differ if rid.isdigit()]
+        else:  # one read for all of them (most are in the session already)
+            objs = list(session.scalars(select(spec.model).where(key.in_(differ))))
+        for obj in objs:
+            if obj is not None:
+                touch(session, spec.name, spec.id_of(obj), spec.scope_of(obj), by_server=True)
 
 
 def _apply_one(

@@ -656,22 +656,66 @@ def edit_log(
 ) -> bool:
     """The collector edits their own log's text and photos; True if anything changed.
     Photos newly added must be attachable by them (their own uploads, or free ones)."""
+    answer = edit_logs(uow, principal, [LogEdit(log_id, text, list(photos))])[0]
+    if isinstance(answer, DomainError):
+        raise answer
+    return answer
+
+
+@dataclass(frozen=True)
+class LogEdit:
+    """A new text and photo list for one of the collector's logs."""
+
+    id: str
+    text: str
+    photos: list[str] = field(default_factory=list)
+
+
+def edit_logs(
+    uow: UnitOfWork, principal: Principal, edits: Sequence[LogEdit]
+) -> list[bool | DomainError]:
+    """`edit_log` for many logs at once (a phone's push): the logs are read in one SELECT,
+    every edit is checked before any is written, and nothing is written for a refused one.
+    The i-th answer is whether that log changed, or its refusal (the same as `edit_log`'s).
+    Each id once."""
     _collector_only(principal)
-    log = uow.session.get(PatrolLog, log_id)
-    if log is None or log.collector_id != principal.user_id:
-        raise NotFound("Patrol log", "巡逻日志")
-    text = text.strip()
-    if not text:
-        raise Invalid("validation_error", "text: required", "字段 text：必填", field="text")
-    before = list(log.photos or [])
-    if (text, photos) == (log.text, before):
-        return False
-    if photos:
-        attachments.require_attachments(photos)
-        photo_access.check_attachable(principal, [p for p in photos if p not in before])
-    log.text, log.photos = text, list(photos)
-    uow.session.flush()
-    return True
+    ids = sorted({e.id for e in edits})
+    logs: dict[str, PatrolLog] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        logs.update(
+            (log.id, log)
+            for log in uow.session.scalars(select(PatrolLog).where(PatrolLog.id.in_(chunk)))
+        )
+    answers: list[bool | DomainError] = []
+    changes: list[tuple[PatrolLog, str, list[str]]] = []
+    for edit in edits:
+        log = logs.get(edit.id)
+        try:
+            if log is None or log.collector_id != principal.user_id:
+                raise NotFound("Patrol log", "巡逻日志")
+            text = edit.text.strip()
+            if not text:
+                raise Invalid("validation_error", "text: required", "字段 text：必填", field="text")
+            before = list(log.photos or [])
+            if (text, edit.photos) == (log.text, before):
+                answers.append(False)
+                continue
+            if edit.photos:
+                attachments.require_attachments(edit.photos)
+                photo_access.check_attachable(
+                    principal, [p for p in edit.photos if p not in before]
+                )
+        except DomainError as exc:
+            answers.append(exc)
+            continue
+        changes.append((log, text, list(edit.photos)))
+        answers.append(True)
+    for log, text, photos in changes:
+        log.text, log.photos = text, photos
+    if changes:
+        uow.session.flush()
+    return answers
 
 
 def get_log(principal: Principal, log_id: str) -> PatrolLog:
