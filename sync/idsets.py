@@ -24,10 +24,13 @@ def among(
     session: Session, column: Any, ids: Sequence[Any], name: str = "ids"
 ) -> ColumnElement[bool]:
     """`column IN ids`, with the ids as one bound value."""
+    found: ColumnElement[bool]
     if is_postgresql(session):
-        return column == any_(bindparam(name, list(ids), type_=ARRAY(column.type)))
-    each = func.json_each(bindparam(name, json.dumps(list(ids)))).table_valued("value")
-    return column.in_(select(each.c.value))
+        found = column == any_(bindparam(name, list(ids), type_=ARRAY(column.type)))
+    else:
+        each = func.json_each(bindparam(name, json.dumps(list(ids)))).table_valued("value")
+        found = column.in_(select(each.c.value))
+    return found
 
 
 def lock_existing(session: Session, key: Any, ids: Sequence[Any]) -> Select[Any]:
