@@ -120,11 +120,13 @@ def push(
     try:
         with _write_lock(), unit_of_work() as uow:
             device = device_context(principal)
-            result = sync_engine.push(uow.session, device, last_pulled_at, body, decoded)
-            # The device log goes in with the push (one transaction, one commit).
-            kind = "replay" if result.replayed else "push"
-            counts = {} if result.replayed else sync_engine.push_counts(result)
-            sync_engine.record(uow.session, device, kind, last_pulled_at, None, counts, started)
+            # The device log goes in with the push (one transaction, one commit; the push
+            # writes its line itself, with its replay row).
+            result = sync_engine.push(
+                uow.session, device, last_pulled_at, body, decoded, started=started
+            )
+            if result.replayed:
+                sync_engine.record(uow.session, device, "replay", last_pulled_at, None, {}, started)
     except PushConflict as conflict:
         assert device is not None
         with unit_of_work() as uow:
