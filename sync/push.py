@@ -190,9 +190,11 @@ def apply_changes(
     existing: Mapping[str, set[str]] | None = None,
 ) -> PushResult:
     """Apply every record (parents' tables first); refusals become rejections. New records
-    of a table with `apply_many` go in together (checked first, then written set-wise); the
-    others one by one, each in a savepoint of the caller's transaction (a refusal found
-    after part of a record was written undoes that part). Nothing is committed here."""
+    of a table with `apply_many` go in together (checked first, then written set-wise), and
+    so do changes to existing records of a table with `apply_edits` (ids locked by this push
+    and named once in it); the others one by one, each in a savepoint of the caller's
+    transaction (a refusal found after part of a record was written undoes that part).
+    Nothing is committed here."""
     result = PushResult()
     session.info[ORIGIN] = device.device_id  # cleared when the outermost transaction ends
     pushed: set[tuple[str, str]] = session.info.setdefault(PUSHED, set())
