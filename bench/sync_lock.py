@@ -10,7 +10,7 @@ collector with a device), then times, in-process, the span from BEGIN IMMEDIATE 
 of the commit for pushes of N records of each kind a phone sends:
 
 - N new patrol logs (set-wise path);
-- N edits of existing logs (record by record, in a savepoint each);
+- N edits of existing logs (set-wise: `patrols.edit_logs`);
 - N deletions of existing logs (each refused: logs are kept on the server);
 - N new logs outside the collector's grids (each refused: `outside_your_grids`).
 

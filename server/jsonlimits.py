@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from server.errors import DomainError
 
@@ -62,6 +62,26 @@ def loads_bounded(text: str | bytes, field: str | None = None) -> Any:
     return value
 
 
+_PARSED = "minqing_request_json"
+MALFORMED: Any = object()  # `request_json()` of a body that is not JSON
+
+
+def request_json(default: bytes = b"{}") -> Any:
+    """The request body parsed once (bounded as `loads_bounded`) and kept for the request:
+    the depth check before the view and the view itself share one parse. MALFORMED when the
+    body is not JSON (the endpoint answers that with its own 400); an empty body parses as
+    `default`."""
+    cached = g.get(_PARSED, None)
+    if cached is not None:
+        return cached[0]
+    try:
+        value = loads_bounded(request.get_data(cache=True) or default)
+    except (ValueError, UnicodeDecodeError):
+        value = MALFORMED
+    setattr(g, _PARSED, (value,))
+    return value
+
+
 def check_request_json() -> None:
     """before_request: refuse a too-deep JSON body before any parser recurses into it."""
     if request.method in ("GET", "HEAD", "OPTIONS") or not request.content_length:
@@ -75,7 +95,4 @@ def check_request_json() -> None:
         head = request.get_data(cache=True)[:64].lstrip()
         if not head.startswith((b"{", b"[")):
             return
-    try:
-        loads_bounded(request.get_data(cache=True))
-    except (ValueError, UnicodeDecodeError):
-        return  # malformed: the endpoint's own parser answers it
+    request_json()  # a too-deep body raises; malformed: the endpoint's own parser answers it

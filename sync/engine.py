@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -160,17 +160,23 @@ class SyncEngine:
         device: DeviceContext,
         last_pulled_at: int | None,
         body: bytes,
+        decoded: Any = None,
+        started: float | None = None,
     ) -> PushResult:
         """Apply a push inside the caller's transaction, which the caller commits once (the
         host's unit of work); each record works in a savepoint of it. Raises PushError (400)
         or PushConflict (409): the caller then rolls back, and nothing is applied. A replay
-        returns the stored answer and writes nothing."""
-        try:
-            decoded = json.loads(body or b"{}")
-        except ValueError as exc:
-            raise PushError(
-                "sync_bad_json", "the body is not valid JSON", "请求体不是有效的 JSON"
-            ) from exc
+        returns the stored answer and writes nothing. `decoded`: the body's JSON when the
+        host has parsed it already (None: parsed here). `started` (the push's monotonic
+        start): the push writes its device-log line itself, with its replay row (on
+        PostgreSQL in the same statement); without it the caller calls `record`."""
+        if decoded is None:
+            try:
+                decoded = json.loads(body or b"{}")
+            except ValueError as exc:
+                raise PushError(
+                    "sync_bad_json", "the body is not valid JSON", "请求体不是有效的 JSON"
+                ) from exc
         if isinstance(decoded, dict) and isinstance(decoded.get("changes"), dict):
             decoded = decoded["changes"]  # clients that wrap the changes
         changes = parse_changes(self.registry, decoded)
@@ -199,15 +205,20 @@ class SyncEngine:
         if conflicts:
             raise PushConflict(conflicts)
         result = apply_changes(session, self.registry, self.tables, device, changes, existing)
-        session.execute(
-            insert(self.tables.pushes).values(
-                device_id=device.device_id,
-                digest=digest,
-                response=result.response(),
-                cursor=last_pulled_at or 0,
-                created_at=datetime.now(UTC),
-            )
+        stored_push = insert(self.tables.pushes).values(
+            device_id=device.device_id,
+            digest=digest,
+            response=result.response(),
+            cursor=last_pulled_at or 0,
+            created_at=datetime.now(UTC),
         )
+        if started is None:
+            session.execute(stored_push)
+        else:
+            counts = self.push_counts(result)
+            self.record(
+                session, device, "push", last_pulled_at, None, counts, started, also=stored_push
+            )
         return result
 
     def replayed(self, session: Session, device: DeviceContext, digest: str) -> PushResult | None:
@@ -239,7 +250,11 @@ class SyncEngine:
         counts: dict[str, Any],
         started: float,
         schema_version: int | None = None,
+        also: Any = None,
     ) -> None:
+        """The device's log line and counters; `also`, another INSERT of the same
+        transaction (a push's replay row), goes in with them — on PostgreSQL the three
+        writes are one statement (data-modifying CTEs), a round trip where there were three."""
         now = datetime.now(UTC)
         d = self.tables.devices
         values: dict[str, Any] = {}
@@ -249,35 +264,49 @@ class SyncEngine:
                 values["schema_version"] = schema_version
         elif kind == "push":
             values = {"last_push_at": now, "pushes": d.c.pushes + 1}
+        line = insert(self.tables.log).values(
+            device_id=device.device_id,
+            kind=kind,
+            at=now,
+            last_pulled_at=last_pulled_at,
+            cursor=cursor,
+            counts=counts,
+            millis=int((time.monotonic() - started) * 1000),
+        )
+        if values and session.get_bind().dialect.name == "postgresql":
+            bump = update(d).where(d.c.device_id == device.device_id).values(**values)
+            bumped = bump.returning(d.c.device_id).cte("bumped")
+            stmt = line.add_cte(bumped)
+            if also is not None:
+                stmt = stmt.add_cte(also.cte("also"))
+            found = select(func.count()).select_from(bumped).scalar_subquery()
+            if session.execute(stmt.returning(found)).scalar():
+                return
+            # A device's first sync: the line and `also` went in; the counters row is new.
+            self._first_sync(session, device)
+            session.execute(bump)
+            return
+        if also is not None:
+            session.execute(also)
         if values:
             done = session.execute(
                 update(d).where(d.c.device_id == device.device_id).values(**values)
             )
             if not done.rowcount:  # type: ignore[attr-defined]
-                # A device's first sync (two at once from one phone: both may get here).
-                dialect = session.get_bind().dialect.name
-                first = postgresql.insert if dialect == "postgresql" else sqlite.insert
-                session.execute(
-                    first(d)
-                    .values(
-                        device_id=device.device_id,
-                        pulls=0,
-                        pushes=0,
-                        last_pulled_cursor=None,
-                    )
-                    .on_conflict_do_nothing()
-                )
+                self._first_sync(session, device)
                 session.execute(update(d).where(d.c.device_id == device.device_id).values(**values))
+        session.execute(line)
+
+    def _first_sync(self, session: Session, device: DeviceContext) -> None:
+        """A device's counters row, at its first sync (two at once from one phone: both may
+        get here)."""
+        d = self.tables.devices
+        dialect = session.get_bind().dialect.name
+        first = postgresql.insert if dialect == "postgresql" else sqlite.insert
         session.execute(
-            insert(self.tables.log).values(
-                device_id=device.device_id,
-                kind=kind,
-                at=now,
-                last_pulled_at=last_pulled_at,
-                cursor=cursor,
-                counts=counts,
-                millis=int((time.monotonic() - started) * 1000),
-            )
+            first(d)
+            .values(device_id=device.device_id, pulls=0, pushes=0, last_pulled_cursor=None)
+            .on_conflict_do_nothing()
         )
 
     # --- the engine's own table ----------------------------------------------------------

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from sync.idsets import among, lock_existing
 from sync.registry import DeviceContext, Operation, Raw, Refused, Registry, SyncTable
 from sync.tables import SyncTables
 from sync.tracking import ORIGIN, PENDING, PUSHED, Touch, touch
@@ -148,8 +149,10 @@ def find_conflicts(
         found = _lock_records(session, registry.get(name), ids)
         if existing is not None and found is not None:
             existing[name] = found
+        # A read of its own, after the locks: the change log of records just locked is
+        # settled (a concurrent push of them has committed its stamps by now).
         stmt = select(rows.c.record_id, rows.c.cursor, rows.c.origin_device).where(
-            rows.c.table_name == name, rows.c.record_id.in_(ids)
+            rows.c.table_name == name, among(session, rows.c.record_id, sorted(set(ids)))
         )
         for rid, cursor, origin in session.execute(stmt):
             if origin == device.device_id:
@@ -160,24 +163,22 @@ def find_conflicts(
 
 
 def _lock_records(session: Session, spec: SyncTable | None, ids: list[str]) -> set[str] | None:
-    """SELECT … FOR UPDATE the pushed records, in id order (a consistent order: two pushes
-    of the same records wait for each other instead of deadlocking; SQLite has one writer
-    and needs no row locks). The clock is taken after every other lock, at the push's end,
-    so waits never form a cycle through it. Returns the ids that exist (None: not known)."""
+    """Lock the pushed records that exist (FOR UPDATE, in id order: two pushes of the same
+    records wait for each other instead of deadlocking; SQLite has one writer and needs no
+    row locks) in one statement whatever their number (`idsets.lock_existing`). The clock
+    is taken after every other lock, at the push's end, so waits never form a cycle through
+    it. Returns the ids that exist (None: not known)."""
     if spec is None or spec.model is None:
         return None
     key = sa_inspect(spec.model).primary_key[0]
     wanted = sorted({str(i) for i in ids})
     if key.type.python_type is int:
-        wanted_keys: list[Any] = [int(i) for i in wanted if i.isdigit() and len(i) < 10]
+        wanted_keys: list[Any] = sorted(int(i) for i in wanted if i.isdigit() and len(i) < 10)
     else:
         wanted_keys = list(wanted)
     if not wanted_keys:
         return set()
-    stmt = select(key).where(key.in_(wanted_keys)).order_by(key)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return {str(k) for k in session.scalars(stmt)}
+    return {str(k) for k in session.scalars(lock_existing(session, key, wanted_keys))}
 
 
 def apply_changes(
@@ -189,9 +190,11 @@ def apply_changes(
     existing: Mapping[str, set[str]] | None = None,
 ) -> PushResult:
     """Apply every record (parents' tables first); refusals become rejections. New records
-    of a table with `apply_many` go in together (checked first, then written set-wise); the
-    others one by one, each in a savepoint of the caller's transaction (a refusal found
-    after part of a record was written undoes that part). Nothing is committed here."""
+    of a table with `apply_many` go in together (checked first, then written set-wise), and
+    so do changes to existing records of a table with `apply_edits` (ids locked by this push
+    and named once in it); the others one by one, each in a savepoint of the caller's
+    transaction (a refusal found after part of a record was written undoes that part).
+    Nothing is committed here."""
     result = PushResult()
     session.info[ORIGIN] = device.device_id  # cleared when the outermost transaction ends
     pushed: set[tuple[str, str]] = session.info.setdefault(PUSHED, set())
@@ -201,12 +204,19 @@ def apply_changes(
         ops = changes.get(spec.name)
         if not ops:
             continue
+        known = existing.get(spec.name) if existing is not None else None
+        once = _once(ops) if spec.apply_edits is not None and known else frozenset()
         for op in OPERATIONS:
             items = ops.get(op, [])
-            if op == "created" and spec.apply_many is not None and existing is not None:
-                known = existing.get(spec.name)
-                if known is not None:
-                    items = _apply_new(session, spec, device, items, known, result, refusals)
+            if op == "created" and spec.apply_many is not None and known is not None:
+                items = _apply_new(session, spec, device, items, known, result, refusals)
+            if op != "deleted" and once:
+                assert known is not None
+                edits = _apply_edits(session, spec, device, op, items, known & once, result)
+                items, edit_refusals, edited = edits
+                refusals += edit_refusals
+                if edited:
+                    applied.setdefault(spec.name, []).extend(edited)
             loaded = _load(session, spec, [i["id"] for i in items]) if op != "deleted" else []
             for item in items:
                 raw: Raw = {"id": item} if op == "deleted" else item
@@ -234,6 +244,77 @@ def apply_changes(
     _store_refusals(session, tables, device, refusals)
     session.flush()
     return result
+
+
+def _once(ops: Mapping[str, list[Any]]) -> frozenset[str]:
+    """The ids the push names once for this table (a record sent twice goes one by one, in
+    the order sent)."""
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for op in OPERATIONS:
+        for item in ops.get(op, []):
+            rid = item if op == "deleted" else item["id"]
+            (twice if rid in seen else seen).add(rid)
+    return frozenset(seen - twice)
+
+
+def _apply_edits(
+    session: Session,
+    spec: SyncTable,
+    device: DeviceContext,
+    op: Operation,
+    items: list[Any],
+    editable: set[str] | frozenset[str],
+    result: PushResult,
+) -> tuple[list[Any], list[Refusal], list[Raw]]:
+    """Apply the changes to existing records (ids locked by this push and named once in it)
+    set-wise through the table's `apply_edits`: what the engine refuses by itself is refused
+    first, the host checks every change before it writes any, one flush writes them. Returns
+    the records left for one-by-one application, the refusals, and the records applied."""
+    edits: list[Raw] = []
+    rest: list[Any] = []
+    refusals: list[Refusal] = []
+    pushed: set[tuple[str, str]] = session.info.setdefault(PUSHED, set())
+    for raw in items:
+        if raw["id"] not in editable:
+            rest.append(raw)
+            continue
+        pushed.add((spec.name, raw["id"]))
+        try:
+            _check_record(spec, op, raw)
+        except Refused as refused:
+            refusals.append(Refusal(spec, op, raw, refused))
+            _listed(result, spec, op, raw["id"])
+            continue
+        edits.append(raw)
+    if not edits:
+        return rest, refusals, []
+    assert spec.apply_edits is not None
+    answers = spec.apply_edits(session, device, [(op, r, _changed_columns(r)) for r in edits])
+    session.flush()
+    applied: list[Raw] = []
+    for raw, answer in zip(edits, answers, strict=True):
+        if isinstance(answer, Refused):
+            refusals.append(Refusal(spec, op, raw, answer))
+            _listed(result, spec, op, raw["id"])
+            continue
+        counts = result.counts.setdefault(spec.name, {})
+        counts[op] = counts.get(op, 0) + 1
+        applied.append(raw)
+        if answer and spec.model is not None:  # the device must get back what the server made
+            obj = session.get(spec.model, raw["id"])
+            if obj is not None:
+                touch(session, spec.name, spec.id_of(obj), spec.scope_of(obj), by_server=True)
+    return rest, refusals, applied
+
+
+def _listed(result: PushResult, spec: SyncTable, op: Operation, rid: str) -> None:
+    """A refused creation is listed in `experimentalRejectedIds`; a refused update or
+    deletion is not (see `apply_changes`)."""
+    if op == "created":
+        result.rejected.setdefault(spec.name, []).append(rid)
+    else:
+        result.refused.setdefault(spec.name, []).append(rid)
 
 
 @dataclass
@@ -312,14 +393,22 @@ def _send_back_what_differs(session: Session, spec: SyncTable | None, raws: list
     for start in range(0, len(raws), 500):
         batch = raws[start : start + 500]
         stored = {r["id"]: r for r in spec.to_raws(session, [r["id"] for r in batch])}
-        for raw in batch:
-            now = stored.get(raw["id"])
-            if now is None:
-                continue
-            if any(k in now and now[k] != v for k, v in raw.items() if k not in LOCAL_COLUMNS):
-                obj = session.get(spec.model, raw["id"])
-                if obj is not None:
-                    touch(session, spec.name, spec.id_of(obj), spec.scope_of(obj), by_server=True)
+        differ = [
+            raw["id"]
+            for raw in batch
+            if (now := stored.get(raw["id"])) is not None
+            and any(k in now and now[k] != v for k, v in raw.items() if k not in LOCAL_COLUMNS)
+        ]
+        if not differ:
+            continue
+        key = sa_inspect(spec.model).primary_key[0]
+        if key.type.python_type is int:
+            objs = [session.get(spec.model, int(rid)) for rid in differ if rid.isdigit()]
+        else:  # one read for all of them (most are in the session already)
+            objs = list(session.scalars(select(spec.model).where(key.in_(differ))))
+        for obj in objs:
+            if obj is not None:
+                touch(session, spec.name, spec.id_of(obj), spec.scope_of(obj), by_server=True)
 
 
 def _apply_one(

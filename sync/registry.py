@@ -73,6 +73,13 @@ Apply = Callable[[Session, DeviceContext, Operation, Raw, frozenset[str]], bool]
 # before any is written. The i-th answer is its refusal, or the stored record's scope key and
 # whether it was stored otherwise than sent (then the device gets it back).
 ApplyMany = Callable[[Session, DeviceContext, list[Raw]], list["tuple[int | None, bool] | Refused"]]
+# One change to a record that exists: (operation, raw, the device's changed columns).
+Edit = tuple[Operation, Raw, frozenset[str]]
+# Applies many changes to existing records at once (ids the engine locked, each once in the
+# push), with the answers `apply` would give: every change is checked before any is written,
+# so a refused one leaves nothing (unless the refusal says `keep_applied`). The i-th answer
+# is its refusal, or whether the stored record differs from what the device sent.
+ApplyEdits = Callable[[Session, DeviceContext, list[Edit]], list["bool | Refused"]]
 
 
 # (session, device, raws of one batch) -> the raws as this device may see them
@@ -92,6 +99,7 @@ class SyncTable:
     in_scope: Callable[[frozenset[int], datetime | None], Select[Any]]  # ids, first sync
     apply: Apply | None = None
     apply_many: ApplyMany | None = None  # the set-wise path for new records, if the host has one
+    apply_edits: ApplyEdits | None = None  # the set-wise path for changes to existing records
     # The model attribute holding the scope key, when a record can move between scopes:
     # tracking reads its history to tell the old scope's devices (None: records never move).
     scope_column: str | None = None

@@ -8,14 +8,19 @@ T sees every change stamped ≤ T: nothing commits later with a lower cursor (gu
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     String,
+    Text,
     bindparam,
+    cast,
+    column,
     event,
     func,
     literal,
@@ -23,7 +28,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import get_history
@@ -236,24 +240,23 @@ def _upsert_rows(
         for t in touches
     ]
     if conn.dialect.name == "postgresql":
-        # One INSERT … SELECT FROM unnest(arrays): one short statement for any number of
-        # records (a multi-row VALUES costs more to build and parse than to run).
-        arrays = (
-            func.unnest(
-                *(
-                    bindparam(name, [v[name] for v in values], type_=ARRAY(kind))
-                    for name, kind in _ARRAYS.items()
-                )
-            )
-            .table_valued(*_ARRAYS)
-            .render_derived()
+        # One INSERT … SELECT FROM json_to_recordset(:rows): one short statement and one
+        # bound text for any number of records (a multi-row VALUES costs more to build and
+        # parse than to run; arrays cost the driver a conversion per column).
+        payload = json.dumps(
+            [{name: v[name] for name in _COLUMNS} for v in values], separators=(",", ":")
+        )
+        records = (
+            func.json_to_recordset(cast(bindparam("rows", payload, type_=Text), JSON))
+            .table_valued(*(column(name, kind) for name, kind in _COLUMNS.items()))
+            .render_derived(name="r", with_types=True)
         )
         source = select(
-            *(arrays.c[name] for name in _ARRAYS),
+            *(records.c[name] for name in _COLUMNS),
             literal(cursor, BigInteger()),
             literal(cursor, BigInteger()),
         )
-        stmt = insert(rows).from_select([*_ARRAYS, "cursor", "created_cursor"], source)
+        stmt = insert(rows).from_select([*_COLUMNS, "cursor", "created_cursor"], source)
     else:
         stmt = insert(rows)
     stmt = stmt.on_conflict_do_update(
@@ -281,7 +284,7 @@ def _upsert_rows(
         )
 
 
-_ARRAYS: dict[str, Any] = {
+_COLUMNS: dict[str, Any] = {
     "table_name": String,
     "record_id": String,
     "scope_key": BigInteger,

@@ -17,7 +17,7 @@ from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema, id_field
 from server.domain.roles import Role
 from server.errors import DomainError
-from server.jsonlimits import loads_bounded
+from server.jsonlimits import MALFORMED, loads_bounded, request_json
 from server.services.files import attachments, photo_access
 from server.services.people import ratelimit
 from server.services.syncing import sync, sync_admin
@@ -227,12 +227,12 @@ def push() -> Any:
     """Apply the device's changes (WatermelonDB `pushChanges`): whole, or nothing on 409."""
     principal = _device_principal()
     cursor = _cursor("last_pulled_at")
-    body = _bounded_push_body()
+    body, decoded = _bounded_push_body()
     if principal.device_id is not None:
         with unit_of_work() as uow:  # counted on its own: the push begins a fresh transaction
             ratelimit.sync_push(uow, principal.device_id)
     try:
-        result = sync.push(principal, cursor, body)
+        result = sync.push(principal, cursor, body, decoded)
     except PushError as error:
         raise DomainError(
             error.code, error.message, error.message_zh, field=error.field, status=400
@@ -260,23 +260,24 @@ def _push_too_large(what: str, limit: int, what_zh: str) -> DomainError:
     )
 
 
-def _bounded_push_body() -> bytes:
-    """The push body, refused with 413 past the byte or record limits before the engine
-    sees it (a push of 60,000 ids once held SQLite's write lock for two minutes)."""
+def _bounded_push_body() -> tuple[bytes, Any]:
+    """The push body and its parsed JSON (parsed once for the request: `request_json`),
+    refused with 413 past the byte or record limits before the engine sees it (a push of
+    60,000 ids once held SQLite's write lock for two minutes). The JSON is MALFORMED when
+    the body is not JSON: the engine answers it with its own 400."""
     max_bytes = int(current_app.config["SYNC_MAX_PUSH_BYTES"])
     if (request.content_length or 0) > max_bytes:
         raise _push_too_large("bytes", max_bytes, "字节")
     body = request.get_data(cache=True)
     if len(body) > max_bytes:
         raise _push_too_large("bytes", max_bytes, "字节")
-    try:
-        changes = loads_bounded(body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        return body  # malformed: the engine answers it with its own 400
+    changes = request_json()
+    if changes is MALFORMED:
+        return body, None  # the engine parses it again and answers with its own 400
     max_records = int(current_app.config["SYNC_MAX_PUSH_RECORDS"])
     if _record_count(changes) > max_records:
         raise _push_too_large("records", max_records, "条记录")
-    return body
+    return body, changes
 
 
 def _record_count(changes: Any) -> int:

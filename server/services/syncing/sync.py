@@ -103,11 +103,14 @@ def pull(
     return engine().pull(db.session(), device, last_pulled_at, schema_version, migration)
 
 
-def push(principal: Principal, last_pulled_at: int | None, body: bytes) -> PushResult:
+def push(
+    principal: Principal, last_pulled_at: int | None, body: bytes, decoded: Any = None
+) -> PushResult:
     """The sync push as one unit of work: every record goes through the same use cases as
-    the API, in a savepoint each; one commit at the end releases the after-commit work
-    (webhooks, thumbnails, notifications). Raises PushError (400) or PushConflict (409)
-    with nothing applied."""
+    the API (new logs and log edits set-wise, other records in a savepoint each); one commit
+    at the end releases the after-commit work (webhooks, thumbnails, notifications). Raises
+    PushError (400) or PushConflict (409) with nothing applied. `decoded`: the body's JSON
+    when the caller has parsed it already (None: parse `body`)."""
     started = time.monotonic()
     if principal.device_id is None:
         device_context(principal)  # raises: user tokens cannot sync
@@ -117,11 +120,13 @@ def push(principal: Principal, last_pulled_at: int | None, body: bytes) -> PushR
     try:
         with _write_lock(), unit_of_work() as uow:
             device = device_context(principal)
-            result = sync_engine.push(uow.session, device, last_pulled_at, body)
-            # The device log goes in with the push (one transaction, one commit).
-            kind = "replay" if result.replayed else "push"
-            counts = {} if result.replayed else sync_engine.push_counts(result)
-            sync_engine.record(uow.session, device, kind, last_pulled_at, None, counts, started)
+            # The device log goes in with the push (one transaction, one commit; the push
+            # writes its line itself, with its replay row).
+            result = sync_engine.push(
+                uow.session, device, last_pulled_at, body, decoded, started=started
+            )
+            if result.replayed:
+                sync_engine.record(uow.session, device, "replay", last_pulled_at, None, {}, started)
     except PushConflict as conflict:
         assert device is not None
         with unit_of_work() as uow:

@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.errors import DomainError
@@ -22,8 +23,9 @@ from server.services.patrolling import patrols as patrol_service
 from server.services.people.principal import Principal
 from server.services.syncing.sync_tables import log_as_raw
 from server.services.uow import UnitOfWork
+from sync.idsets import among
 from sync.push import LOCAL_COLUMNS
-from sync.registry import DeviceContext, Operation, Raw, Refused
+from sync.registry import DeviceContext, Edit, Operation, Raw, Refused
 
 MAX_PHOTOS = 9
 MAX_TRACK_POINTS = 20_000  # the whole track so far: 5.5 h at one point a second
@@ -305,6 +307,64 @@ def apply_log(
     return _crs(raw) != "wgs84"  # the phone gets WGS84 coordinates back
 
 
+def apply_log_edits(
+    session: Session, device: DeviceContext, edits: list[Edit]
+) -> list[bool | Refused]:
+    """Changes to existing logs of a push, set-wise through `patrols.edit_logs`, with the
+    answers `apply_log` gives one by one: another collector's id is taken; the text and
+    photos are read, then edited when the change names them (a `created` for an existing id
+    is an edit too: a phone whose push answer was lost still holds the record as created);
+    an update of the server's columns is refused after the edit, which stays."""
+    principal = _principal(device)
+    answers: list[bool | Refused] = [False] * len(edits)
+    ids = sorted({raw["id"] for _, raw, _ in edits})
+    found = session.execute(
+        select(PatrolLog.id, PatrolLog.collector_id).where(among(session, PatrolLog.id, ids))
+    )
+    owners = {rid: owner for rid, owner in found}
+    wanted: list[patrol_service.LogEdit] = []
+    where: list[int] = []
+    for i, (op, raw, changed) in enumerate(edits):
+        try:
+            if owners.get(raw["id"]) != principal.user_id:
+                raise Refused("id_taken", "a log with this id exists", "该编号的日志已存在", "id")
+            text = _text(raw, "text")
+            assert text is not None
+            photos = _photos(raw)
+        except Refused as refused:
+            answers[i] = refused
+            continue
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+            answers[i] = _wrong_type("patrol_logs")
+            continue
+        if op == "created" or not changed or bool(changed & {"text", "photos"}):
+            wanted.append(patrol_service.LogEdit(raw["id"], text, photos))
+            where.append(i)
+    if wanted:
+        try:
+            done = patrol_service.edit_logs(_uow(session), principal, wanted)
+        except DomainError as error:  # the device may not edit logs at all
+            done = [error] * len(wanted)
+        for i, answer in zip(where, done, strict=True):
+            if isinstance(answer, DomainError):
+                answers[i] = refused_from(answer)
+    for i, (op, raw, changed) in enumerate(edits):
+        if op == "updated" and not isinstance(answers[i], Refused):
+            try:
+                _read_only_changes(raw, changed, {"text", "photos"})
+            except Refused as refused:
+                answers[i] = refused  # keep_applied: the edit stays
+    return answers
+
+
+def _wrong_type(table: str) -> Refused:
+    return Refused(
+        "sync_invalid_record",
+        f"the {table} record has a value of the wrong type",
+        f"{table} 记录中有类型不正确的值",
+    )
+
+
 def apply_new_logs(
     session: Session, device: DeviceContext, raws: list[Raw]
 ) -> list[tuple[int | None, bool] | Refused]:
@@ -322,11 +382,7 @@ def apply_new_logs(
         except Refused as refused:
             answers[i] = refused
         except (TypeError, ValueError, AttributeError, KeyError, IndexError):
-            answers[i] = Refused(
-                "sync_invalid_record",
-                "the patrol_logs record has a value of the wrong type",
-                "patrol_logs 记录中有类型不正确的值",
-            )
+            answers[i] = _wrong_type("patrol_logs")
     if inputs:
         try:
             created = patrol_service.create_logs(_uow(session), principal, inputs)
@@ -447,6 +503,7 @@ __all__ = [
     "apply_case",
     "apply_case_action",
     "apply_log",
+    "apply_log_edits",
     "apply_new_logs",
     "apply_patrol",
     "case_not_deleted",

@@ -421,6 +421,7 @@ def field_tables() -> list[SyncTable]:
             ),
             apply=sync_apply.apply_log,
             apply_many=sync_apply.apply_new_logs,
+            apply_edits=sync_apply.apply_log_edits,
             no_delete=sync_apply.no_delete("patrol_logs"),
         ),
         SyncTable(
