@@ -18,9 +18,8 @@ Downgrade refuses while an unlocated case exists: locate (or delete) them first.
 """
 import re
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0016_unlocated_case_location'

@@ -139,10 +139,17 @@ class CaseSchema(Schema):
     category = fields.Nested(CategoryRef, required=True)
     description = fields.String(required=True)
     address = fields.String(allow_none=True)
-    lon = fields.Float(required=True)
-    lat = fields.Float(required=True)
-    grid = fields.Nested(Named, required=True)
-    community = fields.Nested(Named, required=True)
+    lon = fields.Float(required=True, allow_none=True, metadata={"description": "null: unlocated"})
+    lat = fields.Float(required=True, allow_none=True, metadata={"description": "null: unlocated"})
+    grid = fields.Nested(Named, required=True, allow_none=True)
+    community = fields.Nested(Named, required=True, allow_none=True)
+    unlocated = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "待定位: no point nor grid yet (an address that could not be placed); "
+            "locate it with POST /cases/{id}/location"
+        },
+    )
     reporter = fields.Nested(ReporterSchema, required=True)
     unit = fields.Nested(CaseUnit, allow_none=True)
     deadline_at = fields.DateTime(allow_none=True)
@@ -198,6 +205,9 @@ class ListArgs(InputSchema):
     date_from = moment_field(data_key="from")
     date_to = moment_field(data_key="to")
     q = fields.String(validate=validate.Length(1, 100))
+    unlocated = fields.Boolean(
+        metadata={"description": "true: only the unlocated cases (待定位); false: only located"}
+    )
     sort = fields.String(
         load_default="-created_at", validate=validate.OneOf(list(case_queries.SORTS))
     )
@@ -215,6 +225,7 @@ class CountsSchema(Schema):
     by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     overdue = fields.Integer(required=True)
     due_within_24h = fields.Integer(required=True)
+    unlocated = fields.Integer(required=True, metadata={"description": "待定位: no place yet"})
 
 
 class ActionArgs(InputSchema):
@@ -364,6 +375,7 @@ def case_filter(args: dict[str, Any]) -> case_queries.CaseFilter:
         created_from=args.get("date_from"),
         created_to=args.get("date_to"),
         q=args.get("q"),
+        unlocated=args.get("unlocated"),
     )
 
 
