@@ -116,6 +116,7 @@ def _amap(conf: dict[str, Any], address: str) -> list[Candidate]:
         params["city"] = conf["city"]
     url = (conf.get("url") or DEFAULT_URLS["amap"]) + "?" + urllib.parse.urlencode(params)
     answer = _get_json(url, conf.get("timeout", 5.0))
+    # status "1" with an empty `geocodes` when nothing matched; "0" an error (key, quota…)
     if not isinstance(answer, dict) or str(answer.get("status")) != "1":
         info = answer.get("info") if isinstance(answer, dict) else None
         raise GeocoderUnavailable(f"amap refused: {info or answer!r}"[:200])
@@ -145,7 +146,11 @@ def _tianditu(conf: dict[str, Any], address: str) -> list[Candidate]:
     params = {"ds": json.dumps({"keyWord": keyword}, ensure_ascii=False), "tk": conf["key"]}
     url = (conf.get("url") or DEFAULT_URLS["tianditu"]) + "?" + urllib.parse.urlencode(params)
     answer = _get_json(url, conf.get("timeout", 5.0))
-    if not isinstance(answer, dict) or str(answer.get("status")) != "0":
+    # status: "0" found, "1" nothing found, "404" (or anything else) an error
+    status = str(answer.get("status")) if isinstance(answer, dict) else None
+    if status == "1":
+        return []
+    if status != "0":
         msg = answer.get("msg") if isinstance(answer, dict) else None
         raise GeocoderUnavailable(f"tianditu refused: {msg or answer!r}"[:200])
     where = answer.get("location")
