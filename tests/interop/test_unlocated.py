@@ -139,6 +139,11 @@ def test_rows_without_coordinates_are_imported_unlocated_and_flagged(
     one = ok(client.get(f"/api/v1/cases/{found['GD-2']['id']}", headers=auth))
     assert one["unlocated"] is True and one["community"] is None
     assert one["events"][0]["payload"]["unlocated"] is True
+    # the 台账 export, filtered like the queue
+    export = client.get("/api/v1/exports/cases?format=csv&unlocated=true", headers=auth)
+    assert export.status_code == 200, export.text
+    text = export.get_data().decode("utf-8-sig")
+    assert text.count("待定位 unlocated") == 2 and found["GD-1"]["number"] not in text
     # a collector sees none of them (no grid of theirs); the map has no pin for them
     mine = ok(client.get("/api/v1/cases", headers=bearer(tokens["collector"])))
     assert [c["number"] for c in mine["items"]] == [found["GD-1"]["number"]]
@@ -160,6 +165,17 @@ def test_the_console_queue_and_case_page_show_the_flag(
     assert "待定位" in case_page.text and 'id="locate-form"' in case_page.text
     assert "data-candidates" not in case_page.text  # the geocoder is off: no look-up button
     assert client.get("/console/map").status_code == 200
+    pins = client.get("/console/map/cases.geojson")
+    assert pins.status_code == 200
+    hrefs = [p["properties"]["href"] for p in pins.get_json()["features"]]
+    assert hrefs == [f"/console/cases/{found['GD-1']['id']}"]  # no pin without a place
+    from server.extensions import db
+    from server.models import Case
+
+    with app.app_context():
+        token = db.session.get(Case, found["GD-2"]["id"]).public_token
+    resident = client.get(f"/r/{token}")
+    assert resident.status_code == 200 and "待定位" in resident.text
     located = client.get(f"/console/cases/{found['GD-1']['id']}")
     assert 'id="locate-form"' not in located.text
 
