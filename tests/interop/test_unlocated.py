@@ -516,3 +516,32 @@ def test_open311_address_only_is_filed_unlocated_or_geocoded(
     )[0]
     assert abs(again["lat"] - A1[1]) < 1e-5 and abs(again["long"] - A1[0]) < 1e-5
     assert STEP  # the stand-in's points are the world's grid centres
+
+
+def test_the_console_import_page_counts_the_unlocated(
+    app: Flask, client: FlaskClient, mapped: World
+) -> None:
+    import hashlib
+    import io
+
+    data = xlsx_bytes([row("GD-1", "文昌路 18 号", A1), row("GD-2", "某小区东门")], HEADER)
+    csrf = sign_in(client, "dispatcher")
+    checked = client.post(
+        "/console/hotline/check",
+        data={"csrf_token": csrf, "file": (io.BytesIO(data), "orders.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert checked.status_code == 200, checked.text
+    assert '<dd data-k="new">2</dd>' in checked.text
+    assert '<dd data-k="unlocated">1</dd>' in checked.text
+    done = client.post(
+        "/console/hotline/import",
+        data={
+            "csrf_token": csrf,
+            "stash": hashlib.sha256(data).hexdigest(),
+            "filename": "orders.xlsx",
+        },
+    )
+    assert done.status_code == 200, done.text
+    assert 'data-k="unlocated"' in done.text and "待定位" in done.text
+    assert cases_by_order(app)["GD-2"]["grid_id"] is None
