@@ -545,3 +545,30 @@ def test_the_console_import_page_counts_the_unlocated(
     assert done.status_code == 200, done.text
     assert 'data-k="unlocated"' in done.text and "待定位" in done.text
     assert cases_by_order(app)["GD-2"]["grid_id"] is None
+
+
+def test_geocoder_settings_are_checked() -> None:
+    from server.config import ConfigError, load_config
+
+    assert load_config({})["GEOCODER"]["provider"] == "none"
+    conf = load_config(
+        {
+            "MINQING_GEOCODER": "AMap",
+            "MINQING_GEOCODER_KEY": "k",
+            "MINQING_GEOCODER_CITY": "扬州市",
+            "MINQING_GEOCODER_TIMEOUT_SECONDS": "3",
+        }
+    )["GEOCODER"]
+    assert conf == {"provider": "amap", "key": "k", "url": None, "city": "扬州市", "timeout": 3.0}
+    for bad in (
+        {"MINQING_GEOCODER": "baidu", "MINQING_GEOCODER_KEY": "k"},
+        {"MINQING_GEOCODER": "tianditu"},  # no key
+        {
+            "MINQING_GEOCODER": "amap",
+            "MINQING_GEOCODER_KEY": "k",
+            "MINQING_GEOCODER_URL": "ftp://x",
+        },
+        {"MINQING_GEOCODER_TIMEOUT_SECONDS": "0"},
+    ):
+        with pytest.raises(ConfigError, match="MINQING_GEOCODER"):
+            load_config(bad)
