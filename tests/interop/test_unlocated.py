@@ -354,6 +354,7 @@ def test_a_dispatcher_locates_an_unlocated_case(
     located = [e for e in done["events"] if e["action"] == "locate"]
     assert len(located) == 1 and located[0]["payload"]["grid"] == mapped.grid_codes["A1"]
     assert located[0]["from_status"] == located[0]["to_status"] == "accepted"
+    assert located[0]["action_zh"] == "定位" and located[0]["payload"]["how"] == "map"
     again = {"version": done["version"], "lat": B1[1], "lng": B1[0]}
     assert_error(client.post(url, json=again, headers=auth), 409, "already_located")
     # now the collector of A1 sees it, and it can be dispatched

@@ -242,7 +242,7 @@ def present_events(events: list[CaseEvent], principal: Principal | None) -> list
 
 
 def _action_zh(action: str) -> str:
-    extra = {"report": "上报", "overdue": "超期", "escalate": "超期升级"}
+    extra = {"report": "上报", "overdue": "超期", "escalate": "超期升级", "locate": "定位"}
     try:
         return ACTION_ZH[Action(action)]
     except ValueError:

@@ -56,6 +56,7 @@ SOURCE_TEXT: dict[str, tuple[str, str]] = {
     "deliberation": ("议事会", "Deliberation"),
 }
 ACTION_EN: dict[str, str] = {
+    "locate": "Located",
     "accept": "Accept",
     "reject": "Reject",
     "merge": "Merge",
