@@ -573,3 +573,14 @@ def test_geocoder_settings_are_checked() -> None:
     ):
         with pytest.raises(ConfigError, match="MINQING_GEOCODER"):
             load_config(bad)
+
+
+def test_a_city_admin_cannot_leave_a_row_unlocated_without_a_subdistrict(
+    app: Flask, mapped: World, tmp_path: Path
+) -> None:
+    path = tmp_path / "orders.xlsx"
+    path.write_bytes(xlsx_bytes([row("GD-1", "文昌路 18 号", A1), row("GD-2", "某处")], HEADER))
+    result = run(app, "import", str(path), "--user", "cityadmin")
+    assert result.exit_code == 1
+    assert "row 3 [坐标] not_located" in result.stderr and "row 2" not in result.stderr
+    assert cases_by_order(app) == {}

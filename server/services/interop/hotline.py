@@ -567,8 +567,9 @@ def import_orders(
     for item in fresh:
         if item.lon is not None:
             item.crs = crs
-    unlocated_in = _geocode(fresh, checker, principal, report)
+    _geocode(fresh, report)
     _locate(fresh, checker, principal)
+    unlocated_in = _home_for_unlocated(fresh, checker, principal)
     valid = [i for i in fresh if not i.bad]
     report.problems.sort(key=lambda p: p.row)
     if report.problems and not skip_invalid:
@@ -646,34 +647,40 @@ def _unlocated_subdistrict(principal: Principal) -> Subdistrict | None:
     return found[0] if len(found) == 1 else None
 
 
-def _geocode(
-    items: list[_Row], checker: _Checker, principal: Principal, report: ImportReport
-) -> Subdistrict | None:
+def _geocode(items: list[_Row], report: ImportReport) -> None:
     """Rows without coordinates: their address through the geocoder (each address once);
-    a precise single answer gives the row WGS84 coordinates, checked like the sheet's (but
-    an answer outside the subdistrict leaves the row unlocated instead of refusing it)."""
+    a precise single answer gives the row WGS84 coordinates, checked by `_locate` like the
+    sheet's (but an answer outside the subdistrict leaves the row unlocated instead)."""
     waiting = [i for i in items if i.unlocated and not i.bad]
     if not waiting:
-        return None
+        return
     session = GeocodeSession()
     for item in waiting:
         found = session.place(item.address)
         if found is not None:
             item.lon, item.lat, item.crs = found.lon, found.lat, "wgs84"
     report.geocoder_failure = session.failure
+
+
+def _home_for_unlocated(
+    items: list[_Row], checker: _Checker, principal: Principal
+) -> Subdistrict | None:
+    """The subdistrict the rows left without a place go to; without one (a city admin, several
+    subdistricts) such rows are problems."""
+    left = [i for i in items if i.unlocated and i.located is None and not i.bad]
+    if not left:
+        return None
     subdistrict = _unlocated_subdistrict(principal)
-    if subdistrict is None and any(i.lon is None for i in waiting):
-        for item in waiting:
-            if item.lon is None:
-                checker.problem(
-                    item,
-                    "coordinates" if "coordinates" in checker.columns else "lon",
-                    "not_located",
-                    "no coordinates and the address could not be placed; an unlocated case "
-                    "needs a subdistrict: import as a subdistrict's dispatcher or admin",
-                    "缺少坐标且地址无法定位；待定位事项须归属某个街道：请以街道调度员或管理员身份"
-                    "导入",
-                )
+    if subdistrict is None:
+        for item in left:
+            checker.problem(
+                item,
+                "coordinates" if "coordinates" in checker.columns else "lon",
+                "not_located",
+                "no coordinates and the address could not be placed; an unlocated case "
+                "needs a subdistrict: import as a subdistrict's dispatcher or admin",
+                "缺少坐标且地址无法定位；待定位事项须归属某个街道：请以街道调度员或管理员身份导入",
+            )
     return subdistrict
 
 
