@@ -533,10 +533,26 @@ def cases_import(path: Path, username: str, skip_invalid: bool, dry_run: bool, c
     click.echo(f"rows 行数: {report.rows}")
     if dry_run:
         click.echo(f"would create 将新建: {report.would_create} (dry run 试运行，未写入)")
+        if report.would_unlocate:
+            click.echo(f"  of which unlocated 其中待定位: {report.would_unlocate}")
     else:
         click.echo(f"created 新建: {len(report.created)}")
+        unplaced = {i.row for i in report.unlocated}
         for item in report.created:
-            click.echo(f"  row {item.row}: {item.order_no} → {item.case_number}")
+            flag = "  [待定位 unlocated]" if item.row in unplaced else ""
+            click.echo(f"  row {item.row}: {item.order_no} → {item.case_number}{flag}")
+        if report.unlocated:
+            click.secho(
+                f"unlocated 待定位: {len(report.unlocated)} — no coordinates and no geocoder "
+                "answer: locate them in the console queue 无坐标且地址未能定位，请在工作台定位",
+                fg="yellow",
+            )
+    if report.geocoded:
+        click.echo(f"geocoded 地址定位: {report.geocoded}")
+    if report.geocoder_failure:
+        click.secho(
+            f"geocoder failed 地理编码失败: {report.geocoder_failure}", fg="yellow", err=True
+        )
     if report.unchanged:
         click.echo(
             f"unchanged 已导入过，未改动: {len(report.unchanged)}"

@@ -110,6 +110,25 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
         "locate's in-memory grid index: how stale another process's territory writes may look, "
         "seconds (0 = checked on every request)",
     ),
+    "MINQING_GEOCODER": (
+        "none",
+        "geocoder for addresses without coordinates (12345 import, Open311): none | amap (高德) "
+        "| tianditu (天地图); what it cannot place is imported unlocated (待定位)",
+    ),
+    "MINQING_GEOCODER_KEY": (None, "geocoder: the provider's key (高德 key / 天地图 tk)"),
+    "MINQING_GEOCODER_URL": (
+        None,
+        "geocoder: endpoint override (default: the provider's public geocoding URL)",
+    ),
+    "MINQING_GEOCODER_CITY": (
+        None,
+        "geocoder: city name or adcode the address is searched in (e.g. 扬州市), recommended",
+    ),
+    "MINQING_GEOCODER_TIMEOUT_SECONDS": (
+        "5",
+        "geocoder: seconds one request may take (connect and read); a failure leaves the case "
+        "unlocated",
+    ),
     "MINQING_BEAT_TICK_SECONDS": ("30", "beat's heartbeat period; /readyz fails after 3 missed"),
     "MINQING_PROXY_HOPS": ("0", "reverse proxies in front (trust that many X-Forwarded-* hops)"),
     "MINQING_WEB_SESSION_MINUTES": ("120", "web console: idle minutes before a session expires"),
@@ -402,6 +421,28 @@ def _tile_crs(env: Mapping[str, str]) -> str:
     return crs
 
 
+GEOCODERS = ("none", "amap", "tianditu")
+
+
+def _geocoder(env: Mapping[str, str]) -> dict[str, Any]:
+    provider = (_get(env, "MINQING_GEOCODER") or "none").lower()
+    if provider not in GEOCODERS:
+        raise ConfigError(f"MINQING_GEOCODER must be none, amap or tianditu, not {provider!r}")
+    key = _get(env, "MINQING_GEOCODER_KEY")
+    if provider != "none" and not key:
+        raise ConfigError(f"MINQING_GEOCODER={provider} needs MINQING_GEOCODER_KEY")
+    url = _get(env, "MINQING_GEOCODER_URL")
+    if url is not None and not url.startswith(("https://", "http://")):
+        raise ConfigError(f"MINQING_GEOCODER_URL must be an http(s) URL, not {url!r}")
+    return {
+        "provider": provider,
+        "key": key,
+        "url": url,
+        "city": _get(env, "MINQING_GEOCODER_CITY"),
+        "timeout": float(_int(env, "MINQING_GEOCODER_TIMEOUT_SECONDS")),
+    }
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read every setting from `environ` (default: the process environment)."""
     env = os.environ if environ is None else environ
@@ -478,6 +519,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAP_TIANDITU_KEY": _get(env, "MINQING_MAP_TIANDITU_KEY"),
         "SMS": _sms(env),
         "CASE_LOOKUPS_PER_HOUR": _int(env, "MINQING_CASE_LOOKUPS_PER_HOUR"),
+        "GEOCODER": _geocoder(env),
         # web pages: the session cookie is unreadable to scripts and not sent cross-site
         "SESSION_COOKIE_NAME": "minqing_session",
         "SESSION_COOKIE_HTTPONLY": True,

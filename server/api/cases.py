@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import request
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_load, validate
 
 from server.api import fastjson
 from server.api.blueprint import ApiBlueprint, authenticated_principal, current_principal
@@ -26,7 +26,14 @@ from server.domain.cases import Action, Stage, Status
 from server.domain.kpis import LABELS
 from server.domain.roles import Role
 from server.models.cases import PRIORITIES, SOURCES
-from server.services.caseloop import case_present, case_queries, cases, kpi, triage
+from server.services.caseloop import (
+    case_location,
+    case_present,
+    case_queries,
+    cases,
+    kpi,
+    triage,
+)
 from server.services.people import ratelimit
 from server.services.uow import unit_of_work
 
@@ -145,10 +152,17 @@ class CaseSchema(Schema):
     category = fields.Nested(CategoryRef, required=True)
     description = fields.String(required=True)
     address = fields.String(allow_none=True)
-    lon = fields.Float(required=True)
-    lat = fields.Float(required=True)
-    grid = fields.Nested(Named, required=True)
-    community = fields.Nested(Named, required=True)
+    lon = fields.Float(required=True, allow_none=True, metadata={"description": "null: unlocated"})
+    lat = fields.Float(required=True, allow_none=True, metadata={"description": "null: unlocated"})
+    grid = fields.Nested(Named, required=True, allow_none=True)
+    community = fields.Nested(Named, required=True, allow_none=True)
+    unlocated = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "待定位: no point nor grid yet (an address that could not be placed); "
+            "locate it with POST /cases/{id}/location"
+        },
+    )
     reporter = fields.Nested(ReporterSchema, required=True)
     unit = fields.Nested(CaseUnit, allow_none=True)
     deadline_at = fields.DateTime(allow_none=True)
@@ -204,6 +218,9 @@ class ListArgs(InputSchema):
     date_from = moment_field(data_key="from")
     date_to = moment_field(data_key="to")
     q = fields.String(validate=validate.Length(1, 100))
+    unlocated = fields.Boolean(
+        metadata={"description": "true: only the unlocated cases (待定位); false: only located"}
+    )
     sort = fields.String(
         load_default="-created_at", validate=validate.OneOf(list(case_queries.SORTS))
     )
@@ -221,6 +238,7 @@ class CountsSchema(Schema):
     by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     overdue = fields.Integer(required=True)
     due_within_24h = fields.Integer(required=True)
+    unlocated = fields.Integer(required=True, metadata={"description": "待定位: no place yet"})
 
 
 class ActionArgs(InputSchema):
@@ -370,6 +388,7 @@ def case_filter(args: dict[str, Any]) -> case_queries.CaseFilter:
         created_from=args.get("date_from"),
         created_to=args.get("date_to"),
         q=args.get("q"),
+        unlocated=args.get("unlocated"),
     )
 
 
@@ -394,6 +413,90 @@ def get_case(case_id: str) -> Any:
     case = cases.visible_case(principal, case_id)
     photos = case_present.photos_of([case.id]).get(case.id, [])
     return case_present.present(case, principal, events=cases.events_of(case), photos=photos)
+
+
+class LocateArgs(InputSchema):
+    version = fields.Integer(required=True, validate=validate.Range(1, MAX_ID))
+    lat = lat_field()
+    lng = lon_field(metadata={"description": "longitude (`lon` is accepted too)"})
+    crs = CRS_FIELD
+    how = fields.String(
+        load_default="map",
+        validate=validate.OneOf(case_location.HOW),
+        metadata={"description": "how it was found: map, candidate (the geocoder's), coordinates"},
+    )
+
+    @pre_load
+    def _lon_alias(self, data: Any, **_kwargs: Any) -> Any:
+        if isinstance(data, dict) and "lng" not in data and "lon" in data:
+            data = {**data, "lng": data["lon"]}
+            del data["lon"]
+        return data
+
+
+class CandidateSchema(Schema):
+    lon = fields.Float(required=True)
+    lat = fields.Float(required=True)
+    label = fields.String(required=True)
+    level = fields.String(required=True)
+    precise = fields.Boolean(required=True)
+    inside = fields.Boolean(required=True)
+    grid = fields.Nested(Named, allow_none=True)
+
+
+class CandidatesSchema(Schema):
+    address = fields.String(allow_none=True)
+    provider = fields.String(required=True)
+    candidates = fields.List(fields.Nested(CandidateSchema), required=True)
+    failure = fields.String(allow_none=True)
+
+
+@blp.route("/cases/<string:case_id>/location", methods=["POST"])
+@blp.auth()
+@blp.arguments(LocateArgs)
+@blp.response(200, CaseSchema)
+@blp.alt_response(403, schema=ErrorSchema, description="not a dispatcher or admin")
+@blp.alt_response(404, schema=ErrorSchema, description="no such case in your scope")
+@blp.alt_response(409, schema=ErrorSchema, description="stale_version, already_located")
+@blp.alt_response(422, schema=ErrorSchema, description="outside_subdistrict, bad input")
+def locate_case(args: dict[str, Any], case_id: str) -> Any:
+    """Locate an unlocated case (待定位): the point (WGS84 unless `crs`) must lie in a grid of
+    the case's subdistrict; grid and community follow. One `locate` event. Dispatchers and
+    admins; carries the case `version`."""
+    principal = authenticated_principal()
+    with unit_of_work() as uow:
+        case = case_location.locate_case(
+            uow,
+            principal,
+            case_id,
+            case_location.LocateInput(
+                version=args["version"],
+                lon=args["lng"],
+                lat=args["lat"],
+                crs=args["crs"],
+                how=args["how"],
+            ),
+        )
+        body = case_present.present(case, principal, events=cases.events_of(case))
+    return body
+
+
+@blp.route("/cases/<string:case_id>/location/candidates", methods=["GET"])
+@blp.auth()
+@blp.response(200, CandidatesSchema)
+@blp.alt_response(403, schema=ErrorSchema, description="not a dispatcher or admin")
+@blp.alt_response(404, schema=ErrorSchema, description="no such case in your scope")
+def location_candidates(case_id: str) -> Any:
+    """The geocoder's candidates (WGS84) for the case's address, each saying whether it
+    lies in the case's subdistrict and in which grid; `failure` says why there are none
+    when the geocoder is off or failed (never a 5xx)."""
+    found = case_location.candidates_for(authenticated_principal(), case_id)
+    return {
+        "address": found.address,
+        "provider": found.provider,
+        "candidates": found.candidates,
+        "failure": found.failure,
+    }
 
 
 @blp.route("/cases/<string:case_id>/actions/<string:action>", methods=["POST"])

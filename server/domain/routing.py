@@ -28,8 +28,8 @@ class Place:
     """What a rule is matched against: the case's category, community and grid."""
 
     category_id: int
-    community_id: int
-    grid_id: int
+    community_id: int | None  # None: an unlocated case (待定位)
+    grid_id: int | None
 
 
 def specificity(rule: Rule) -> int:

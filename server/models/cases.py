@@ -40,7 +40,11 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 
 class Case(TimestampMixin, Base):
-    """One problem that must be resolved; always has a point and a grid.
+    """One problem that must be resolved; has a point and a grid once located.
+
+    A case is *unlocated* (待定位) while `point`, `lon`, `lat`, `grid_id` and `community_id`
+    are NULL: a 12345 work order or Open311 request whose address could not be placed. Its
+    subdistrict is always known; a dispatcher locates it (services/caseloop/case_location.py).
 
     `id` is a string so that a phone can create a case offline under its own id.
     `version` is bumped by every change: actions carry it and a stale one is refused (409).
@@ -64,8 +68,10 @@ class Case(TimestampMixin, Base):
     number: Mapped[str] = mapped_column(String(32), unique=True)  # QJ-20261126-0042
     public_token: Mapped[str] = mapped_column(String(64), unique=True)
     subdistrict_id: Mapped[int] = mapped_column(ForeignKey("subdistricts.id"))
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
-    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"))
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("communities.id"), index=True, nullable=True
+    )
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), nullable=True)
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
     priority: Mapped[str] = mapped_column(String(8))
     source: Mapped[str] = mapped_column(String(16))
@@ -73,9 +79,11 @@ class Case(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(24), default="reported")
     description: Mapped[str] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    point: Mapped[Any] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True))
-    lon: Mapped[float] = mapped_column(Float)  # WGS84, duplicated from `point` for reading
-    lat: Mapped[float] = mapped_column(Float)
+    point: Mapped[Any] = mapped_column(
+        Geometry("POINT", srid=SRID, spatial_index=True), nullable=True
+    )
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)  # WGS84, from `point`
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
     reported_crs: Mapped[str] = mapped_column(String(8), default="wgs84")
     # Who reported: a user (collector, dispatcher on behalf of a caller) or an anonymous resident.
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
@@ -116,8 +124,8 @@ class Case(TimestampMixin, Base):
     # change makes the second writer fail instead of silently overwriting.
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
 
-    grid: Mapped[Grid] = relationship()
-    community: Mapped[Community] = relationship()
+    grid: Mapped[Grid | None] = relationship()
+    community: Mapped[Community | None] = relationship()
     category: Mapped[Category] = relationship()
     unit: Mapped[Unit | None] = relationship()
     events: Mapped[list[CaseEvent]] = relationship(

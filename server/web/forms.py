@@ -6,6 +6,7 @@ Times typed into pages are local (MINQING_TIMEZONE) and become aware UTC datetim
 from __future__ import annotations
 
 import io
+import math
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -61,6 +62,22 @@ def integer(
     except ValueError:
         raise _invalid(name, "must be a whole number", "必须是整数") from None
     if not minimum <= value <= MAX_ID:
+        raise _invalid(name, "out of range", "超出范围")
+    return value
+
+
+def number(
+    values: Mapping[str, Any], name: str, *, required: bool = False, limit: float = 180.0
+) -> float | None:
+    """A decimal number (degrees, …) within ±`limit`."""
+    raw = text(values, name, required=required, max_length=24)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise _invalid(name, "must be a number", "必须是数字") from None
+    if not math.isfinite(value) or not -limit <= value <= limit:
         raise _invalid(name, "out of range", "超出范围")
     return value
 

@@ -10,6 +10,8 @@ COMMON = """
   </xs:restriction></xs:simpleType>
   <xs:simpleType name="optDateTime"><xs:union memberTypes="xs:dateTime emptyString"/>
   </xs:simpleType>
+  <xs:simpleType name="optDouble"><xs:union memberTypes="xs:double emptyString"/>
+  </xs:simpleType>
 """
 
 
@@ -106,8 +108,8 @@ REQUESTS = _schema("""
       <xs:element name="address" type="xs:string"/>
       <xs:element name="address_id" type="xs:string"/>
       <xs:element name="zipcode" type="xs:string"/>
-      <xs:element name="lat" type="xs:double"/>
-      <xs:element name="long" type="xs:double"/>
+      <xs:element name="lat" type="optDouble"/>
+      <xs:element name="long" type="optDouble"/>
       <xs:element name="media_url" type="xs:string"/>
       <xs:element name="extended_attributes" minOccurs="0"><xs:complexType><xs:sequence>
         <xs:any processContents="skip" minOccurs="0" maxOccurs="unbounded"/>

@@ -169,6 +169,7 @@ def test_a_bad_file_is_reported_row_by_row_and_nothing_is_written(
         ["GD-B", "昨天上午", "环境卫生", "时间写错", "", "", "", coords(A1)],  # row 4
         ["GD-C", "2026-12-03 08:00", "噪音扰民", "未知分类", "", "", "", coords(A1)],  # row 5
         ["GD-D", "2026-12-03 08:00", "环境卫生", "坐标写错", "", "", "", "东经119度"],  # row 6
+        # row 7: an address only is no problem: it is imported unlocated (test_unlocated.py)
         ["GD-E", "2026-12-03 08:00", "环境卫生", "只有地址", "文昌路 1 号", "", "", ""],  # 7
         ["GD-F", "2026-12-03 08:00", "环境卫生", "网格之外", "", "", "", coords(far)],  # 8
         ["GD-G", "2026-12-03 08:00", "环境卫生", "别的街道", "", "", "", coords(C1)],  # 9
@@ -191,20 +192,20 @@ def test_a_bad_file_is_reported_row_by_row_and_nothing_is_written(
         ("4", "来电时间", "bad_datetime"),
         ("5", "诉求类型", "unknown_category"),
         ("6", "坐标", "bad_coordinates"),
-        ("7", "坐标", "not_located"),
         ("8", "坐标", "outside_subdistrict"),
         ("9", "坐标", "outside_subdistrict"),
         ("10", "工单编号", "duplicate_in_file"),
         ("11", "诉求内容", "required"),
         ("11", "联系电话", "invalid_phone"),
     }
-    assert "9 行有误，未导入任何工单" in result.stderr
+    assert "8 行有误，未导入任何工单" in result.stderr
     assert count_cases(app) == before and case_rows(app) == []
 
     skipping = run(app, "import", str(path), "--user", "dispatcher", "--skip-invalid")
     assert skipping.exit_code == 0, skipping.output + skipping.stderr
-    assert "created 新建: 2" in skipping.output and "skipped 跳过: 9" in skipping.output
-    assert sorted(r[0] for r in case_rows(app)) == sorted([GOOD[0][0], "GD-I"])
+    assert "created 新建: 3" in skipping.output and "skipped 跳过: 8" in skipping.output
+    assert "unlocated 待定位: 1" in skipping.output
+    assert sorted(r[0] for r in case_rows(app)) == sorted([GOOD[0][0], "GD-E", "GD-I"])
 
 
 def test_report_as_data_and_refusals(app_ctx: Flask, mapped: World) -> None:

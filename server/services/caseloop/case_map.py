@@ -29,7 +29,9 @@ class Pin:
 
 def open_counts_by_grid(principal: Principal) -> dict[int, int]:
     """Open (not closed, rejected or merged) cases per grid the principal may see."""
-    stmt = scope(select(Case.grid_id, func.count()), principal).where(Case.status.in_(OPEN))
+    stmt = scope(select(Case.grid_id, func.count()), principal).where(
+        Case.status.in_(OPEN), Case.grid_id.is_not(None)
+    )
     return {gid: n for gid, n in db.session.execute(stmt.group_by(Case.grid_id))}
 
 
@@ -38,6 +40,6 @@ def open_pins(principal: Principal, limit: int = MAX_PINS) -> list[Pin]:
     stmt = scope(
         select(Case.id, Case.number, Case.lon, Case.lat, Case.grid_id, Case.status, Case.overdue),
         principal,
-    ).where(Case.status.in_(OPEN))
+    ).where(Case.status.in_(OPEN), Case.grid_id.is_not(None))  # unlocated: no pin
     rows = db.session.execute(stmt.order_by(Case.reported_at.desc()).limit(limit))
     return [Pin(*row) for row in rows]

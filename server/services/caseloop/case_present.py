@@ -112,8 +112,12 @@ def present_row(row: Any, principal: Principal | None) -> dict[str, Any]:
             "name_zh": row.category_name_zh,
             "name_en": row.category_name_en,
         },
-        {"id": row.grid_id, "code": row.grid_code, "name": row.grid_name},
-        {"id": row.community_id, "code": row.community_code, "name": row.community_name},
+        {"id": row.grid_id, "code": row.grid_code, "name": row.grid_name}
+        if row.grid_id is not None
+        else None,
+        {"id": row.community_id, "code": row.community_code, "name": row.community_name}
+        if row.community_id is not None
+        else None,
         {"id": row.unit_id, "name": row.unit_name} if row.unit_id is not None else None,
         principal,
     )
@@ -145,6 +149,8 @@ def _body(
         "lat": case.lat,
         "grid": grid,
         "community": community,
+        # 待定位: no point nor grid yet (an address the geocoder could not place)
+        "unlocated": grid is None,
         "reporter": {
             "role": case.reporter_role,
             "name": case.reporter_name if full else mask_name(case.reporter_name),
@@ -247,7 +253,7 @@ def present_events(events: list[CaseEvent], principal: Principal | None) -> list
 
 
 def _action_zh(action: str) -> str:
-    extra = {"report": "上报", "overdue": "超期", "escalate": "超期升级"}
+    extra = {"report": "上报", "overdue": "超期", "escalate": "超期升级", "locate": "定位"}
     try:
         return ACTION_ZH[Action(action)]
     except ValueError:

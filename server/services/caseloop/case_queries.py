@@ -92,8 +92,9 @@ def rows_select() -> Select[Any]:
         select(*ROW_COLUMNS)
         .select_from(Case)
         .join(Category, Category.id == Case.category_id)
-        .join(Grid, Grid.id == Case.grid_id)
-        .join(Community, Community.id == Case.community_id)
+        # outer: an unlocated case (待定位) has no grid and no community yet
+        .outerjoin(Grid, Grid.id == Case.grid_id)
+        .outerjoin(Community, Community.id == Case.community_id)
         .outerjoin(Unit, Unit.id == Case.unit_id)
     )
 
@@ -122,6 +123,8 @@ class CaseFilter:
     q: str | None = None
     # views (branch dispatch): "near deadline" = what stage_counts' due_within_24h counts
     due_soon: bool | None = None
+    # True: only the unlocated cases (待定位, no point nor grid); False: only located ones
+    unlocated: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,8 @@ def _filtered(stmt: Select[Any], f: CaseFilter) -> Select[Any]:
         stmt = stmt.where(Case.created_at < f.created_to)
     if f.q:
         stmt = stmt.where(case_search.matches(f.q))
+    if f.unlocated is not None:
+        stmt = stmt.where(Case.grid_id.is_(None) if f.unlocated else Case.grid_id.is_not(None))
     return _view_filtered(stmt, f)
 
 
@@ -263,13 +268,17 @@ def stage_counts(principal: Principal, f: CaseFilter) -> dict[str, Any]:
             else_=0,
         )
     )
-    stmt = _filtered(scope(select(Case.status, func.count(), overdue, due_soon), principal), f)
+    unlocated = func.sum(case((Case.grid_id.is_(None), 1), else_=0))
+    stmt = _filtered(
+        scope(select(Case.status, func.count(), overdue, due_soon, unlocated), principal), f
+    )
     by_status: dict[str, int] = {}
-    n_overdue = n_due_soon = 0
-    for status, n, n_over, n_soon in db.session.execute(stmt.group_by(Case.status)):
+    n_overdue = n_due_soon = n_unlocated = 0
+    for status, n, n_over, n_soon, n_unloc in db.session.execute(stmt.group_by(Case.status)):
         by_status[status] = n
         n_overdue += int(n_over or 0)
         n_due_soon += int(n_soon or 0)
+        n_unlocated += int(n_unloc or 0)
     by_stage: dict[str, int] = {stage.value: 0 for stage in Stage}
     for status, n in by_status.items():
         by_stage[stage_of(status).value] += n
@@ -278,4 +287,5 @@ def stage_counts(principal: Principal, f: CaseFilter) -> dict[str, Any]:
         "by_status": {s.value: by_status.get(s.value, 0) for s in Status},
         "overdue": n_overdue,
         "due_within_24h": n_due_soon,
+        "unlocated": n_unlocated,  # 待定位: no point nor grid yet
     }

@@ -35,7 +35,16 @@ from server.domain.deadlines import PRIORITIES
 from server.domain.roles import Role
 from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.extensions import db
-from server.models import Case, CaseAction, CaseEvent, Category, Grid, Subdistrict, Unit
+from server.models import (
+    Case,
+    CaseAction,
+    CaseEvent,
+    Category,
+    Grid,
+    HotlineOrder,
+    Subdistrict,
+    Unit,
+)
 from server.models.base import SRID, utcnow
 from server.models.cases import CHANNELS
 from server.services.caseloop import resident_sms
@@ -104,11 +113,16 @@ def report_case(
     *,
     channel: str | None = None,
     carried_photos: Sequence[str] = (),
+    unlocated_in: Subdistrict | None = None,
 ) -> ReportResult:
     """Report a case: by a collector on patrol, a dispatcher on behalf of a caller, or an
     anonymous resident. The point is located to a grid; nothing is written if any check
     fails. `channel` names the outside system a report came through (`open311`, `12345`:
-    `models.cases.CHANNELS`), kept on the case and in the report event."""
+    `models.cases.CHANNELS`), kept on the case and in the report event.
+
+    `unlocated_in`: the report has no place we could find (an address the geocoder could not
+    place): the case is created *unlocated* (待定位) in that subdistrict, without point, grid
+    or community, never guessed; `data.lon`/`data.lat` are ignored. Only for channels."""
     if principal is not None and principal.role is Role.UNIT_STAFF:
         raise Forbidden("Handling units do not report cases", "办理单位不能上报事项")
     if channel is not None and channel not in CHANNELS:
@@ -136,14 +150,20 @@ def report_case(
             f"字段 priority：应为 {'、'.join(PRIORITIES)} 之一",
         )
     source = _source_for(principal, data.source)
-    try:
-        where = locate(data.lon, data.lat, data.crs, None)
-    except DomainError as exc:
-        if exc.code != "outside_subdistrict":
-            raise
-        raise _invalid("outside_subdistrict", "lon", exc.message, exc.message_zh) from exc
-    grid = where.grid
-    _check_report_scope(principal, grid)
+    where = None
+    if unlocated_in is not None:
+        if channel is None:
+            raise ValueError("only a channel's report may be unlocated")  # programming error
+        if principal is not None and not principal.may_see_subdistrict(unlocated_in.id):
+            raise Forbidden("Outside your subdistrict", "不在您所在的街道")
+    else:
+        try:
+            where = locate(data.lon, data.lat, data.crs, None)
+        except DomainError as exc:
+            if exc.code != "outside_subdistrict":
+                raise
+            raise _invalid("outside_subdistrict", "lon", exc.message, exc.message_zh) from exc
+        _check_report_scope(principal, where.grid)
     photos = attachments.require_attachments(data.photos) if data.photos else []
     if principal is None and data.photos:
         raise _invalid(
@@ -160,7 +180,7 @@ def report_case(
     if data.reported_at is not None and principal is not None and principal.device_id:
         # An offline phone says when it saw the problem; never in the future.
         reported_at = min(data.reported_at, now)
-    subdistrict = where.subdistrict
+    subdistrict: Any = where.subdistrict if where is not None else unlocated_in
     case = Case(
         id=data.id or uuid.uuid4().hex,
         number=next_number(
@@ -168,8 +188,8 @@ def report_case(
         ),
         public_token=secrets.token_urlsafe(24),
         subdistrict_id=subdistrict.id,
-        community_id=where.community.id,
-        grid_id=grid.id,
+        community_id=where.community.id if where is not None else None,
+        grid_id=where.grid.id if where is not None else None,
         category_id=category.id,
         priority=priority,
         source=source,
@@ -177,9 +197,9 @@ def report_case(
         status=Status.REPORTED.value,
         description=data.description.strip(),
         address=(data.address or "").strip() or None,
-        point=from_shape(Point(where.lon, where.lat), srid=SRID),
-        lon=where.lon,
-        lat=where.lat,
+        point=from_shape(Point(where.lon, where.lat), srid=SRID) if where is not None else None,
+        lon=where.lon if where is not None else None,
+        lat=where.lat if where is not None else None,
         reported_crs=data.crs,
         reporter_id=principal.user_id if principal else None,
         reporter_role=actor_of(principal),
@@ -202,6 +222,7 @@ def report_case(
             "photos": [p.sha256 for p in photos],
             "crs": data.crs,
             "channel": channel,
+            **({"unlocated": True} if where is None else {}),
         },
     )
     if photos:
@@ -272,7 +293,10 @@ def _check_report_scope(principal: Principal | None, grid: Grid) -> None:
 
 
 def find_duplicates(case: Case, *, limit: int = 10) -> list[Duplicate]:
-    """Open cases of the same category near this one, reported in the last 7 days."""
+    """Open cases of the same category near this one, reported in the last 7 days (none
+    for an unlocated case, nor among them)."""
+    if case.lon is None or case.lat is None:
+        return []
     radius = float(case.category.duplicate_radius_m or 50.0)
     dlat = radius / 111_320.0
     dlon = radius / (111_320.0 * max(math.cos(math.radians(case.lat)), 0.01))
@@ -292,6 +316,8 @@ def find_duplicates(case: Case, *, limit: int = 10) -> list[Duplicate]:
     ).all()
     found = []
     for other in candidates:
+        if other.lon is None or other.lat is None:
+            continue
         d = distance_m((case.lon, case.lat), (other.lon, other.lat))
         if d <= radius:
             found.append(Duplicate(case=other, distance_m=round(d, 1)))
@@ -474,6 +500,14 @@ def _merge(
 def _dispatch(
     p: Principal, case: Case, data: ActionInput, now: datetime
 ) -> tuple[dict[str, Any], str, list[int]]:
+    if case.grid_id is None:
+        # the unit needs a place to go to, and a grid's collector verifies the result
+        raise Conflict(
+            "case_unlocated",
+            "the case is unlocated: locate it (POST /api/v1/cases/{id}/location) before "
+            "dispatching",
+            "该事项待定位：请先确定位置再派遣",
+        )
     unit = db.session.get(Unit, data.unit_id) if data.unit_id else None
     if unit is None or not unit.active or unit.subdistrict_id != case.subdistrict_id:
         raise _invalid(
@@ -491,8 +525,9 @@ def _dispatch(
                 "办理时限必须晚于当前时间",
             )
         deadline = data.deadline
+        source = "dispatcher"
     else:
-        deadline = case_deadline(case, now)
+        deadline, source = platform_deadline(case, now) or (case_deadline(case, now), "category")
     case.unit_id = unit.id
     case.dispatched_at = now
     case.first_dispatched_at = case.first_dispatched_at or now
@@ -508,8 +543,24 @@ def _dispatch(
         "unit": unit.name,
         "deadline": deadline.isoformat(),
         "deadline_overridden": data.deadline is not None,
+        # where the deadline came from: the dispatcher, the 12345 work order, the category
+        "deadline_source": source,
     }
     return payload, "case.dispatched", notify.unit_staff_ids(unit.id)
+
+
+def platform_deadline(case: Case, now: datetime) -> tuple[datetime, str] | None:
+    """The deadline the 12345 platform set on the work order (`hotline_orders.deadline_at`),
+    when the case came from one: it wins over the category's, even when already past (the
+    platform counts the order late then, and so do we)."""
+    if case.channel != "12345":
+        return None
+    deadline = db.session.scalar(
+        select(HotlineOrder.deadline_at).where(HotlineOrder.case_id == case.id)
+    )
+    if deadline is None:
+        return None
+    return deadline, "hotline"
 
 
 def _acknowledge(
@@ -610,7 +661,8 @@ def _report_done(
     case.result = (data.result or "").strip()
     case.extension_requested_until = None
     case.extension_reason = None
-    recipients = notify.collector_ids(case.grid_id) + notify.dispatcher_ids(case.subdistrict_id)
+    collectors = notify.collector_ids(case.grid_id) if case.grid_id is not None else []
+    recipients = collectors + notify.dispatcher_ids(case.subdistrict_id)
     return (
         {"result": case.result, "photos": data.photos, "on_time": case.handled_on_time},
         "case.handled",

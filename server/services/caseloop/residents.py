@@ -107,7 +107,7 @@ def public_view(token: str) -> dict[str, Any]:
             "name_en": case.category.name_en,
         },
         "description": case.description,
-        "community": case.community.name,
+        "community": case.community.name if case.community is not None else None,
         "reported_at": case.reported_at,
         "reporter_phone": mask_phone(case.reporter_phone),
         "deadline_at": case.deadline_at,

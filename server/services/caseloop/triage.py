@@ -181,7 +181,7 @@ def accept(
     `data` is the accept's own input as the API received it (checked as for any action)."""
     accept_input = data if data is not None else cases.ActionInput(version)
     case = cases.act(uow, principal, case_id, Action.ACCEPT.value, accept_input)
-    if unit_id is None:
+    if unit_id is None and case.grid_id is not None:  # an unlocated case waits to be placed
         found = suggest([case]).get(case.id)
         if found is not None and found.auto_dispatch:
             unit_id = found.unit_id

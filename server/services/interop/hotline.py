@@ -9,8 +9,12 @@ channel `12345`: same numbering, events and notifications as any case) and a
 `hotline_orders` row keeps its external number, unique: a row whose number was imported
 before is left alone and reported as such, so re-importing a file changes nothing.
 
-Rows without coordinates are refused (`not_located`), never guessed: a case always has a
-point and a grid here, and there is no geocoder offline (docs/interop.md).
+A row's place: its coordinates when present (坐标, or 经度/纬度, in `crs`); otherwise its
+address through the geocoder when one is configured (`MINQING_GEOCODER`,
+`territory.geocoding`: only a single precise answer inside the importer's subdistrict
+counts); otherwise the row becomes an *unlocated* case (待定位) in the importer's
+subdistrict, never guessed, for a dispatcher to locate (docs/interop.md). Coordinates that
+are given but bad or outside the subdistrict remain the row's problem.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from server.domain.cases import STATUS_ZH, VERDICT_ZH, Status
 from server.domain.roles import Role
 from server.errors import DomainError, Forbidden, Invalid
 from server.extensions import db
-from server.models import Case, Category, HotlineCategory, HotlineOrder
+from server.models import Case, Category, HotlineCategory, HotlineOrder, Subdistrict
 from server.services.caseloop.case_deadlines import local_zone
 from server.services.caseloop.cases import ReportInput, report_case
 from server.services.interop.exports import Export, log_export
@@ -43,6 +47,7 @@ from server.services.interop.tabular import (
     xlsx_chunks,
 )
 from server.services.people.principal import Principal
+from server.services.territory.geocoding import GeocodeSession
 from server.services.territory.locate import Located, locate_many
 from server.services.uow import UnitOfWork
 
@@ -130,6 +135,11 @@ class ImportReport:
     rows: int = 0
     columns: dict[str, str] = field(default_factory=dict)  # our field → the sheet's header
     created: list[Imported] = field(default_factory=list)
+    # created without a place (待定位): no coordinates and no precise geocoder answer
+    unlocated: list[Imported] = field(default_factory=list)
+    geocoded: int = 0  # rows placed by the geocoder (no coordinates in the sheet)
+    geocoder_failure: str | None = None  # why the geocoder stopped answering, if it did
+    would_unlocate: int = 0  # a dry run: how many new cases would be unlocated
     unchanged: list[Imported] = field(default_factory=list)  # imported before
     problems: list[RowProblem] = field(default_factory=list)
     skipped: int = 0  # invalid rows left out (skip_invalid)
@@ -145,6 +155,10 @@ class ImportReport:
             "rows": self.rows,
             "columns": self.columns,
             "created": [vars(i) for i in self.created],
+            "unlocated": [vars(i) for i in self.unlocated],
+            "geocoded": self.geocoded,
+            "geocoder_failure": self.geocoder_failure,
+            "would_unlocate": self.would_unlocate,
             "unchanged": [vars(i) for i in self.unchanged],
             "problems": [p.as_dict() for p in self.problems],
             "skipped": self.skipped,
@@ -262,7 +276,9 @@ class _Row:
     priority: str | None = None
     lon: float | None = None
     lat: float | None = None
+    crs: str | None = None  # of lon/lat: the file's, or wgs84 when the geocoder placed it
     located: Located | None = None
+    unlocated: bool = False  # no coordinates: the geocoder is asked, else 待定位
     bad: bool = False
 
 
@@ -460,15 +476,7 @@ class _Checker:
             )
             return
         if item.lon is None:
-            self.problem(
-                item,
-                key,
-                "not_located",
-                "no coordinates: the row cannot be placed in a grid (an address alone is not "
-                "geocoded); add 坐标 or 经度/纬度, or enter the case by hand",
-                "缺少坐标，无法定位到网格（仅凭地址不做地理编码）；请补充“坐标”或“经度/纬度”，"
-                "或人工录入",
-            )
+            item.unlocated = True  # the geocoder may place it; else it is imported 待定位
 
 
 # ---------------------------------------------------------------------------------- import
@@ -556,7 +564,12 @@ def import_orders(
         fresh.append(item)
     again = {i.row for i in report.unchanged}
     report.problems = [p for p in report.problems if p.row not in again]
-    _locate(fresh, checker, principal, crs)
+    for item in fresh:
+        if item.lon is not None:
+            item.crs = crs
+    _geocode(fresh, report)
+    _locate(fresh, checker, principal)
+    unlocated_in = _home_for_unlocated(fresh, checker, principal)
     valid = [i for i in fresh if not i.bad]
     report.problems.sort(key=lambda p: p.row)
     if report.problems and not skip_invalid:
@@ -564,8 +577,10 @@ def import_orders(
     report.skipped = len({p.row for p in report.problems})
     if dry_run:
         report.would_create = len(valid)
+        report.would_unlocate = sum(1 for i in valid if i.located is None)
         return report
     for n, item in enumerate(valid, 1):
+        placed = item.located is not None
         result = report_case(
             uow,
             principal,
@@ -574,7 +589,7 @@ def import_orders(
                 description=item.description,
                 lon=item.lon or 0.0,
                 lat=item.lat or 0.0,
-                crs=crs,
+                crs=item.crs or crs,
                 priority=item.priority,
                 source=SOURCE,
                 reporter_name=item.caller_name,
@@ -582,6 +597,7 @@ def import_orders(
                 address=item.address,
             ),
             channel=CHANNEL,
+            unlocated_in=None if placed else unlocated_in,
         )
         uow.session.add(
             HotlineOrder(
@@ -598,6 +614,8 @@ def import_orders(
             )
         )
         report.created.append(Imported(item.row, item.order_no, result.case.number))
+        if not placed:
+            report.unlocated.append(Imported(item.row, item.order_no, result.case.number))
         if progress is not None:
             progress(1)
         if n % 200 == 0:
@@ -620,13 +638,70 @@ def _imported_before(order_nos: list[str]) -> dict[str, str]:
     return found
 
 
-def _locate(items: list[_Row], checker: _Checker, principal: Principal, crs: str) -> None:
+def _unlocated_subdistrict(principal: Principal) -> Subdistrict | None:
+    """Where an unlocated row's case goes: the importer's subdistrict (a city admin's only
+    one when there is a single subdistrict; None when there are several)."""
+    if principal.subdistrict_id is not None:
+        return db.session.get(Subdistrict, principal.subdistrict_id)
+    found = db.session.scalars(select(Subdistrict).limit(2)).all()
+    return found[0] if len(found) == 1 else None
+
+
+def _geocode(items: list[_Row], report: ImportReport) -> None:
+    """Rows without coordinates: their address through the geocoder (each address once);
+    a precise single answer gives the row WGS84 coordinates, checked by `_locate` like the
+    sheet's (but an answer outside the subdistrict leaves the row unlocated instead)."""
+    waiting = [i for i in items if i.unlocated and not i.bad]
+    if not waiting:
+        return
+    session = GeocodeSession()
+    for item in waiting:
+        found = session.place(item.address)
+        if found is not None:
+            item.lon, item.lat, item.crs = found.lon, found.lat, "wgs84"
+    report.geocoder_failure = session.failure
+
+
+def _home_for_unlocated(
+    items: list[_Row], checker: _Checker, principal: Principal
+) -> Subdistrict | None:
+    """The subdistrict the rows left without a place go to; without one (a city admin, several
+    subdistricts) such rows are problems."""
+    left = [i for i in items if i.unlocated and i.located is None and not i.bad]
+    if not left:
+        return None
+    subdistrict = _unlocated_subdistrict(principal)
+    if subdistrict is None:
+        for item in left:
+            checker.problem(
+                item,
+                "coordinates" if "coordinates" in checker.columns else "lon",
+                "not_located",
+                "no coordinates and the address could not be placed; an unlocated case "
+                "needs a subdistrict: import as a subdistrict's dispatcher or admin",
+                "缺少坐标且地址无法定位；待定位事项须归属某个街道：请以街道调度员或管理员身份导入",
+            )
+    return subdistrict
+
+
+def _locate(items: list[_Row], checker: _Checker, principal: Principal) -> None:
     """Every point at once through the grid index; a point in no grid, or in another
-    subdistrict than the importer's, is the row's problem."""
+    subdistrict than the importer's, is the row's problem (a geocoded point there leaves
+    the row unlocated instead)."""
     placed = [i for i in items if i.lon is not None and i.lat is not None]
-    answers = locate_many([(i.lon or 0.0, i.lat or 0.0, crs) for i in placed])
+    answers = locate_many([(i.lon or 0.0, i.lat or 0.0, i.crs or "wgs84") for i in placed])
     for item, answer in zip(placed, answers, strict=True):
         key = "coordinates" if "coordinates" in checker.columns else "lon"
+        outside = isinstance(answer, DomainError) or not principal.may_see_subdistrict(
+            answer.subdistrict_id
+        )
+        if item.unlocated:  # placed by the geocoder
+            if outside:
+                item.lon = item.lat = None  # an answer elsewhere is no place: 待定位
+            else:
+                item.located = answer  # type: ignore[assignment]
+                checker.report.geocoded += 1
+            continue
         if isinstance(answer, DomainError):
             checker.problem(
                 item,

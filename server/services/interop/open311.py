@@ -31,6 +31,7 @@ from server.services.caseloop.case_deadlines import local_zone
 from server.services.caseloop.cases import ReportInput, report_case
 from server.services.people import ratelimit
 from server.services.people.principal import Principal
+from server.services.territory.geocoding import GeocodeSession
 from server.services.territory.locate import locate
 from server.services.uow import UnitOfWork
 
@@ -219,7 +220,8 @@ def present(case: Case, media_url: str | None, extensions: bool = False) -> dict
             "rework_count": case.rework_count,
             "overdue": case.overdue,
             "priority": case.priority,
-            "grid_code": case.grid.code,
+            "grid_code": case.grid.code if case.grid is not None else None,
+            "unlocated": case.grid_id is None,
             "closed_datetime": w3c(case.closed_at),
         }
     return body
@@ -287,24 +289,17 @@ def submit(
     if client.subdistrict_id is not None and client.subdistrict_id != sd.id:
         raise Forbidden("this api_key is not for that jurisdiction", "该 api_key 不属于此辖区")
     category = _category(data.service_code)
-    if data.lat is None or data.long is None:
-        # We do not guess places: a case must lie in a grid, and there is no geocoder here
-        # (docs/open311.md, "Locations"). The spec lets a server require lat/long.
+    # A point needs both; an address alone goes to the geocoder, and what it cannot place
+    # becomes an unlocated case (待定位) — never guessed (docs/open311.md).
+    no_point = data.lat is None or data.long is None
+    half_point = (data.lat is None) != (data.long is None)
+    if no_point and (half_point or not (data.address_string or "").strip()):
         missing = "lat" if data.lat is None else "long"
-        if data.address_string and data.lat is None and data.long is None:
-            raise _bad(
-                "location_required",
-                "lat",
-                "lat and long are required: this server does not geocode address_string "
-                "(send the point; address_string is kept as the case's address)",
-                "须提供经纬度 lat/long：本系统不对 address_string 做地址解析"
-                "（请同时提交位置坐标，地址将作为事项地址保存）",
-            )
         raise _bad(
             "location_required",
             missing,
-            f"{missing} is required (lat and long, WGS84)",
-            f"缺少 {missing}（须同时提供 WGS84 经纬度 lat 与 long）",
+            f"{missing} is required (lat and long, WGS84), or address_string",
+            f"缺少 {missing}（须同时提供 WGS84 经纬度 lat 与 long，或提供地址 address_string）",
         )
     if data.media_url is not None:
         parts = urlsplit(data.media_url)
@@ -326,17 +321,21 @@ def submit(
             f"attribute[priority]: one of {', '.join(PRIORITIES)}",
             f"attribute[priority] 应为 {'、'.join(PRIORITIES)} 之一",
         )
-    try:
-        where = locate(data.long, data.lat, "wgs84", None)
-    except DomainError as exc:
-        raise _bad("outside_subdistrict", "lat", exc.message, exc.message_zh) from exc
-    if where.subdistrict.id != sd.id:
-        raise _bad(
-            "outside_jurisdiction",
-            "lat",
-            "the point is outside this jurisdiction",
-            "该位置不在此辖区（街道）内",
-        )
+    lon, lat = data.long, data.lat
+    if lon is None or lat is None:
+        lon, lat = _geocoded(data.address_string or "", sd)
+    else:
+        try:
+            where = locate(lon, lat, "wgs84", None)
+        except DomainError as exc:
+            raise _bad("outside_subdistrict", "lat", exc.message, exc.message_zh) from exc
+        if where.subdistrict.id != sd.id:
+            raise _bad(
+                "outside_jurisdiction",
+                "lat",
+                "the point is outside this jurisdiction",
+                "该位置不在此辖区（街道）内",
+            )
     name = " ".join(p for p in (data.first_name, data.last_name) if p) or None
     description = (
         data.description or ""
@@ -347,14 +346,15 @@ def submit(
         ReportInput(
             category=category.code,
             description=description,
-            lon=data.long,
-            lat=data.lat,
+            lon=lon or 0.0,
+            lat=lat or 0.0,
             priority=data.priority,
             reporter_name=name,
             reporter_phone=data.phone,
             address=data.address_string,
         ),
         channel="open311",
+        unlocated_in=sd if lon is None else None,
     )
     filed = Open311Request(
         token=secrets.token_urlsafe(18),
@@ -371,6 +371,21 @@ def submit(
         "service_notice": NOTICE,
         "account_id": "",
     }
+
+
+def _geocoded(address: str, sd: Subdistrict) -> tuple[float | None, float | None]:
+    """The point of an address through the geocoder: a single precise answer inside this
+    jurisdiction's grids, or (None, None): the case is filed unlocated."""
+    found = GeocodeSession().place(address)
+    if found is None:
+        return None, None
+    try:
+        where = locate(found.lon, found.lat, "wgs84", None)
+    except DomainError:
+        return None, None
+    if where.subdistrict.id != sd.id:
+        return None, None
+    return where.lon, where.lat
 
 
 # ---------------------------------------------------------------------------------- clients

@@ -273,8 +273,8 @@ def _cases(session: Session, ids: Sequence[str]) -> Iterable[Raw]:
         yield {
             "id": c.id,
             "number": c.number,
-            "grid_id": str(c.grid_id),
-            "community_id": str(c.community_id),
+            "grid_id": None if c.grid_id is None else str(c.grid_id),
+            "community_id": None if c.community_id is None else str(c.community_id),
             "category_id": str(c.category_id),
             "priority": c.priority,
             "source": c.source,

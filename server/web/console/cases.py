@@ -16,9 +16,9 @@ from server.domain.roles import Role
 from server.errors import DomainError
 from server.models.base import utcnow
 from server.models.cases import SOURCES
-from server.services.caseloop import case_present, case_queries, cases, triage
+from server.services.caseloop import case_location, case_present, case_queries, cases, triage
 from server.services.files import attachments, photo_access
-from server.services.territory import org
+from server.services.territory import geocoding, org
 from server.services.uow import unit_of_work
 from server.web import forms, render_error
 from server.web.console import bp
@@ -56,6 +56,7 @@ SOURCE_TEXT: dict[str, tuple[str, str]] = {
     "deliberation": ("议事会", "Deliberation"),
 }
 ACTION_EN: dict[str, str] = {
+    "locate": "Located",
     "accept": "Accept",
     "reject": "Reject",
     "merge": "Merge",
@@ -98,7 +99,9 @@ def action_text(action: str) -> str:
     try:
         zh = ACTION_ZH[Action(action)]
     except ValueError:
-        zh = {"report": "上报", "overdue": "超期", "escalate": "超期升级"}.get(action, action)
+        zh = {"report": "上报", "overdue": "超期", "escalate": "超期升级", "locate": "定位"}.get(
+            action, action
+        )
     return t(zh, ACTION_EN.get(action, action))
 
 
@@ -137,6 +140,7 @@ def filter_from(args: Any) -> case_queries.CaseFilter:
         created_to=forms.day_end(last) if last else None,
         q=forms.text(args, "q", max_length=100),
         due_soon=forms.boolean(args, "due_soon"),
+        unlocated=forms.boolean(args, "unlocated"),
     )
 
 
@@ -194,6 +198,7 @@ def queue() -> Any:
         list_query=list_query,
         overdue_now_url=url_for("console.cases", stage="handle", overdue="1"),
         due_soon_url=url_for("console.cases", due_soon="1"),
+        unlocated_url=url_for("console.cases", unlocated="1"),
         next_url=url_for("console.cases", **keep, cursor=result.next_cursor)
         if result.next_cursor
         else None,
@@ -342,7 +347,9 @@ def case_page(case_id: str) -> Any:
         may_flag=photo_access.may_flag(principal),
         case=case,
         suggestion=suggestion,
-        nav_links=navigation_links(case.lon, case.lat, case.address or case.number),
+        nav_links=navigation_links(case.lon, case.lat, case.address or case.number)
+        if case.lon is not None and case.lat is not None
+        else [],
         next_url=_case_url(following.id, list_query) if following is not None else None,
         list_query=clean_query(list_query) if list_query is not None else None,
         queue_url=_queue_url(list_query),
@@ -355,7 +362,10 @@ def case_page(case_id: str) -> Any:
         urgency=_urgency(case, utcnow()),
         place_map=location_map(
             case.lon, case.lat, case.grid_id, t("事项位置", "The case's place") + " " + case.number
-        ),
+        )
+        if case.grid_id is not None and case.lon is not None and case.lat is not None
+        else None,
+        locating=_locating(principal, case),
         source_text=t(*SOURCE_TEXT.get(case.source, (case.source, case.source))),
         priority_text=t(*PRIORITY_TEXT.get(case.priority, (case.priority, case.priority))),
         category_name=pick(case.category.name_zh, case.category.name_en),
@@ -364,6 +374,59 @@ def case_page(case_id: str) -> Any:
             (case.deadline_at or utcnow()) + timedelta(days=3), "%Y-%m-%dT%H:%M"
         ),
     )
+
+
+def _locating(principal: Any, case: Any) -> dict[str, Any] | None:
+    """The locate form of an unlocated case (待定位) for a dispatcher, with the geocoder's
+    candidates when asked for (`?candidates=1`: one outbound request, bounded by its
+    timeout)."""
+    if case.grid_id is not None or principal.role not in DISPATCHERS:
+        return None
+    asked = forms.boolean(request.args, "candidates")
+    found = case_location.candidates_for(principal, case.id) if asked else None
+    return {
+        "geocoder": geocoding.enabled(),
+        "asked": bool(asked),
+        "candidates": found.candidates if found is not None else [],
+        "failure": found.failure if found is not None else None,
+    }
+
+
+@bp.post("/cases/<case_id>/location")
+@page()
+def case_locate_post(case_id: str) -> Any:
+    """Locate an unlocated case from its page (lat/lng typed, or a candidate chosen)."""
+    principal = signed_in()
+    form = request.form
+    version = forms.integer(form, "version", required=True)
+    assert version is not None
+    try:
+        lat = forms.number(form, "lat", required=True, limit=90.0)
+        lng = forms.number(form, "lng", required=True)
+        assert lat is not None and lng is not None
+        with unit_of_work() as uow:
+            case = case_location.locate_case(
+                uow,
+                principal,
+                case_id[:64],
+                case_location.LocateInput(
+                    version=version,
+                    lon=lng,
+                    lat=lat,
+                    how=forms.choice(form, "how", list(case_location.HOW)) or "coordinates",
+                ),
+            )
+    except DomainError as exc:
+        body, status = render_error(
+            exc.status,
+            exc.message_zh,
+            exc.message,
+            exc.code,
+            back_url=url_for("console.case_page", case_id=case_id[:64]),
+        )
+        return body, status, exc.headers
+    flash(t(f"已定位：{case.number}", f"Located: {case.number}"), "ok")
+    return redirect(_case_url(case.id, form.get("list")), 303)
 
 
 @bp.post("/cases/<case_id>/actions/<action>")
