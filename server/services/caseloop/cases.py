@@ -39,7 +39,7 @@ from server.models import Case, CaseAction, CaseEvent, Category, Grid, Subdistri
 from server.models.base import SRID, utcnow
 from server.models.cases import CHANNELS
 from server.services.caseloop import resident_sms
-from server.services.caseloop.case_deadlines import case_deadline, local_zone
+from server.services.caseloop.case_deadlines import computed_deadline, local_zone
 from server.services.caseloop.case_numbers import next_number
 from server.services.files import attachments, photo_access
 from server.services.messaging import notify
@@ -491,8 +491,9 @@ def _dispatch(
                 "办理时限必须晚于当前时间",
             )
         deadline = data.deadline
+        weekends_only: list[int] = []
     else:
-        deadline = case_deadline(case, now)
+        deadline, weekends_only = computed_deadline(case, now)
     case.unit_id = unit.id
     case.dispatched_at = now
     case.first_dispatched_at = case.first_dispatched_at or now
@@ -503,12 +504,15 @@ def _dispatch(
     case.acknowledged_at = None
     case.handled_at = None
     case.handled_on_time = None
-    payload = {
+    payload: dict[str, Any] = {
         "unit_id": unit.id,
         "unit": unit.name,
         "deadline": deadline.isoformat(),
         "deadline_overridden": data.deadline is not None,
     }
+    if weekends_only:
+        # recorded now: loading that year's calendar later does not change what the case says
+        payload["weekends_only_years"] = weekends_only
     return payload, "case.dispatched", notify.unit_staff_ids(unit.id)
 
 
