@@ -209,3 +209,8 @@ def test_only_admins_see_the_page_and_only_city_admins_load(
     for warning in expected:  # e.g. from 1 December while next year is missing
         assert warning["message_zh"] in page.text
     assert page.text.count('class="flash warn"') >= len(expected)
+    other = client.get("/console/admin/people").text  # every admin page, with a link
+    for warning in expected:
+        assert warning["message_zh"] in other and 'href="/console/admin/holidays">去导入' in other
+    if not expected:
+        assert "去导入" not in other

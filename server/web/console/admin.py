@@ -312,6 +312,18 @@ def admin_update_category(code: str) -> Any:
 MAX_HOLIDAY_BYTES = 512 * 1024
 
 
+@bp.app_template_global("holiday_warnings")
+def holiday_warnings() -> list[dict[str, str]]:
+    """For every admin page: this year, or (from 1 December) next year, missing from the
+    holiday calendar."""
+    from datetime import datetime
+
+    from server.services.caseloop.case_deadlines import calendar, local_zone
+    from server.services.territory import holidays
+
+    return holidays.warnings(calendar(), datetime.now(local_zone()).date())
+
+
 @bp.get("/admin/holidays", endpoint="admin_holidays")
 @page(Role.ADMIN)
 def admin_holidays() -> Any:
