@@ -400,8 +400,12 @@ def holidays_load(path: Path) -> None:
         with unit_of_work() as uow:
             years = holidays.load_file(uow, path.read_text(encoding="utf-8"))
     except DomainError as exc:
-        _fail(exc)
-        return
+        for fault in exc.details or []:  # one fault a line, in both languages
+            click.secho(f"✗ {fault['message_zh']}\n  {fault['message']}", fg="red", err=True)
+        if not exc.details:
+            _fail(exc)
+        click.secho("未导入任何年份 / nothing loaded", fg="red", err=True)
+        sys.exit(1)
     click.echo(f"loaded {', '.join(map(str, years))} 已导入")
     _holiday_warnings()
 

@@ -16,6 +16,7 @@ from server.api.schemas import (
     CRS_FIELD,
     MAX_ID,
     SHA256,
+    DeadlineNote,
     InputSchema,
     id_field,
     lat_field,
@@ -166,6 +167,15 @@ class CaseSchema(Schema):
     reporter = fields.Nested(ReporterSchema, required=True)
     unit = fields.Nested(CaseUnit, allow_none=True)
     deadline_at = fields.DateTime(allow_none=True)
+    deadline_note = fields.Nested(
+        DeadlineNote,
+        allow_none=True,
+        metadata={
+            "description": "a case's own view only: the deadline was counted with weekends only "
+            "because the holiday calendar of these years was not loaded when it was computed "
+            "(recorded then; loading the calendar later does not change it)"
+        },
+    )
     overdue = fields.Boolean(required=True)
     overdue_at = fields.DateTime(allow_none=True)
     escalated_at = fields.DateTime(allow_none=True)

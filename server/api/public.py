@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from server.api.blueprint import ApiBlueprint
 from server.api.errors import ErrorSchema
-from server.api.schemas import InputSchema
+from server.api.schemas import DeadlineNote, InputSchema
 from server.domain.cases import VERDICTS
 from server.services.caseloop import residents
 from server.services.uow import unit_of_work
@@ -53,6 +53,11 @@ class PublicCase(Schema):
     reported_at = fields.DateTime(required=True)
     reporter_phone = fields.String(allow_none=True, metadata={"description": "masked"})
     deadline_at = fields.DateTime(allow_none=True)
+    deadline_note = fields.Nested(
+        DeadlineNote,
+        allow_none=True,
+        metadata={"description": "the deadline was counted with weekends only (years named)"},
+    )
     result = fields.String(allow_none=True)
     timeline = fields.List(fields.Nested(TimelineItem), required=True)
     photos = fields.List(fields.Nested(PublicPhoto), required=True)

@@ -59,6 +59,16 @@ class Ref(Schema):
     name = fields.String(required=True)
 
 
+class DeadlineNote(Schema):
+    """A note on a case's deadline: counted with weekends only for years without a holiday
+    calendar at the time it was computed."""
+
+    code = fields.String(required=True, metadata={"description": "deadline_weekends_only"})
+    years = fields.List(fields.Integer(), required=True)
+    message = fields.String(required=True)
+    message_zh = fields.String(required=True)
+
+
 class BBox(fields.Field):
     """`minLon,minLat,maxLon,maxLat` in WGS84."""
 

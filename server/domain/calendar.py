@@ -15,6 +15,7 @@ The data is a mapping shaped like the bundled ``server/data/holidays_cn.json``::
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -113,10 +114,29 @@ def _conflicts(holidays: Iterable[date], workdays: Iterable[date]) -> list[str]:
     return problems
 
 
-def _parse_dates(year: str, key: str, value: Any) -> list[date]:
+@dataclass(frozen=True)
+class Problem:
+    """One fault in holiday data: where (``2031.holidays``), the date at fault (if one), and
+    the reason in Chinese and English. ``occurrence`` is which listing of the date is meant
+    (1: the first; 2: the repeat of a date listed twice)."""
+
+    where: str
+    zh: str
+    en: str
+    item: str | None = None
+    occurrence: int = 1
+    value: Any = None  # the value as the file has it, to find its line
+
+    def __str__(self) -> str:
+        subject = f"{self.where}: {self.item} " if self.item else f"{self.where}: "
+        return f"{subject}{self.zh} / {self.en}" if self.where else f"{self.zh} / {self.en}"
+
+
+def _parse_dates(year: str, key: str, value: Any, problems: list[Problem]) -> list[date]:
     where = f"{year}.{key}"
     if not isinstance(value, list):
-        raise ValueError(f"{where}: 应为日期列表 / must be a list of dates")
+        problems.append(Problem(where, "应为日期列表", "must be a list of dates"))
+        return []
     days: list[date] = []
     for item in value:
         try:
@@ -125,51 +145,141 @@ def _parse_dates(year: str, key: str, value: Any) -> list[date]:
             day = None
         # fromisoformat also takes 20250101 and week dates; the file uses YYYY-MM-DD only
         if day is None or day.isoformat() != item:
-            raise ValueError(f"{where}: {item!r} 不是 YYYY-MM-DD 日期 / is not a YYYY-MM-DD date")
+            problems.append(
+                Problem(
+                    where,
+                    "不是 YYYY-MM-DD 日期",
+                    "is not a YYYY-MM-DD date",
+                    repr(item),
+                    value=item,
+                )
+            )
+            continue
         if abs(day.year - int(year)) > 1:
             # a notice can reach into the neighbouring year (元旦), never further
-            raise ValueError(f"{where}: {item} 不属于 {year} 年 / does not belong to {year}")
+            problems.append(
+                Problem(where, f"不属于 {year} 年", f"does not belong to {year}", item, value=item)
+            )
+            continue
         if day in days:
-            raise ValueError(f"{where}: {item} 重复 / is listed twice")
+            problems.append(
+                Problem(where, "重复", "is listed twice", item, occurrence=2, value=item)
+            )
+            continue
         days.append(day)
     return days
 
 
-def validate_mapping(data: Mapping[str, Any]) -> None:
-    """Raise ValueError naming the first fault in holiday data; return None when it is sound."""
+def _conflict_problems(
+    year: str, holidays: Iterable[date], workdays: Iterable[date]
+) -> list[Problem]:
+    problems = []
+    for d in sorted(set(holidays) & set(workdays)):
+        problems.append(
+            Problem(
+                f"{year}.workdays",
+                "既是放假日又是调休上班日",
+                "both a holiday and a make-up workday",
+                d.isoformat(),
+            )
+        )
+    for d in sorted(d for d in workdays if d.weekday() < SATURDAY):
+        problems.append(
+            Problem(
+                f"{year}.workdays",
+                "调休上班日不是周末",
+                "make-up workday is not a Saturday or Sunday",
+                d.isoformat(),
+            )
+        )
+    return problems
+
+
+def find_problems(data: Any) -> list[Problem]:
+    """Every fault in holiday data (empty when it is sound): the file's shape, then each year
+    on its own, then days two years disagree on."""
     if not isinstance(data, Mapping):
-        raise ValueError("节假日数据应为对象 / holiday data must be an object")
+        return [Problem("", "节假日数据应为对象", "holiday data must be an object")]
+    problems: list[Problem] = []
     unknown = sorted(set(data) - TOP_KEYS)
     if unknown:
-        raise ValueError(f"未知字段 / unknown keys: {', '.join(map(str, unknown))}")
+        names = ", ".join(map(str, unknown))
+        problems.append(Problem("", f"未知字段：{names}", f"unknown keys: {names}"))
     years = data.get("years")
     if not isinstance(years, Mapping) or not years:
-        raise ValueError("缺少 years / 'years' must be a non-empty object keyed by year")
-    all_holidays: set[date] = set()
-    all_workdays: set[date] = set()
+        problems.append(
+            Problem("", "缺少 years", "'years' must be a non-empty object keyed by year")
+        )
+        return problems
+    seen: dict[date, str] = {}
     for year, entry in years.items():
         if not (isinstance(year, str) and len(year) == 4 and year.isdigit()):
-            raise ValueError(f"年份 {year!r} 应为四位数字 / year key must be four digits")
+            problems.append(Problem(str(year), "年份应为四位数字", "year key must be four digits"))
+            continue
         if not isinstance(entry, Mapping):
-            raise ValueError(f"{year}: 应为对象 / must be an object")
+            problems.append(Problem(year, "应为对象", "must be an object"))
+            continue
         if set(entry) != YEAR_KEYS:
-            raise ValueError(
-                f"{year}: 字段应为 {sorted(YEAR_KEYS)} / keys must be exactly {sorted(YEAR_KEYS)}, "
-                f"got {sorted(entry)}"
+            problems.append(
+                Problem(
+                    year,
+                    f"字段应为 {sorted(YEAR_KEYS)}",
+                    f"keys must be exactly {sorted(YEAR_KEYS)}, got {sorted(entry)}",
+                )
             )
+            continue
         source = entry["source"]
         if not isinstance(source, str) or not source.strip():
-            raise ValueError(f"{year}.source: 应注明通知文号 / must name the notice")
-        holidays = _parse_dates(year, "holidays", entry["holidays"])
-        workdays = _parse_dates(year, "workdays", entry["workdays"])
-        problems = _conflicts(holidays, workdays)
-        if problems:
-            raise ValueError(f"{year}: " + "; ".join(problems))
-        all_holidays.update(holidays)
-        all_workdays.update(workdays)
-    problems = _conflicts(all_holidays, all_workdays)
+            problems.append(Problem(f"{year}.source", "应注明通知文号", "must name the notice"))
+        holidays = _parse_dates(year, "holidays", entry["holidays"], problems)
+        workdays = _parse_dates(year, "workdays", entry["workdays"], problems)
+        problems.extend(_conflict_problems(year, holidays, workdays))
+        for d, kind in [(d, "holidays") for d in holidays] + [(d, "workdays") for d in workdays]:
+            other = seen.setdefault(d, f"{year}.{kind}")
+            other_year, other_kind = other.split(".")
+            if other_year != year and other_kind != kind:
+                problems.append(
+                    Problem(
+                        f"{year}.{kind}",
+                        f"年份之间矛盾：另见 {other}",
+                        f"years disagree: see also {other}",
+                        d.isoformat(),
+                    )
+                )
+    return problems
+
+
+def validate_mapping(data: Mapping[str, Any]) -> None:
+    """Raise ValueError naming every fault in holiday data, one a line; None when sound."""
+    problems = find_problems(data)
     if problems:
-        raise ValueError("年份之间矛盾 / years disagree: " + "; ".join(problems))
+        raise ValueError("\n".join(map(str, problems)))
+
+
+def line_of(text: str, problem: Problem) -> int | None:
+    """The line of the JSON `text` a problem is on (1-based), found by its year, key and date;
+    None when the text does not show it plainly (e.g. a fault of the whole file)."""
+    if not problem.where:
+        return None
+    year, _, key = problem.where.partition(".")
+    found = re.search(rf'"{re.escape(year)}"\s*:', text)
+    if found is None:
+        return None
+    pos = found.start()
+    if key:
+        at = text.find(f'"{key}"', pos)
+        if at < 0:
+            return None
+        pos = at
+    if problem.item:
+        value = problem.item if problem.value is None else problem.value
+        needle = json.dumps(value, ensure_ascii=False)
+        for _ in range(problem.occurrence):
+            at = text.find(needle, pos + 1 if _ else pos)
+            if at < 0:
+                return None
+            pos = at
+    return text.count("\n", 0, pos) + 1
 
 
 def from_mapping(data: Mapping[str, Any]) -> WorkCalendar:

@@ -315,12 +315,23 @@ def test_holiday_page_loads_a_year_and_refuses_a_bad_file(
     check_a11y(page)
     bad = tmp_path / "bad.json"
     bad.write_text(
-        json.dumps({"years": {"2031": {"holidays": ["2029-01-01"], "workdays": [], "source": "x"}}})
+        json.dumps(
+            {
+                "years": {
+                    "2031": {"holidays": ["2029-01-01"], "workdays": ["2031-09-29"], "source": "x"}
+                }
+            },
+            indent=2,
+        )
     )
     page.locator("#f-holidays").set_input_files(str(bad))
     page.get_by_role("button", name="导入").click()
     error = page.locator(".field-error").first.inner_text()
-    assert error.startswith("节假日文件") and "不属于 2031 年" in error
+    assert error.startswith("节假日文件") and "2 处错误" in error
+    report = page.locator("table.holiday-report").inner_text()
+    assert "第 5 行，2031.holidays: 2029-01-01 不属于 2031 年" in report
+    assert "line 8, 2031.workdays: 2031-09-29 make-up workday is not a Saturday or Sunday" in report
+    check_a11y(page)
     good = tmp_path / "good.json"
     good.write_text(
         json.dumps(

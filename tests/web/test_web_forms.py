@@ -12,7 +12,7 @@ from pathlib import Path
 from conftest import World
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import new_case
+from helpers import act, new_case, ok
 
 from server.web.forms import bare, scrub
 from tests.web.test_web_session import csrf_of, sign_in
@@ -144,35 +144,21 @@ def test_icons_are_the_field_apps(client: FlaskClient) -> None:
 def test_case_page_says_when_a_deadline_counted_weekends_only(
     app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
 ) -> None:
-    from datetime import UTC, datetime
-
-    from sqlalchemy import select
-
     from server.extensions import db
-    from server.models import Case, Category
-    from server.services.caseloop.case_deadlines import calendar
+    from server.models import CaseEvent
 
     api = app.test_client()
     case = new_case(api, tokens)
-    with app.app_context():
-        cal = calendar()
-        missing = next(y for y in range(2027, 2100) if not cal.covers(y))
-        db.session.scalar(
-            select(Category).where(Category.code == "sanitation")
-        ).deadline_unit = "workdays"
-        row = db.session.get(Case, case["id"])
-        row.dispatched_at = datetime(missing - 1, 12, 30, 2, tzinfo=UTC)
-        row.deadline_at = datetime(missing, 1, 6, 10, tzinfo=UTC)
-        db.session.commit()
+    case = ok(act(api, tokens["dispatcher"], case, "accept"))
+    case = ok(act(api, tokens["dispatcher"], case, "dispatch", unit_id=world.unit_id))
     sign_in(client, "dispatcher")
-    page = client.get(f"/console/cases/{case['id']}").text
-    assert f"按周末计算：缺少 {missing} 年节假日安排" in page
-    with app.app_context():
-        db.session.scalar(
-            select(Category).where(Category.code == "sanitation")
-        ).deadline_unit = "hours"
+    assert "按周末计算" not in client.get(f"/console/cases/{case['id']}").text  # hours
+    with app.app_context():  # as a dispatch counting working days into 2031 records it
+        event = db.session.query(CaseEvent).filter_by(case_id=case["id"], action="dispatch").one()
+        event.payload = {**event.payload, "weekends_only_years": [2031]}
         db.session.commit()
-    assert "按周末计算" not in client.get(f"/console/cases/{case['id']}").text
+    page = client.get(f"/console/cases/{case['id']}").text
+    assert "截止时间按周末计算（2031年节假日未载入）" in page
 
 
 def test_reset_password_blocks_api_tokens_until_changed_on_the_pages(

@@ -21,6 +21,7 @@ from server.domain.masking import mask_name, mask_phone
 from server.domain.roles import Role
 from server.extensions import db
 from server.models import Attachment, Case, CaseAttachment, CaseEvent, User
+from server.services.caseloop.case_deadlines import weekends_only_note, weekends_only_text
 from server.services.people.principal import Principal
 
 
@@ -99,6 +100,7 @@ def present(
         body["photos"] = photos
     if events is not None:
         body["events"] = present_events(events, principal)
+        body["deadline_note"] = weekends_only_text(weekends_only_note(case, events))
     return body
 
 

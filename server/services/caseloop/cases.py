@@ -48,7 +48,7 @@ from server.models import (
 from server.models.base import SRID, utcnow
 from server.models.cases import CHANNELS
 from server.services.caseloop import resident_sms
-from server.services.caseloop.case_deadlines import case_deadline, local_zone
+from server.services.caseloop.case_deadlines import computed_deadline, local_zone
 from server.services.caseloop.case_numbers import next_number
 from server.services.files import attachments, photo_access
 from server.services.messaging import notify
@@ -526,8 +526,15 @@ def _dispatch(
             )
         deadline = data.deadline
         source = "dispatcher"
+        weekends_only: list[int] = []
     else:
-        deadline, source = platform_deadline(case, now) or (case_deadline(case, now), "category")
+        platform = platform_deadline(case, now)
+        if platform is not None:
+            deadline, source = platform
+            weekends_only = []
+        else:
+            deadline, weekends_only = computed_deadline(case, now)
+            source = "category"
     case.unit_id = unit.id
     case.dispatched_at = now
     case.first_dispatched_at = case.first_dispatched_at or now
@@ -538,7 +545,7 @@ def _dispatch(
     case.acknowledged_at = None
     case.handled_at = None
     case.handled_on_time = None
-    payload = {
+    payload: dict[str, Any] = {
         "unit_id": unit.id,
         "unit": unit.name,
         "deadline": deadline.isoformat(),
@@ -546,6 +553,9 @@ def _dispatch(
         # where the deadline came from: the dispatcher, the 12345 work order, the category
         "deadline_source": source,
     }
+    if weekends_only:
+        # recorded now: loading that year's calendar later does not change what the case says
+        payload["weekends_only_years"] = weekends_only
     return payload, "case.dispatched", notify.unit_staff_ids(unit.id)
 
 

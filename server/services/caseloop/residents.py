@@ -27,6 +27,7 @@ from server.errors import Conflict, DomainError, NotFound
 from server.extensions import db
 from server.models import Attachment, Case, CaseAttachment, CaseEvent, Rating
 from server.models.base import utcnow
+from server.services.caseloop.case_deadlines import weekends_only_note, weekends_only_text
 from server.services.caseloop.cases import record_event
 from server.services.files import attachments
 from server.services.messaging import notify
@@ -111,6 +112,7 @@ def public_view(token: str) -> dict[str, Any]:
         "reported_at": case.reported_at,
         "reporter_phone": mask_phone(case.reporter_phone),
         "deadline_at": case.deadline_at,
+        "deadline_note": weekends_only_text(weekends_only_note(case, events)),
         "result": case.result,
         "timeline": [
             {

@@ -15,20 +15,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.domain.calendar import WorkCalendar, validate_mapping
+from server.domain.calendar import Problem, WorkCalendar, find_problems, line_of
 from server.errors import Invalid
 from server.models import HolidayYear
 from server.services.uow import UnitOfWork
 
 
-def load_years(uow: UnitOfWork, data: Mapping[str, Any]) -> list[int]:
+def load_years(uow: UnitOfWork, data: Mapping[str, Any], text: str | None = None) -> list[int]:
     """Store the years of a holiday file (the bundled file's format), validated: every date
     once and in its year, make-up workdays (调休) on weekends, no day both. Loading a year
-    again replaces it. The years loaded."""
-    try:
-        validate_mapping(data)
-    except ValueError as exc:
-        raise Invalid("invalid_holidays", str(exc), str(exc), field="file") from None
+    again replaces it; a file with any fault stores nothing and is refused naming every fault
+    (with its line when `text`, the file as sent, is given). The years loaded."""
+    problems = find_problems(data)
+    if problems:
+        raise refusal(problems, text)
     loaded = []
     for year, entry in data["years"].items():
         row = uow.session.get(HolidayYear, int(year)) or HolidayYear(year=int(year))
@@ -42,13 +42,59 @@ def load_years(uow: UnitOfWork, data: Mapping[str, Any]) -> list[int]:
 
 
 def load_file(uow: UnitOfWork, text: str) -> list[int]:
+    """`load_years` of a JSON file's text."""
     try:
         data = json.loads(text)
     except ValueError as exc:
+        line = getattr(exc, "lineno", None)
         raise Invalid(
-            "invalid_holidays", f"not JSON: {exc}", f"不是有效的 JSON：{exc}", field="file"
+            "invalid_holidays",
+            f"not JSON: {exc}",
+            f"不是有效的 JSON：{exc}",
+            field="file",
+            details=[
+                {
+                    "line": line,
+                    "where": "",
+                    "message": f"not JSON: {exc}",
+                    "message_zh": f"不是有效的 JSON：{exc}",
+                }
+            ],
         ) from None
-    return load_years(uow, data)
+    return load_years(uow, data, text)
+
+
+def report(problems: list[Problem], text: str | None) -> list[dict[str, Any]]:
+    """The faults of a holiday file, one a line, each in both languages and with its line in
+    the file when it can be found."""
+    out = []
+    for problem in problems:
+        line = line_of(text, problem) if text is not None else None
+        subject = f"{problem.where}: {problem.item} " if problem.item else ""
+        if problem.where and not problem.item:
+            subject = f"{problem.where}: "
+        out.append(
+            {
+                "line": line,
+                "where": problem.where,
+                "message_zh": (f"第 {line} 行，" if line else "") + f"{subject}{problem.zh}",
+                "message": (f"line {line}, " if line else "") + f"{subject}{problem.en}",
+            }
+        )
+    return out
+
+
+def refusal(problems: list[Problem], text: str | None) -> Invalid:
+    """One refusal naming every fault, one a line (the CLI prints them all; `details` has
+    them as a list for pages and API clients)."""
+    lines = report(problems, text)
+    return Invalid(
+        "invalid_holidays",
+        "\n".join(d["message"] for d in lines),
+        "\n".join(d["message_zh"] for d in lines),
+        field="file",
+        details=lines,
+    )
 
 
 def with_loaded_years(session: Session, base: WorkCalendar) -> WorkCalendar:
@@ -94,3 +140,36 @@ def _missing(year: int) -> dict[str, str]:
             "管理 → 节假日页面或 `minqing holidays load 文件` 导入国务院办公厅通知。"
         ),
     }
+
+
+def runs(days: list[date]) -> list[tuple[date, date]]:
+    """Consecutive days as (first, last) blocks: 2026-10-01 … 2026-10-08 as one."""
+    blocks: list[tuple[date, date]] = []
+    for day in sorted(days):
+        if blocks and (day - blocks[-1][1]).days == 1:
+            blocks[-1] = (blocks[-1][0], day)
+        else:
+            blocks.append((day, day))
+    return blocks
+
+
+def overview(calendar: WorkCalendar) -> list[dict[str, Any]]:
+    """Each year the calendar covers, newest first: its notice, whether an admin loaded it
+    (when) or it came with the software, and its days off (in blocks) and make-up workdays."""
+    from server.extensions import db
+
+    loaded = {row.year: row.loaded_at for row in db.session.scalars(select(HolidayYear))}
+    out = []
+    for year in sorted(calendar.years, reverse=True):
+        days_off = [d for d in calendar.holidays if d.year == year]
+        out.append(
+            {
+                "year": year,
+                "source": calendar.source(year),
+                "loaded_at": loaded.get(year),
+                "holidays": runs(days_off),
+                "holiday_count": len(days_off),
+                "workdays": sorted(d for d in calendar.makeup_workdays if d.year == year),
+            }
+        )
+    return out

@@ -7,7 +7,7 @@ import base64
 import io
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 
 from server.domain.roles import ROLE_NAMES_ZH, Role
 from server.errors import Invalid
@@ -312,6 +312,18 @@ def admin_update_category(code: str) -> Any:
 MAX_HOLIDAY_BYTES = 512 * 1024
 
 
+@bp.app_template_global("holiday_warnings")
+def holiday_warnings() -> list[dict[str, str]]:
+    """For every admin page: this year, or (from 1 December) next year, missing from the
+    holiday calendar."""
+    from datetime import datetime
+
+    from server.services.caseloop.case_deadlines import calendar, local_zone
+    from server.services.territory import holidays
+
+    return holidays.warnings(calendar(), datetime.now(local_zone()).date())
+
+
 @bp.get("/admin/holidays", endpoint="admin_holidays")
 @page(Role.ADMIN)
 def admin_holidays() -> Any:
@@ -326,10 +338,11 @@ def admin_holidays() -> Any:
     today = datetime.now(local_zone()).date()
     return render_template(
         "console/admin/holidays.html",
-        years=[(y, cal.source(y)) for y in sorted(cal.years, reverse=True)],
+        years=holidays.overview(cal),
         warnings=holidays.warnings(cal, today),
         this_year=today.year,
         city_admin=principal.is_city_admin,
+        report=g.get("holiday_report") or [],
     )
 
 
@@ -363,9 +376,20 @@ def admin_load_holidays() -> Any:
         with unit_of_work() as uow:
             years = administration.load_holidays(uow, signed_in(), text)
     except Invalid as exc:
-        if exc.field == "file":  # the service's name for the file
-            exc.field = "holidays"
-        raise
+        if exc.code != "invalid_holidays" or not exc.details:
+            if exc.field == "file":  # the service's name for the file
+                exc.field = "holidays"
+            raise
+        # the page lists every fault by its line; the field says how many
+        g.holiday_report = exc.details
+        count = len(exc.details)
+        raise Invalid(
+            "invalid_holidays",
+            f"holidays: {count} problem(s) in the file, listed below; nothing was loaded",
+            f"字段 holidays：文件有 {count} 处错误（见下方列表），未导入任何年份",
+            field="holidays",
+            details=exc.details,
+        ) from None
     flash(
         t(f"已导入 {'、'.join(map(str, years))} 年节假日", f"Loaded {', '.join(map(str, years))}"),
         "ok",

@@ -369,7 +369,6 @@ def case_page(case_id: str) -> Any:
         source_text=t(*SOURCE_TEXT.get(case.source, (case.source, case.source))),
         priority_text=t(*PRIORITY_TEXT.get(case.priority, (case.priority, case.priority))),
         category_name=pick(case.category.name_zh, case.category.name_en),
-        weekends_only=_weekends_only_years(case),
         suggested_extension=forms.local_time(
             (case.deadline_at or utcnow()) + timedelta(days=3), "%Y-%m-%dT%H:%M"
         ),
@@ -518,18 +517,6 @@ def _go_next(principal: Any, case: Any, list_query: str) -> Any:
         flash(t("该筛选下已没有其他事项。", "No more cases under this filter."), "ok")
         return redirect(_queue_url(list_query), 303)
     return redirect(_case_url(following.id, list_query), 303)
-
-
-def _weekends_only_years(case: Any) -> list[int]:
-    """Years of a working-day deadline that the holiday calendar does not cover: the deadline
-    was counted with weekends only there (the case page says so)."""
-    if case.deadline_at is None or case.category.deadline_unit != "workdays":
-        return []
-    from server.services.caseloop.case_deadlines import calendar
-
-    start = case.dispatched_at or case.deadline_at
-    cal = calendar()
-    return [y for y in range(start.year, case.deadline_at.year + 1) if not cal.covers(y)]
 
 
 def _kept_photos() -> list[str]:

@@ -238,3 +238,45 @@ def test_validate_mapping_names_the_fault(data: dict[str, Any], message: str) ->
         validate_mapping(data)
     with pytest.raises(ValueError):
         from_mapping(data)
+
+
+def test_every_fault_is_named_with_its_line() -> None:
+    from server.domain.calendar import find_problems, line_of
+
+    data = {
+        "years": {
+            "2031": {
+                "holidays": ["2031-01-01", "2031-13-01", "2031-01-01", "2029-05-01"],
+                "workdays": ["2031-09-29", "2031-01-01"],
+                "source": "测试数据 / test data",
+            },
+            "2032": {"holidays": ["2032-01-01"], "workdays": [], "source": " "},
+        }
+    }
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    problems = find_problems(data)
+    found = [(str(p), line_of(text, p)) for p in problems]
+    lines = text.splitlines()
+    assert len(found) == 7, found  # 2031-01-01 is also a Wednesday
+    for message, line in found:
+        assert line is not None, message
+    for problem, (message, line) in zip(problems, found, strict=True):
+        if problem.item:  # the date at fault is on that line
+            assert json.dumps(problem.value or problem.item) in lines[line - 1], message
+    reasons = [m.split(" / ")[1] for m, _ in found]
+    first = next(i for i, text_line in enumerate(lines, 1) if '"2031-01-01"' in text_line)
+    workdays = next(i for i, text_line in enumerate(lines, 1) if '"workdays"' in text_line)
+    assert found[reasons.index("is listed twice")][1] > first  # the repeat, not the first
+    assert found[reasons.index("both a holiday and a make-up workday")][1] > workdays
+    assert '"source": " "' in lines[found[reasons.index("must name the notice")][1] - 1]
+    with pytest.raises(ValueError) as refused:
+        validate_mapping(data)
+    assert len(str(refused.value).splitlines()) == 7
+    assert find_problems(sample()) == []
+
+
+def test_a_fault_of_the_whole_file_has_no_line() -> None:
+    from server.domain.calendar import find_problems, line_of
+
+    (problem,) = find_problems([])
+    assert line_of("[]", problem) is None and "must be an object" in str(problem)
