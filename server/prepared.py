@@ -10,23 +10,17 @@ instead; the pool's reset then finds the connection idle and sends nothing.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask, request
-from sqlalchemy import event
 
 from server.config import is_sqlite
-from server.extensions import AppSession, db
-
-_WROTE = "minqing.wrote"
-_installed = False
+from server.extensions import db
+from server.services import uow
 
 
 def install(app: Flask) -> None:
     """On PostgreSQL: end read-only GET/HEAD transactions with COMMIT instead of ROLLBACK."""
     if is_sqlite(app.config["SQLALCHEMY_DATABASE_URI"]):
         return
-    _listen_for_writes()
 
     @app.teardown_request
     def _end_read_only(exc: BaseException | None) -> None:
@@ -35,35 +29,9 @@ def install(app: Flask) -> None:
         if not db.session.registry.has():
             return
         session = db.session()
-        if not session.in_transaction() or _wrote(session):
+        if not session.in_transaction() or uow.wrote(session):
             return  # the session's own teardown rolls it back, as before
         try:
             session.commit()
         except Exception:  # a failed read-only commit: fall back to the rollback
             session.rollback()
-
-
-def _wrote(session: Any) -> bool:
-    return bool(session.new or session.dirty or session.deleted or session.info.get(_WROTE))
-
-
-def _listen_for_writes() -> None:
-    """Mark a session that flushed or executed DML in its transaction (it must not commit)."""
-    global _installed
-    if _installed:
-        return
-    _installed = True
-
-    @event.listens_for(AppSession, "after_flush")
-    def _flushed(session: Any, _ctx: Any) -> None:
-        session.info[_WROTE] = True
-
-    @event.listens_for(AppSession, "do_orm_execute")
-    def _executed(state: Any) -> None:
-        if state.is_insert or state.is_update or state.is_delete:
-            state.session.info[_WROTE] = True
-
-    @event.listens_for(AppSession, "after_transaction_end")
-    def _ended(session: Any, transaction: Any) -> None:
-        if transaction.parent is None:
-            session.info.pop(_WROTE, None)

@@ -66,7 +66,7 @@ class ApiBlueprint(Blueprint):
                         raise _missing_token()
                     g.principal = None
                 else:
-                    with unit_of_work() as uow:
+                    with unit_of_work(read_mostly=True) as uow:
                         principal = resolve_bearer(uow, token)
                     if roles and principal.role not in roles:
                         raise Forbidden(

@@ -79,16 +79,26 @@ class Live:
 def check(uow: UnitOfWork, opaque_id: str, kind: str) -> Live:
     """The live session behind `opaque_id`; 401 `session_ended` when revoked, idle too long,
     past its absolute expiry, or its user disabled or re-keyed since."""
-    row = uow.session.get(AuthSession, _hash(opaque_id)) if opaque_id else None
-    if row is None or row.kind != kind or row.revoked_at is not None:
+    found = (
+        uow.session.execute(  # the session and its user in one query: every request asks
+            select(AuthSession, User)
+            .join(User, User.id == AuthSession.user_id)
+            .where(AuthSession.id_hash == _hash(opaque_id))
+        ).first()
+        if opaque_id
+        else None
+    )
+    if found is None:
+        raise _ended()
+    row, user = found
+    if row.kind != kind or row.revoked_at is not None:
         raise _ended()
     if uow.now >= row.expires_at:
         raise _ended()
     idle = _idle_limit(kind)
     if idle is not None and uow.now - row.last_seen_at > idle:
         raise _ended()
-    user = uow.session.get(User, row.user_id)
-    if user is None or not user.active or user.token_version != row.user_version:
+    if not user.active or user.token_version != row.user_version:
         raise _ended()
     touched = uow.now - row.last_seen_at > LAST_SEEN_RESOLUTION
     if touched:
