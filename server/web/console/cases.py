@@ -318,11 +318,7 @@ QUICK_FIELDS = {"unit_id"}
 def main_actions(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The phone's 主要操作 bar: the user's non-danger actions now, each marked `quick` when a
     one-line form (a button, maybe a unit picker) does it, else reached by a jump to its form."""
-    return [
-        {**a, "quick": a["required"] <= QUICK_FIELDS}
-        for a in actions
-        if not a["danger"]
-    ]
+    return [{**a, "quick": a["required"] <= QUICK_FIELDS} for a in actions if not a["danger"]]
 
 
 @bp.get("/cases/<case_id>")
