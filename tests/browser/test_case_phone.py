@@ -141,3 +141,21 @@ def test_desktop_keeps_two_columns_without_the_bar_and_paper_without_it(
         page.emulate_media(media="screen")
     page.set_viewport_size(SMALL_PHONE)
     assert page.locator("[data-main-actions]").is_visible()
+
+
+def test_from_the_queue_the_bar_goes_on_to_the_next_case(
+    app: Flask, world: World, new_page: Any, login_as: Any
+) -> None:
+    client = app.test_client()
+    tokens = _tokens(app)
+    older = new_case(client, tokens, description="先报的")
+    newer = new_case(client, tokens, description="后报的")
+    page = new_page(SMALL_PHONE)
+    login_as(page, "dispatcher")
+    page.goto(f"/console/cases/{newer['id']}?list=status%3Dreported")
+    _above_the_fold(page, "button[data-quick-action=accept]")
+    page.locator("[data-main-actions]").get_by_role("button", name="受理立案").click()
+    # like the full form's default for triage actions: the next case of the same filter
+    page.wait_for_url(f"**/console/cases/{older['id']}?list=status%3Dreported")
+    assert _status(app, newer["id"]) == "accepted"
+    assert _status(app, older["id"]) == "reported"
