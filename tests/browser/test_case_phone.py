@@ -97,6 +97,14 @@ def test_unit_staff_on_a_phone_acknowledge_then_jump_to_report_done(
         _no_sideways_scroll(page)
         check_a11y(page)
     screenshot(page, "console-case-phone-staff", full_page=False)
+    # in English too (longer words): still above the fold, no sideways scroll
+    page.get_by_role("link", name="English").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Main actions").is_visible()
+    _above_the_fold(page, "button[data-quick-action=acknowledge]")
+    _no_sideways_scroll(page)
+    page.get_by_role("link", name="中文").click()
+    page.wait_for_load_state()
 
     page.locator("[data-main-actions]").get_by_role("button", name="签收").click()
     page.wait_for_load_state()
