@@ -49,7 +49,7 @@ def test_dispatcher_accepts_and_dispatches_then_staff_report_done(
     page.get_by_role("link", name=case["number"]).click()
     assert page.get_by_role("heading", name=case["number"]).is_visible()
     check_a11y(page)
-    page.get_by_text("受理立案", exact=True).first.click()  # open the action
+    page.get_by_text("受理立案", exact=True).filter(visible=True).first.click()  # open the action
     page.locator("#accept-go-next").uncheck()  # stay on this case (default: the next one)
     page.get_by_role("button", name="受理立案").click()
     assert "已完成" in page.get_by_role("status").first.inner_text()
@@ -68,7 +68,7 @@ def test_dispatcher_accepts_and_dispatches_then_staff_report_done(
     assert staff.get_by_role("heading", name="本单位事项").is_visible()
     check_a11y(staff)
     staff.get_by_role("link", name=case["number"]).click()
-    staff.get_by_text("签收", exact=True).first.click()
+    staff.get_by_text("签收", exact=True).filter(visible=True).first.click()
     staff.get_by_role("button", name="签收").click()
     assert "办理中" in staff.get_by_role("heading", level=1).inner_text()
     staff.get_by_text("办结反馈", exact=True).first.click()
@@ -100,7 +100,7 @@ def test_stale_action_shows_the_case_as_it_is_now(
     login_as(page, "dispatcher")
     page.goto(f"/console/cases/{case['id']}")
     ok(act(client, tokens["dispatcher"], case, "accept"))  # another dispatcher, meanwhile
-    page.get_by_text("受理立案", exact=True).first.click()
+    page.get_by_text("受理立案", exact=True).filter(visible=True).first.click()
     page.get_by_role("button", name="受理立案").click()
     # The case page as it is now, with the refusal on top (server/web/forms.py show_refused).
     assert "事项已被他人修改" in page.get_by_role("alert").inner_text()

@@ -60,7 +60,7 @@ def test_twenty_new_cases_today_against_bulk_accept_and_dispatch(
     started = time.perf_counter()
     for case in batch:
         page.goto(f"/console/cases/{case['id']}")
-        page.get_by_text("受理立案", exact=True).first.click()
+        page.get_by_text("受理立案", exact=True).filter(visible=True).first.click()
         page.get_by_role("button", name="受理立案").click()
         page.wait_for_load_state()
     page.goto("/console/cases?status=accepted")

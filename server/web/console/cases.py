@@ -311,6 +311,16 @@ def action_forms(present: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+# Fields a compact form can carry on a phone (a unit picker); others need the full form.
+QUICK_FIELDS = {"unit_id"}
+
+
+def main_actions(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The phone's 主要操作 bar: the user's non-danger actions now, each marked `quick` when a
+    one-line form (a button, maybe a unit picker) does it, else reached by a jump to its form."""
+    return [{**a, "quick": a["required"] <= QUICK_FIELDS} for a in actions if not a["danger"]]
+
+
 @bp.get("/cases/<case_id>")
 @page()
 def case_page(case_id: str) -> Any:
@@ -355,6 +365,7 @@ def case_page(case_id: str) -> Any:
         queue_url=_queue_url(list_query),
         c=shown,
         actions=actions,
+        main_actions=main_actions(actions),
         duplicates=duplicates,
         units=[(u.id, u.name) for u in org.list_units(principal)]
         if principal.role in DISPATCHERS
