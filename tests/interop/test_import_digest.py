@@ -324,3 +324,35 @@ def test_the_digest_is_not_subscribable(
     )
     assert response.status_code == 422 and response.get_json()["field"] == "events"
     subscribe(client, tokens["admin"], closed_url, ["case.located"])
+
+
+def test_the_console_import_page_tells_each_dispatcher_once(
+    app: Flask, client: FlaskClient, mapped: World, dispatcher3: int, geocoder: Any
+) -> None:
+    import io
+
+    from test_hotline_import import HEADER, xlsx_bytes
+
+    geocoder(OFF)
+    rows = [row(f"W-{i}", f"文昌路 {i} 号", A1) for i in range(3)] + [row("W-9", "某处")]
+    data = xlsx_bytes(rows, HEADER)
+    csrf = sign_in(client, "admin")
+    checked = client.post(
+        "/console/hotline/check",
+        data={"csrf_token": csrf, "file": (io.BytesIO(data), "w.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert checked.status_code == 200, checked.text
+    assert inbox_of(app, dispatcher3) == []  # the check writes nothing, tells nobody
+    stash = checked.text.split('name="stash" value="', 1)[1].split('"', 1)[0]
+    done = client.post(
+        "/console/hotline/import",
+        data={"csrf_token": csrf, "stash": stash, "filename": "w.xlsx", "crs": "wgs84"},
+    )
+    assert done.status_code == 200 and "已导入 4 条工单" in done.text
+    for user_id in (mapped.user_ids["dispatcher"], dispatcher3):
+        notes = inbox_of(app, user_id)
+        assert [(n.event, n.title) for n in notes] == [
+            ("hotline.imported", "12345 工单导入：新建 4 件，其中待定位 1 件")
+        ]
+    assert inbox_of(app, mapped.user_ids["dispatcher2"]) == []
