@@ -122,7 +122,8 @@ def instant(values: Mapping[str, Any], name: str) -> datetime | None:
     if raw is None:
         return None
     try:
-        value = datetime.fromisoformat(raw.replace(" ", "+"))  # a "+" decoded as a space
+        # a "+" of the zone that reached us decoded as a space
+        value = datetime.fromisoformat(re.sub(r" (\d\d:?\d\d)$", r"+\1", raw))
     except ValueError:
         value = None
     if value is None or value.tzinfo is None:
