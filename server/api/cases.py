@@ -231,6 +231,12 @@ class ListArgs(InputSchema):
     unlocated = fields.Boolean(
         metadata={"description": "true: only the unlocated cases (待定位); false: only located"}
     )
+    imported_at = moment_field(
+        metadata={
+            "description": "the cases of the 12345 import made at this instant (its inbox "
+            "entry's `cases_filter`)"
+        }
+    )
     sort = fields.String(
         load_default="-created_at", validate=validate.OneOf(list(case_queries.SORTS))
     )
@@ -399,6 +405,7 @@ def case_filter(args: dict[str, Any]) -> case_queries.CaseFilter:
         created_to=args.get("date_to"),
         q=args.get("q"),
         unlocated=args.get("unlocated"),
+        imported_at=args.get("imported_at"),
     )
 
 

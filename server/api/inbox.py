@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import url_for
 from marshmallow import Schema, fields
 
 from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import PageArgs
+from server.services.interop import hotline_digest
 from server.services.messaging import notify
 from server.services.uow import unit_of_work
 
 blp = ApiBlueprint("inbox", __name__, url_prefix="/api/v1", description="消息 Inbox")
+
+
+def _link(n: Any) -> str | None:
+    if n.case_id:
+        return url_for("console.case_page", case_id=n.case_id)
+    found = hotline_digest.queue_filter(n.event, n.created_at)
+    return url_for("console.cases", **found) if found else None
 
 
 class NotificationSchema(Schema):
@@ -27,6 +36,21 @@ class NotificationSchema(Schema):
     )
     read_at = fields.DateTime(allow_none=True, required=True)
     created_at = fields.DateTime(required=True)
+    cases_filter = fields.Function(
+        lambda n: hotline_digest.queue_filter(n.event, n.created_at),
+        allow_none=True,
+        metadata={
+            "type": "object",
+            "description": "an entry about many cases (hotline.imported): the GET /api/v1/cases "
+            "arguments that list exactly them; null otherwise",
+            "example": {"source": "hotline", "imported_at": "2026-12-04T07:30:00.123456+00:00"},
+        },
+    )
+    link = fields.Function(
+        _link,
+        allow_none=True,
+        metadata={"description": "the console page the entry opens (the case, or the queue)"},
+    )
 
 
 class InboxSchema(Schema):

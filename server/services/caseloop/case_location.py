@@ -6,6 +6,12 @@ subdistrict looks at the address, perhaps at the geocoder's candidates for it, a
 point: it must lie in a grid of the case's own subdistrict; grid and community follow from
 it. One `locate` event records where and how; the case's version guards against a
 concurrent change (409). A located case is not moved again here.
+
+It is told as any case event is (`notify.publish`, `case.located`): the webhooks subscribed
+to it get the case with its new grid and community, and its reporter's inbox (for a 12345
+import, the importer) an entry. Nobody else is told now: an unlocated case cannot be
+dispatched, so it never awaits verification before it has a place, and the collectors of
+its new grid hear of it as of any case of theirs, at `case.handled`.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from server.errors import Conflict, DomainError, Forbidden, Invalid
 from server.models import Case
 from server.models.base import SRID
 from server.services.caseloop.cases import record_event, visible_case
+from server.services.messaging import notify
 from server.services.people.principal import Principal
 from server.services.territory import geocoding
 from server.services.territory.locate import locate
@@ -108,6 +115,13 @@ def locate_case(uow: UnitOfWork, principal: Principal, case_id: str, data: Locat
             "community_id": where.community.id,
             "how": data.how,
         },
+    )
+    notify.publish(
+        "case.located",
+        case,
+        actor_id=principal.user_id,
+        recipients=[case.reporter_id] if case.reporter_id else [],
+        extra={"how": data.how},
     )
     uow.session.expire(case, ["grid", "community"])
     return case

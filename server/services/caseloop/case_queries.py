@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from server.domain.cases import Stage, Status, stage_of, statuses_in
 from server.domain.roles import Role
 from server.extensions import db
-from server.models import Case, Category, Community, Grid, Unit
+from server.models import Case, Category, Community, Grid, HotlineOrder, Unit
 from server.models.base import utcnow
 from server.services.caseloop import case_search
 from server.services.pagination import keyset_page
@@ -125,6 +125,8 @@ class CaseFilter:
     due_soon: bool | None = None
     # True: only the unlocated cases (待定位, no point nor grid); False: only located ones
     unlocated: bool | None = None
+    # the cases of one 12345 import: its orders' `imported_at` (an instant, to the microsecond)
+    imported_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,13 @@ def _filtered(stmt: Select[Any], f: CaseFilter) -> Select[Any]:
         stmt = stmt.where(case_search.matches(f.q))
     if f.unlocated is not None:
         stmt = stmt.where(Case.grid_id.is_(None) if f.unlocated else Case.grid_id.is_not(None))
+    if f.imported_at is not None:
+        # a range one microsecond wide: equality of stored instants, on both backends
+        imported = select(HotlineOrder.case_id).where(
+            HotlineOrder.imported_at >= f.imported_at,
+            HotlineOrder.imported_at < f.imported_at + timedelta(microseconds=1),
+        )
+        stmt = stmt.where(Case.id.in_(imported))
     return _view_filtered(stmt, f)
 
 

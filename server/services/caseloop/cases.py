@@ -114,6 +114,7 @@ def report_case(
     channel: str | None = None,
     carried_photos: Sequence[str] = (),
     unlocated_in: Subdistrict | None = None,
+    inbox: bool = True,
 ) -> ReportResult:
     """Report a case: by a collector on patrol, a dispatcher on behalf of a caller, or an
     anonymous resident. The point is located to a grid; nothing is written if any check
@@ -122,7 +123,10 @@ def report_case(
 
     `unlocated_in`: the report has no place we could find (an address the geocoder could not
     place): the case is created *unlocated* (待定位) in that subdistrict, without point, grid
-    or community, never guessed; `data.lon`/`data.lat` are ignored. Only for channels."""
+    or community, never guessed; `data.lon`/`data.lat` are ignored. Only for channels.
+
+    `inbox=False`: the dispatchers' inbox entry is left to the caller (a 12345 import tells
+    them once for the whole file); the `case.reported` webhooks are queued all the same."""
     if principal is not None and principal.role is Role.UNIT_STAFF:
         raise Forbidden("Handling units do not report cases", "办理单位不能上报事项")
     if channel is not None and channel not in CHANNELS:
@@ -231,7 +235,7 @@ def report_case(
         "case.reported",
         case,
         actor_id=event.actor_id,
-        recipients=notify.dispatcher_ids(case.subdistrict_id),
+        recipients=notify.dispatcher_ids(case.subdistrict_id) if inbox else (),
     )
     # Possible duplicates are other people's reports: shown only to whoever may see them.
     duplicates = [

@@ -5,7 +5,8 @@ row — required cells, dates, coordinates, the category through the table an ad
 (`hotline_categories`), duplicates in the file — and locates all the points at once
 (`locate.locate_many`) before anything is written. Then, all-or-nothing unless
 `skip_invalid`, each new row becomes a case through `cases.report_case` (source `hotline`,
-channel `12345`: same numbering, events and notifications as any case) and a
+channel `12345`: same numbering, events and webhooks as any case, but one inbox entry per
+dispatcher for the whole file, `hotline_digest`) and a
 `hotline_orders` row keeps its external number, unique: a row whose number was imported
 before is left alone and reported as such, so re-importing a file changes nothing.
 
@@ -37,6 +38,7 @@ from server.extensions import db
 from server.models import Case, Category, HotlineCategory, HotlineOrder, Subdistrict
 from server.services.caseloop.case_deadlines import local_zone
 from server.services.caseloop.cases import ReportInput, report_case
+from server.services.interop import hotline_digest
 from server.services.interop.exports import Export, log_export
 from server.services.interop.tabular import (
     CSV_MIME,
@@ -579,6 +581,7 @@ def import_orders(
         report.would_create = len(valid)
         report.would_unlocate = sum(1 for i in valid if i.located is None)
         return report
+    landed: list[tuple[int, bool]] = []
     for n, item in enumerate(valid, 1):
         placed = item.located is not None
         result = report_case(
@@ -598,7 +601,9 @@ def import_orders(
             ),
             channel=CHANNEL,
             unlocated_in=None if placed else unlocated_in,
+            inbox=False,  # the dispatchers hear of the file once, below
         )
+        landed.append((result.case.subdistrict_id, placed))
         uow.session.add(
             HotlineOrder(
                 order_no=item.order_no,
@@ -621,6 +626,7 @@ def import_orders(
         if n % 200 == 0:
             uow.session.flush()
     uow.session.flush()
+    hotline_digest.tell_dispatchers(uow, principal, filename, hotline_digest.tally(landed))
     report.written = bool(report.created)
     return report
 

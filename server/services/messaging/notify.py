@@ -73,6 +73,9 @@ _DT = "%m-%d %H:%M"
 EVENTS: dict[str, EventSpec] = {
     "case.reported": EventSpec("新事项 {number}：{category}", "New case {number}: {category}"),
     "case.accepted": EventSpec("事项 {number} 已立案", "Case {number} accepted"),
+    "case.located": EventSpec(
+        "事项 {number} 已定位：{community} {grid}", "Case {number} located: {grid}"
+    ),
     "case.rejected": EventSpec("事项 {number} 不予立案", "Case {number} rejected"),
     "case.dispatched": EventSpec(
         "事项 {number} 已派遣至{unit}，限 {deadline:" + _DT + "} 前办结",
@@ -432,8 +435,11 @@ def queue_deliveries(event: str, subdistrict_id: int, body: dict[str, Any]) -> N
             after_commit(DELIVER_TASK, delivery.id)
 
 
-# Events that are not about one case: the daily bulletin and missed patrols.
-OTHER_EVENTS: tuple[str, ...] = ("index.bulletin", "patrol.missed")
+# Events that are not about one case: the daily bulletin, missed patrols, and a 12345 import's
+# digest (one inbox entry per dispatcher for the whole file; its webhooks go per case).
+OTHER_EVENTS: tuple[str, ...] = ("index.bulletin", "patrol.missed", "hotline.imported")
+# Inbox only: no webhook is ever sent for them (not subscribable).
+INBOX_ONLY_EVENTS: frozenset[str] = frozenset({"hotline.imported"})
 
 
 def notify_users(
@@ -445,9 +451,11 @@ def notify_users(
     body: str | None = None,
     subdistrict_id: int | None = None,
     payload: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> None:
     """An inbox entry for each active user, and (with `subdistrict_id`) the webhooks that
-    asked for `event` — for events not about a case. No commit here."""
+    asked for `event` — for events not about a case. `at`: the entries' time when it must
+    be a known one (a 12345 import's, which its queue link filters on). No commit here."""
     if event not in OTHER_EVENTS:
         raise ValueError(f"unknown event {event!r}")
     wanted = list(dict.fromkeys(u for u in user_ids if u is not None))
@@ -460,9 +468,10 @@ def notify_users(
                 title=title,
                 title_en=title_en,
                 body=body,
+                **({"created_at": at} if at is not None else {}),
             )
         )
-    if subdistrict_id is not None:
+    if subdistrict_id is not None and event not in INBOX_ONLY_EVENTS:
         queue_deliveries(event, subdistrict_id, jsonable(dict(payload or {})))
 
 

@@ -58,6 +58,7 @@ from server.services.messaging import outbound
 from server.services.messaging.notify import (
     DELIVER_TASK,
     EVENTS,
+    INBOX_ONLY_EVENTS,
     MAX_ID,
     OTHER_EVENTS,
     WILDCARD,
@@ -74,7 +75,11 @@ MAX_RETRY_DELAY_S = 3600
 MIN_SECRET_LENGTH = 16
 MAX_SECRET_LENGTH = 128
 ERROR_MAX = 500
-SUBSCRIBABLE: tuple[str, ...] = (WILDCARD, *EVENTS, *OTHER_EVENTS)
+SUBSCRIBABLE: tuple[str, ...] = (
+    WILDCARD,
+    *EVENTS,
+    *(e for e in OTHER_EVENTS if e not in INBOX_ONLY_EVENTS),
+)
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 

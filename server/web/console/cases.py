@@ -141,6 +141,7 @@ def filter_from(args: Any) -> case_queries.CaseFilter:
         q=forms.text(args, "q", max_length=100),
         due_soon=forms.boolean(args, "due_soon"),
         unlocated=forms.boolean(args, "unlocated"),
+        imported_at=forms.instant(args, "imported_at"),
     )
 
 
@@ -221,6 +222,8 @@ def queue() -> Any:
         units=[(u.id, u.name) for u in org.list_units(principal)],
         may_dispatch=triaging,
         is_staff=principal.role is Role.UNIT_STAFF,
+        imported_at=f.imported_at,
+        without_import={k: v for k, v in keep.items() if k != "imported_at"},
     )
 
 

@@ -13,6 +13,7 @@ from flask import Response, flash, jsonify, redirect, render_template, request, 
 
 from server.domain.roles import Role
 from server.services.caseloop import case_queries, triage
+from server.services.interop import hotline_digest
 from server.services.messaging import notify
 from server.services.uow import unit_of_work
 from server.web import forms
@@ -119,8 +120,11 @@ def inbox_read(notification_id: int) -> Any:
     with unit_of_work() as uow:
         note = notify.mark_read(uow, principal, notification_id)
         case_id = note.case_id
+        cases_filter = hotline_digest.queue_filter(note.event, note.created_at)
     if case_id and request.form.get("open"):
         return redirect(url_for("console.case_page", case_id=case_id), 303)
+    if cases_filter and request.form.get("open"):
+        return redirect(url_for("console.cases", **cases_filter), 303)
     return redirect(url_for("console.inbox"), 303)
 
 
