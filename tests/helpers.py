@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import World, bearer
+from conftest import TEST_PASSWORD, World, bearer
 from factories import LAT0, LON0, STEP
 from flask.testing import FlaskClient
 
@@ -58,3 +58,17 @@ def dispatched(client: FlaskClient, tokens: dict[str, str], world: World) -> dic
     case = new_case(client, tokens)
     case = ok(act(client, tokens["dispatcher"], case, "accept"))
     return ok(act(client, tokens["dispatcher"], case, "dispatch", unit_id=world.unit_id))
+
+
+def sign_in(client: FlaskClient, username: str, password: str = TEST_PASSWORD) -> str:
+    """Sign in through the console's login form; the session's CSRF token."""
+    client.delete_cookie("minqing_session")
+    client.get("/login")
+    with client.session_transaction() as session:
+        token = session["csrf"]
+    response = client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )
+    assert response.status_code == 302, response.text
+    with client.session_transaction() as session:
+        return str(session["csrf"])

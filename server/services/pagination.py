@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -122,8 +123,6 @@ def keyset_page(
 def plain_rows(result: Any) -> list[Any]:
     """A result's rows as named tuples: their attributes read faster than SQLAlchemy `Row`s'
     when a page's presenter reads every column of every row."""
-    from collections import namedtuple
-
     keys = list(result.keys())
     row_type = _row_types.get(tuple(keys))
     if row_type is None:

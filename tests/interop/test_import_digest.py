@@ -19,10 +19,10 @@ import pytest
 from conftest import TEST_PASSWORD, World, bearer, login
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import A1, B1, ok
+from helpers import A1, B1, ok, sign_in
 from sqlalchemy import select
 from test_hotline_import import mapped
-from test_unlocated import OFF, cases_by_order, geocoder, import_file, row, sign_in
+from test_unlocated import OFF, cases_by_order, geocoder, import_file, row
 
 __all__ = ["geocoder", "mapped"]  # fixtures
 

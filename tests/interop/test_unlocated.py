@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_PASSWORD, World, bearer
+from conftest import World, bearer
 from factories import LAT0, LON0, STEP
 from flask import Flask
 from flask.testing import FlaskClient
 from geocoder_standin import GeocoderStandIn
-from helpers import A1, B1, assert_error, ok
+from helpers import A1, B1, assert_error, ok, sign_in
 from sqlalchemy import select
 from test_hotline_import import C1, HEADER, coords, mapped, run, xlsx_bytes
 
@@ -69,20 +69,6 @@ def cases_by_order(app: Flask) -> dict[str, Any]:
                 "version": case.version,
             }
         return out
-
-
-def sign_in(client: FlaskClient, username: str) -> str:
-    """A console session (as tests/web/test_console_hotline.py signs in); its CSRF token."""
-    client.delete_cookie("minqing_session")
-    client.get("/login")
-    with client.session_transaction() as session:
-        token = session["csrf"]
-    response = client.post(
-        "/login", data={"username": username, "password": TEST_PASSWORD, "csrf_token": token}
-    )
-    assert response.status_code == 302, response.text
-    with client.session_transaction() as session:
-        return str(session["csrf"])
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import pytest
 from conftest import World, bearer, login
 from flask import Flask
 from flask.testing import FlaskClient
-from pages import png, sign_in
+from helpers import sign_in
+from pages import png
 
 
 def _shared_cacheable(response) -> bool:  # type: ignore[no-untyped-def]

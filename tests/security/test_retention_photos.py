@@ -13,8 +13,7 @@ from typing import Any
 from conftest import World, bearer
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import act, assert_error, ok, report
-from pages import sign_in
+from helpers import act, assert_error, ok, report, sign_in
 from phones import Phone
 from PIL import Image
 from sqlalchemy import text

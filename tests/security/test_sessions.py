@@ -9,8 +9,7 @@ from typing import Any
 from conftest import TEST_PASSWORD, World, bearer, login
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import assert_error
-from pages import sign_in
+from helpers import assert_error, sign_in
 
 
 def _cookie(client: FlaskClient) -> str:

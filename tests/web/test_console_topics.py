@@ -7,22 +7,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from conftest import TEST_PASSWORD, World
+from conftest import World
 from flask.testing import FlaskClient
-from helpers import ok
-
-
-def sign_in(client: FlaskClient, username: str) -> str:
-    client.delete_cookie("minqing_session")
-    client.get("/login")
-    with client.session_transaction() as session:
-        token = session["csrf"]
-    response = client.post(
-        "/login", data={"username": username, "password": TEST_PASSWORD, "csrf_token": token}
-    )
-    assert response.status_code == 302, response.text
-    with client.session_transaction() as session:
-        return str(session["csrf"])
+from helpers import ok, sign_in
 
 
 def local(moment: datetime) -> str:

@@ -27,7 +27,7 @@ from server.domain.roles import Role
 from server.errors import Conflict, DomainError, Forbidden, Invalid
 from server.models import Case
 from server.models.base import SRID
-from server.services.caseloop.cases import record_event, visible_case
+from server.services.caseloop.cases import expect_version, record_event, visible_case
 from server.services.messaging import notify
 from server.services.people.principal import Principal
 from server.services.territory import geocoding
@@ -62,14 +62,7 @@ def locate_case(uow: UnitOfWork, principal: Principal, case_id: str, data: Locat
     already located or its version moved, 422 for a point outside the case's subdistrict."""
     _may_locate(principal)
     case = visible_case(principal, case_id)
-    if data.version != case.version:
-        raise Conflict(
-            "stale_version",
-            f"the case changed meanwhile (version {case.version}, you sent {data.version})",
-            f"事项已被他人修改（当前版本 {case.version}，您提交的是 {data.version}），请刷新后重试",
-            field="version",
-            details={"current_version": case.version},
-        )
+    expect_version(case, data.version)
     if not is_unlocated(case):
         raise Conflict(
             "already_located",

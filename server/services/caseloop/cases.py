@@ -368,6 +368,18 @@ def act(
     return result
 
 
+def expect_version(case: Case, version: int) -> None:
+    """409 `stale_version` unless the caller acted on the case's current version."""
+    if version != case.version:
+        raise Conflict(
+            "stale_version",
+            f"the case changed meanwhile (version {case.version}, you sent {version})",
+            f"事项已被他人修改（当前版本 {case.version}，您提交的是 {version}），请刷新后重试",
+            field="version",
+            details={"current_version": case.version},
+        )
+
+
 def _apply(
     uow: UnitOfWork,
     principal: Principal,
@@ -377,14 +389,7 @@ def _apply(
     *,
     extra: Mapping[str, Any] | None = None,
 ) -> Case:
-    if data.version != case.version:
-        raise Conflict(
-            "stale_version",
-            f"the case changed meanwhile (version {case.version}, you sent {data.version})",
-            f"事项已被他人修改（当前版本 {case.version}，您提交的是 {data.version}），请刷新后重试",
-            field="version",
-            details={"current_version": case.version},
-        )
+    expect_version(case, data.version)
     try:
         edge = decide(case.status, action, principal.role.value)
     except TransitionRefused as exc:
