@@ -296,6 +296,35 @@ def test_a_common_gram_is_left_to_the_like(
     assert _found(client, token, "100%") == {"井盖缺失 100% 危险"}
 
 
+def test_a_rare_phrase_of_common_trigrams_is_found_through_the_index(
+    monkeypatch: pytest.MonkeyPatch,
+    client: FlaskClient,
+    tokens: dict[str, str],
+    world: World,
+) -> None:
+    """On SQLite a phrase whose every trigram is common but which few cases hold (a case
+    number) is searched through its bounded FTS matches, not by a LIKE over every case; a
+    phrase held by more than the bound is left to the LIKE. Same answers either way."""
+    from server.extensions import db
+    from server.services.caseloop import case_search
+
+    token = tokens["dispatcher"]
+    for description in ("甲乙丙丁", "甲乙丙，乙丙丁", "戊己庚"):
+        ok(report(client, token, description=description, source="hotline"), 201)
+    monkeypatch.setattr(case_search, "COMMON_GRAM_CASES", 1)
+    assert _found(client, token, "甲乙丙丁") == {"甲乙丙丁"}
+    assert _found(client, token, "乙丙丁") == {"甲乙丙丁", "甲乙丙，乙丙丁"}
+    assert _found(client, token, "戊己庚") == {"戊己庚"}
+    with client.application.app_context():
+        if db.engine.dialect.name != "sqlite":
+            return
+        assert case_search._common_trigrams("甲乙丙丁")  # 甲乙丙 and 乙丙丁: two cases each
+        holders = case_search._phrase_holders('"甲乙丙丁"')
+        assert holders is not None and len(holders.strip("[]").split(",")) == 1
+        assert case_search._phrase_holders('"乙丙丁"') is None  # two cases: over the bound
+        assert "json_each" in str(case_search.matches("甲乙丙丁"))
+
+
 def test_the_gram_vocabulary_counts_cases(app: Flask, texts: dict[str, Any]) -> None:
     from server.extensions import db
     from server.services.caseloop import case_grams, case_search

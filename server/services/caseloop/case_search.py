@@ -5,8 +5,11 @@ always decides (ILIKE on PostGIS, LIKE on SQLite; `%` and `_` are text, not wild
 
 - three characters or more (migration 0013_perfq_case_search): on PostGIS trigram GIN
   indexes (pg_trgm) serve the ILIKE itself; on SQLite an FTS5 table with the trigram
-  tokenizer (kept by triggers) gives the candidates as an FTS phrase — unless each of its
-  trigrams is common (more than COMMON_GRAM_CASES cases, by the fts5vocab counts).
+  tokenizer (kept by triggers) gives the candidates as an FTS phrase — unless the phrase
+  itself is common: when each of its trigrams is held by more than COMMON_GRAM_CASES cases
+  (the fts5vocab counts), the phrase's matches are counted up to that bound (a case number
+  such as `BN-00000123` is made of common trigrams but is held by one case; the bounded count
+  stops early for a common phrase, ~2 ms at 1M cases) and, if fewer, are the candidates.
 - one or two characters (migration 0015_search_bigrams), which trigrams cannot answer:
   an index of every character and every pair of adjacent characters of the case's text.
   On PostGIS a GIN index on `case_search_grams(description, number, address)` (a text
@@ -64,9 +67,17 @@ def _candidates(text: str) -> Any | None:
     itself is indexed (trigrams on PostGIS) or alone is faster (a common gram on SQLite)."""
     sqlite = backend() == "sqlite"
     if len(text) >= FTS_MIN_CHARS:
-        if not sqlite or _common_trigrams(text):
+        if not sqlite:
             return None
-        return _fts_rows(_fts, "cases_search", '"' + text.replace('"', '""') + '"')
+        phrase = '"' + text.replace('"', '""') + '"'
+        if _common_trigrams(text):
+            holders = _phrase_holders(phrase)
+            if holders is None:
+                return None
+            # the phrase's few cases, found once: the page's query does not match it again
+            found = select(literal_column("value")).select_from(func.json_each(holders))
+            return literal_column("cases.rowid").in_(found)
+        return _fts_rows(_fts, "cases_search", phrase)
     if sqlite:
         # folded as LIKE folds: one gram (the needle is one or two characters), one token
         token = case_grams.token(case_grams.fold(text))
@@ -105,6 +116,24 @@ def _common_trigrams(text: str) -> bool:
         )
     )
     return len(counts) == len(trigrams) and min(counts) > COMMON_GRAM_CASES
+
+
+def _phrase_holders(phrase: str) -> str | None:
+    """The rowids of the cases whose text holds the FTS phrase, as a JSON array, or None when
+    more than COMMON_GRAM_CASES do (counting stops there)."""
+    from server.extensions import db
+
+    rowids = list(
+        db.session.scalars(
+            sql_text(
+                "SELECT rowid FROM cases_search WHERE cases_search MATCH :phrase LIMIT :bound"
+            ),
+            {"phrase": phrase, "bound": COMMON_GRAM_CASES + 1},
+        )
+    )
+    if len(rowids) > COMMON_GRAM_CASES:
+        return None
+    return "[" + ",".join(str(int(r)) for r in rowids) + "]"
 
 
 def matches(q: str) -> Any:
