@@ -405,3 +405,110 @@ def test_a_failed_sweep_marks_nothing_changed(
 
 def _created(raws: list[dict[str, Any]]) -> dict[str, Any]:
     return {"created": raws, "updated": [], "deleted": []}
+
+
+def _post_photo(client: FlaskClient, token: str, colour: str, **form: Any) -> Any:
+    return client.post(
+        "/api/v1/attachments",
+        headers=bearer(token),
+        data={"file": (io.BytesIO(_bytes(colour)), "p.jpg"), **form},
+        content_type="multipart/form-data",
+    )
+
+
+def _stored(app: Flask, sha: str) -> Any:
+    from server.extensions import db
+    from server.models import Attachment
+
+    with app.app_context():
+        row = db.session.get(Attachment, sha)
+        return None if row is None else bool(row.personal)
+
+
+def test_the_uploader_says_a_photo_shows_people_when_uploading(
+    app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    import hashlib
+
+    collector, colleague = tokens["collector"], tokens["collector2"]
+    # multipart: the optional field `personal`
+    flagged = ok(_post_photo(client, collector, "red", personal="true"), 201)
+    assert flagged["personal"] is True
+    plain = ok(_post_photo(client, collector, "blue"), 201)
+    assert plain["personal"] is False
+    assert ok(_post_photo(client, collector, "green", personal="0"), 201)["personal"] is False
+    # a bad value: 400 naming the field, bilingual, nothing stored
+    for bad in ("yes please", "2", "null"):
+        response = _post_photo(client, collector, "white", personal=bad)
+        body = assert_error(response, 400, "validation_error", "personal")
+        assert "personal" in body["message"] and "personal" in body["message_zh"]
+    assert _stored(app, hashlib.sha256(_bytes("white")).hexdigest()) is None
+    # raw uploads (the field app's): ?personal=
+    data = _bytes("yellow")
+    sha = hashlib.sha256(data).hexdigest()
+    bad = client.put(
+        f"/api/v1/sync/attachments/{sha}?personal=maybe", data=data, headers=bearer(collector)
+    )
+    assert_error(bad, 400, "validation_error", "personal")
+    assert _stored(app, sha) is None
+    put = client.put(
+        f"/api/v1/sync/attachments/{sha}?personal=1", data=data, headers=bearer(collector)
+    )
+    assert put.status_code == 201 and put.get_json()["personal"] is True
+    other = _bytes("black")
+    put = client.put(
+        f"/api/v1/attachments/{hashlib.sha256(other).hexdigest()}?personal=true",
+        data=other,
+        headers=bearer(collector),
+    )
+    assert put.status_code == 201 and put.get_json()["personal"] is True
+    # the same bytes again: its uploader's flag counts, someone else's does not
+    assert ok(_post_photo(client, colleague, "blue", personal="1"))["personal"] is False
+    assert ok(_post_photo(client, collector, "blue", personal="1"))["personal"] is True
+    # an upload never clears the flag
+    assert ok(_post_photo(client, collector, "blue", personal="false"))["personal"] is True
+    assert _stored(app, plain["sha256"]) is True
+
+
+def test_the_console_upload_form_flags_photos_showing_people(
+    app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    d, s = tokens["dispatcher"], tokens["staff"]
+    case = ok(report(client, d, description="占道经营"), 201)["case"]
+    case = ok(act(client, d, case, "accept"))
+    case = ok(act(client, d, case, "dispatch", unit_id=world.unit_id))
+    case = ok(act(client, s, case, "acknowledge"))
+    csrf = sign_in(client, "staff")
+    page = client.get(f"/console/cases/{case['id']}").get_data(as_text=True)
+    assert 'name="personal"' in page and "照片含有人物（个人信息）" in page
+    # a forged value is refused, naming the field, and stores nothing
+    refused = client.post(
+        f"/console/cases/{case['id']}/actions/report_done",
+        data={
+            "version": str(case["version"]),
+            "result": "已清理",
+            "photos": (io.BytesIO(_bytes("purple")), "p.jpg"),
+            "personal": "sometimes",
+            "csrf_token": csrf,
+        },
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 400 and "personal" in refused.get_data(as_text=True)
+    import hashlib
+
+    assert _stored(app, hashlib.sha256(_bytes("purple")).hexdigest()) is None
+    done = client.post(
+        f"/console/cases/{case['id']}/actions/report_done",
+        data={
+            "version": str(case["version"]),
+            "result": "已清理",
+            "photos": (io.BytesIO(_bytes("orange")), "p.jpg"),
+            "personal": "1",
+            "csrf_token": csrf,
+        },
+        content_type="multipart/form-data",
+    )
+    assert done.status_code in (302, 303), done.get_data(as_text=True)
+    shown = ok(client.get(f"/api/v1/cases/{case['id']}", headers=bearer(d)))
+    [photo] = [p for p in shown["photos"] if p["role"] == "result"]
+    assert photo["personal"] is True
