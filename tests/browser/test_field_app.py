@@ -519,3 +519,87 @@ def test_a_log_reported_as_a_case_too(
     cases = ok(client.get("/api/v1/cases", headers=dispatcher))["items"]
     assert [x["text"] for x in logs] == ["井盖松动，有人绊倒"]
     assert [c["description"] for c in cases] == ["井盖松动，有人绊倒"]
+
+
+def test_a_photo_of_people_removed_on_the_server_leaves_the_phone(
+    app: Any,
+    phone: Any,
+    client: FlaskClient,
+    world: World,
+    tokens: dict[str, str],
+    tmp_path: Path,
+    check_a11y: Any,
+) -> None:
+    """The collector says a photo shows people when taking it; the server removes it under
+    retention; the next sync drops the phone's cached copy, and the log shows the
+    placeholder where the photo was, not a broken image. Photos still listed stay."""
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from server.extensions import db
+    from server.models import Attachment
+    from server.models.base import utcnow
+
+    p: Phone = phone()
+    page = p.open()
+    page.goto("/app/")
+    p.pair_by_sign_in("collector", TEST_PASSWORD)
+    page.wait_for_selector('[data-phase="ok"]', timeout=30_000)
+    shas = []
+    for text_, colour, personal in (("路口聚集围观", (200, 60, 60), True), ("井盖破损", (60, 60, 200), False)):
+        page.goto("/app/#/log")
+        page.get_by_label("内容").fill(text_)
+        page.get_by_role("button", name="使用当前位置").click()
+        page.locator("#place-text").filter(has_text="WGS84").wait_for()
+        page.locator("#photos").set_input_files(str(p.photo(tmp_path, f"{colour}.jpg", colour)))
+        page.locator("#photo-list img").wait_for()
+        if personal:
+            page.get_by_label("照片含有人物（个人信息）").check()
+        shas.append(page.locator("[data-action=drop-photo]").get_attribute("data-sha"))
+        page.get_by_role("button", name="保存日志").click()
+        page.get_by_role("heading", name="今日", exact=True).wait_for()
+    person, street = shas
+    p.sync_now()
+    page.wait_for_function(
+        "() => document.querySelector('#pending').textContent.includes('没有待同步')"
+    )
+    with app.app_context():
+        flags = {sha: db.session.get(Attachment, sha).personal for sha in shas}
+    assert flags == {person: True, street: False}  # the box travelled with the upload
+    cached = "async (sha) => Boolean(await window.minqing.photoGet(sha))"
+    assert page.evaluate(cached, person) and page.evaluate(cached, street)
+    page.goto("/app/#/logs")
+    page.locator("#logs img").nth(1).wait_for()
+    assert page.locator(".photo-removed").count() == 0
+
+    # the server removes the photo of people (retention: uploaded long ago, held by a log)
+    with app.app_context():
+        db.session.execute(
+            text("UPDATE attachments SET created_at = :t"), {"t": utcnow() - timedelta(days=40)}
+        )
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["retention", "apply"])
+    assert "person_photos_removed  1" in result.output, result.output
+
+    p.sync_now()
+    page.wait_for_function(
+        "async (sha) => !(await window.minqing.photoGet(sha))", arg=person, timeout=15_000
+    )
+    assert page.evaluate(cached, street)  # still listed by its log: kept
+    [log] = [r for r in p.records("patrol_logs") if r["text"] == "路口聚集围观"]
+    assert json.loads(log["photos"]) == []
+    page.goto("/app/#/")
+    page.goto("/app/#/logs")
+    removed = page.locator(f'li.log[data-id="{log["id"]}"]')
+    removed.get_by_text("已删除（个人信息保护）").wait_for()
+    assert removed.locator("img").count() == 0
+    kept = page.locator("li.log").filter(has_text="井盖破损")
+    assert kept.locator("img").count() == 1 and kept.locator(".photo-removed").count() == 0
+    check_a11y(page)
+    p.no_sideways_scroll()
+    # no broken image anywhere on the page
+    broken = page.evaluate(
+        "() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0).length"
+    )
+    assert broken == 0
