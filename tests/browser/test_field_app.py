@@ -6,8 +6,10 @@ still offline — and one sync that sends it all, exactly once, photos readable.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import TEST_PASSWORD, World, bearer
@@ -401,6 +403,46 @@ def test_timings_and_2000_local_records_open_within_a_second(
     assert with_2000 < 1000, figures
 
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the phones' time zone (field_phone.Phone)
+
+
+def slot_plan(now: datetime) -> tuple[str, str, datetime | None]:
+    """Two of today's slot times around the phone's local time `now`: one 30 minutes ago
+    (missed, with a 5-minute tolerance) and one in 30 minutes (to do). Within 40 minutes of
+    midnight both cannot fall on one day: then the phone's clock is set an hour away from
+    midnight (the third value; None: the phone keeps the real time)."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    shift = timedelta(0)
+    if now - midnight < timedelta(minutes=40):
+        shift = timedelta(hours=1)
+    elif midnight + timedelta(days=1) - now < timedelta(minutes=40):
+        shift = -timedelta(hours=1)
+    phone_now = now + shift
+    missed = (phone_now - timedelta(minutes=30)).strftime("%H:%M")
+    todo = (phone_now + timedelta(minutes=30)).strftime("%H:%M")
+    return missed, todo, (phone_now if shift else None)
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        ("12:00", ("11:30", "12:30", None)),
+        ("00:00", ("00:30", "01:30", "01:00")),
+        ("00:03", ("00:33", "01:33", "01:03")),
+        ("00:41", ("00:11", "01:11", None)),
+        ("23:19", ("22:49", "23:49", None)),
+        ("23:59", ("22:29", "23:29", "22:59")),
+    ],
+)
+def test_the_slot_plan_fits_in_one_day_at_any_hour(now: str, expected: tuple[Any, ...]) -> None:
+    hour, minute = map(int, now.split(":"))
+    at = datetime(2026, 12, 4, hour, minute, 30, tzinfo=SHANGHAI)
+    missed, todo, phone_now = slot_plan(at)
+    assert (missed, todo) == expected[:2]
+    assert (phone_now.strftime("%H:%M") if phone_now else None) == expected[2]
+    assert (phone_now or at).date() == at.date() and missed < todo
+
+
 def test_slots_bad_photos_a_broken_server_and_english(
     phone: Any,
     client: FlaskClient,
@@ -409,13 +451,14 @@ def test_slots_bad_photos_a_broken_server_and_english(
     tmp_path: Path,
     check_a11y: Any,
 ) -> None:
+    missed, todo, phone_now = slot_plan(datetime.now(SHANGHAI))
     ok(
         client.post(
             "/api/v1/patrol-schedules",
             json={
                 "collector_id": world.user_ids["collector"],
                 "grid_id": world.grid_ids["A1"],
-                "times": ["00:01", "23:59"],
+                "times": [todo, missed],
                 "tolerance_minutes": 5,
                 "skip_holidays": False,
             },
@@ -425,14 +468,16 @@ def test_slots_bad_photos_a_broken_server_and_english(
     )
     p: Phone = phone()
     page = p.open()
+    if phone_now is not None:  # too near midnight for two slots of one day: move the clock
+        p.context.clock.install(time=phone_now)
     page.goto("/app/")
     p.pair_by_sign_in("collector", TEST_PASSWORD)
     page.wait_for_selector('[data-phase="ok"]', timeout=30_000)
     slots = page.locator("#slots li")
     slots.first.wait_for()
     assert slots.count() == 2
-    assert "00:01" in slots.nth(0).inner_text() and "已错过" in slots.nth(0).inner_text()
-    assert "23:59" in slots.nth(1).inner_text() and "待巡查" in slots.nth(1).inner_text()
+    assert missed in slots.nth(0).inner_text() and "已错过" in slots.nth(0).inner_text()
+    assert todo in slots.nth(1).inner_text() and "待巡查" in slots.nth(1).inner_text()
 
     # a file that is not an image is refused; a huge photo is made smaller on the phone
     page.goto("/app/#/log")
