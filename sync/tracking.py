@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Select,
     Boolean,
+    Select,
     String,
     Text,
     bindparam,

@@ -149,8 +149,11 @@ def _send(stored: StoredFile) -> Response:
 
 def upload_errors(func: Any) -> Any:
     for status, description in (
-        (400, "hash_mismatch: the body is not the file the hash names; validation_error: "
-         "`personal` is no yes or no"),
+        (
+            400,
+            "hash_mismatch: the body is not the file the hash names; validation_error: "
+            "`personal` is no yes or no",
+        ),
         (413, "payload_too_large (MINQING_MAX_UPLOAD_MB) or image_too_large (megapixels)"),
         (415, "unsupported_media_type: not a whole JPEG, PNG or WebP image"),
         (410, "photo_removed: these bytes were a photo of people removed under retention"),
@@ -164,7 +167,11 @@ def upload_errors(func: Any) -> Any:
 @blp.arguments(UploadForm, location="files")
 @blp.arguments(UploadFlagForm, location="form")
 @blp.response(201, AttachmentOut, description="stored", headers=LOCATION)
-@blp.alt_response(200, schema=AttachmentOut, description="already stored (flagged `personal` if you uploaded it and say so)")
+@blp.alt_response(
+    200,
+    schema=AttachmentOut,
+    description="already stored (flagged `personal` if you uploaded it and say so)",
+)
 @upload_errors
 def upload(form: dict[str, Any], flags: dict[str, Any]) -> Any:
     """Upload a photo (multipart field `file`, optional field `personal`: it shows people);

@@ -592,7 +592,10 @@ def test_a_photo_of_people_removed_on_the_server_leaves_the_phone(
     p.pair_by_sign_in("collector", TEST_PASSWORD)
     page.wait_for_selector('[data-phase="ok"]', timeout=30_000)
     shas = []
-    for text_, colour, personal in (("路口聚集围观", (200, 60, 60), True), ("井盖破损", (60, 60, 200), False)):
+    for text_, colour, personal in (
+        ("路口聚集围观", (200, 60, 60), True),
+        ("井盖破损", (60, 60, 200), False),
+    ):
         page.goto("/app/#/log")
         page.get_by_label("内容").fill(text_)
         page.get_by_role("button", name="使用当前位置").click()

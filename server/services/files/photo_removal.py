@@ -89,9 +89,7 @@ def lists_any(dialect: str, photos: Any, shas: Sequence[str]) -> ColumnElement[b
     statement's text does not grow with the number of hashes)."""
     if dialect == "postgresql":
         # json_array_elements_text raises on anything but an array (a JSON null): skip those
-        as_array = case(
-            (func.json_typeof(photos) == "array", photos), else_=cast("[]", JSON)
-        )
+        as_array = case((func.json_typeof(photos) == "array", photos), else_=cast("[]", JSON))
         items = func.json_array_elements_text(as_array).table_valued("value")
     else:
         items = func.json_each(photos).table_valued("value")
