@@ -4,6 +4,7 @@
 // phone (or a form's draft) lists it; after a sync, `dropUnlisted` deletes the others —
 // photos of people removed on the server (their hash left the records in the pull) among
 // them. A photo still waiting to upload is never dropped.
+import { Q } from '@nozbe/watermelondb'
 import { kvGet, kvKeys, kvSet, photoAll, photoDel, photoGet, photoPut } from './kv.js'
 
 // The synced tables whose records list photos (a JSON list of SHA-256 in `photos`).
@@ -86,15 +87,11 @@ export async function listedBefore(database, changes) {
     if (!c) continue
     const ids = [...(c.updated || []), ...(c.created || [])].map((r) => r.id).concat(c.deleted || [])
     if (!ids.length) continue
-    const collection = database.get(table)
-    for (const id of ids) {
-      try {
-        const record = await collection.find(id)
-        const had = photosOf(record._raw)
-        if (had.length) out[`${table}/${id}`] = had
-      } catch (_) {
-        // not on the phone yet
-      }
+    if (!database.collections.map[table]) continue
+    // one query a table (records not on the phone yet are simply not found)
+    for (const record of await database.get(table).query(Q.where('id', Q.oneOf(ids))).fetch()) {
+      const had = photosOf(record._raw)
+      if (had.length) out[`${table}/${record.id}`] = had
     }
   }
   return out
