@@ -52,9 +52,8 @@ RETRY_AFTER = {
 
 class UploadForm(InputSchema):
     file = Upload(required=True, metadata={"description": "a JPEG, PNG or WebP photo"})
-
-
-class UploadFlagForm(InputSchema):
+    # One multipart body: webargs reads `file` from the files, the view reads `personal` from
+    # the form (declared here so that the documented body shows both).
     personal = fields.String(
         load_default=None,
         metadata={
@@ -165,7 +164,6 @@ def upload_errors(func: Any) -> Any:
 @blp.route("/attachments", methods=["POST"])
 @blp.auth()
 @blp.arguments(UploadForm, location="files")
-@blp.arguments(UploadFlagForm, location="form")
 @blp.response(201, AttachmentOut, description="stored", headers=LOCATION)
 @blp.alt_response(
     200,
@@ -173,10 +171,10 @@ def upload_errors(func: Any) -> Any:
     description="already stored (flagged `personal` if you uploaded it and say so)",
 )
 @upload_errors
-def upload(form: dict[str, Any], flags: dict[str, Any]) -> Any:
+def upload(form: dict[str, Any]) -> Any:
     """Upload a photo (multipart field `file`, optional field `personal`: it shows people);
     the same bytes twice are stored once."""
-    personal = attachments.parse_personal(flags.get("personal"))
+    personal = attachments.parse_personal(request.form.get("personal"))
     return store_photo(form["file"].read(), None, personal)
 
 
