@@ -40,7 +40,7 @@ PENDING = "sync_pending"  # session.info key: {(table, id): Touch}
 SCOPE_EVENTS = "sync_scope_events"  # session.info key: [(user_key, scope_key, granted)]
 ORIGIN = "sync_origin"  # session.info key: the device whose push this session applies
 PUSHED = "sync_pushed"  # session.info key: {(table, id)} the device sent in this push
-SAVED = "sync_saved"  # session.info key: {savepoint: (journal, scope events) lengths at start}
+SAVED = "sync_saved"  # session.info key: {savepoint: (journal, scope events, bulk) lengths}
 JOURNAL = "sync_journal"  # session.info key: [(key, Touch before, or None)] while savepoints
 BULK = "sync_bulk"  # session.info key: [(table, select of (id, scope key))] set-wise touches
 
@@ -94,7 +94,7 @@ def touch(
 def touch_selected(session: Session, table: str, query: Select[Any]) -> None:
     """Mark every record `query` selects changed by the server in this transaction, set-wise.
 
-    `query` selects two columns: the record's id (as text) and its scope key. It runs once,
+    `query` selects two columns: the record's id and its scope key. It runs once,
     at the outermost commit, inside one `INSERT … SELECT … ON CONFLICT` into the change log
     (one statement per call, whatever the number of records): the records it finds then are
     stamped with the commit's cursor, as changed by the server (every device in scope pulls
@@ -319,7 +319,10 @@ def _upsert_selected(
         literal(cursor, BigInteger()),
         cast(scope_key, BigInteger()),
         literal(False, Boolean()),
-    ).where(record_id.is_not(None))  # a WHERE: SQLite's INSERT … SELECT … ON CONFLICT needs one
+    )
+    # DISTINCT: PostgreSQL refuses to update one row twice in a statement; a WHERE: SQLite's
+    # INSERT … SELECT … ON CONFLICT needs one
+    source = source.where(record_id.is_not(None)).distinct()
     stmt = insert(rows).from_select(
         ["table_name", "record_id", "cursor", "created_cursor", "scope_key", "deleted"], source
     )

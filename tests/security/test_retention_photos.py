@@ -10,6 +10,7 @@ import io
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from conftest import World, bearer
 from flask import Flask
 from flask.testing import FlaskClient
@@ -396,6 +397,16 @@ def test_a_failed_sweep_marks_nothing_changed(
                 raise RuntimeError("the sweep failed")
         except RuntimeError:
             pass
+    assert owner.pull()["changes"]["patrol_logs"]["updated"] == []
+    # a savepoint rolled back forgets the set-wise touch it asked for; its transaction commits
+    from sqlalchemy import select
+
+    from server.models import PatrolLog
+    from sync.tracking import touch_selected
+
+    with app.app_context(), unit_of_work() as uow, pytest.raises(RuntimeError), uow.savepoint():
+        touch_selected(uow.session, "patrol_logs", select(PatrolLog.id, PatrolLog.grid_id))
+        raise RuntimeError("one record refused")
     assert owner.pull()["changes"]["patrol_logs"]["updated"] == []
     with app.app_context(), unit_of_work() as uow:
         photo_removal.remove(uow, [person])
