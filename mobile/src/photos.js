@@ -145,6 +145,20 @@ export async function dropUnlisted(database, removed = new Set()) {
     const draft = await kvGet(key)
     photosOf(draft).forEach((h) => listed.add(h))
   }
+  // notes of removed photos of records no longer on the phone go too
+  const notes = (await kvGet(REMOVED_KEY)) || {}
+  const noted = Object.keys(notes)
+  if (noted.length) {
+    const kept = {}
+    for (const table of PHOTO_TABLES) {
+      const ids = noted.filter((k) => k.startsWith(`${table}/`)).map((k) => k.slice(table.length + 1))
+      if (!ids.length || !database.collections.map[table]) continue
+      for (const record of await database.get(table).query(Q.where('id', Q.oneOf(ids))).fetch()) {
+        kept[`${table}/${record.id}`] = notes[`${table}/${record.id}`]
+      }
+    }
+    if (Object.keys(kept).length !== noted.length) await kvSet(REMOVED_KEY, kept)
+  }
   const dropped = []
   for (const p of await photoAll()) {
     if (!p.uploaded) continue
