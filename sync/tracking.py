@@ -16,6 +16,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Select,
     String,
     Text,
     bindparam,
@@ -39,8 +40,9 @@ PENDING = "sync_pending"  # session.info key: {(table, id): Touch}
 SCOPE_EVENTS = "sync_scope_events"  # session.info key: [(user_key, scope_key, granted)]
 ORIGIN = "sync_origin"  # session.info key: the device whose push this session applies
 PUSHED = "sync_pushed"  # session.info key: {(table, id)} the device sent in this push
-SAVED = "sync_saved"  # session.info key: {savepoint: (journal, scope events) lengths at start}
+SAVED = "sync_saved"  # session.info key: {savepoint: (journal, scope events, bulk) lengths}
 JOURNAL = "sync_journal"  # session.info key: [(key, Touch before, or None)] while savepoints
+BULK = "sync_bulk"  # session.info key: [(table, select of (id, scope key))] set-wise touches
 
 
 @dataclass
@@ -87,6 +89,18 @@ def touch(
         server_record or bool(before and before.server_record),
         bool(before and before.recreate),
     )
+
+
+def touch_selected(session: Session, table: str, query: Select[Any]) -> None:
+    """Mark every record `query` selects changed by the server in this transaction, set-wise.
+
+    `query` selects two columns: the record's id and its scope key. It runs once,
+    at the outermost commit, inside one `INSERT … SELECT … ON CONFLICT` into the change log
+    (one statement per call, whatever the number of records): the records it finds then are
+    stamped with the commit's cursor, as changed by the server (every device in scope pulls
+    them again, the one that pushed them too). For writes that change what a record looks
+    like to devices without touching its row (a photo it lists was removed)."""
+    session.info.setdefault(BULK, []).append((table, query))
 
 
 def scope_changed(session: Session, user_key: int, scope_key: int, granted: bool) -> None:
@@ -152,12 +166,15 @@ def install(session_class: Any, registry: Registry, tables: SyncTables) -> None:
         events: list[tuple[int, int, bool]] = session.info.pop(SCOPE_EVENTS, [])
         origin = session.info.pop(ORIGIN, None)
         pushed: set[tuple[str, str]] = session.info.pop(PUSHED, set())
-        if not pending and not events:
+        bulk: list[tuple[str, Select[Any]]] = session.info.pop(BULK, [])
+        if not pending and not events and not bulk:
             return
         conn = session.connection()
         cursor = tick(conn, tables)
         if pending:
             _upsert_rows(conn, tables, list(pending.values()), cursor, origin, pushed)
+        for table, query in bulk:
+            _upsert_selected(conn, tables, table, query, cursor)
         if events:
             conn.execute(
                 tables.scope_events.insert(),
@@ -174,6 +191,7 @@ def install(session_class: Any, registry: Registry, tables: SyncTables) -> None:
             saved[transaction] = (
                 len(session.info.get(JOURNAL, ())),
                 len(session.info.get(SCOPE_EVENTS, ())),
+                len(session.info.get(BULK, ())),
             )
 
     @event.listens_for(session_class, "after_soft_rollback")
@@ -181,7 +199,7 @@ def install(session_class: Any, registry: Registry, tables: SyncTables) -> None:
         if previous.nested:  # a savepoint undone: forget what was touched inside it only
             saved = session.info.get(SAVED, {}).pop(previous, None)
             if saved is not None:
-                journal_at, events_at = saved
+                journal_at, events_at, bulk_at = saved
                 pending = session.info.setdefault(PENDING, {})
                 journal = session.info.get(JOURNAL, [])
                 for key, before in reversed(journal[journal_at:]):
@@ -191,8 +209,9 @@ def install(session_class: Any, registry: Registry, tables: SyncTables) -> None:
                         pending[key] = before
                 del journal[journal_at:]
                 del session.info.setdefault(SCOPE_EVENTS, [])[events_at:]
+                del session.info.setdefault(BULK, [])[bulk_at:]
         elif previous.parent is None:  # the outermost transaction rolled back
-            for key in (PENDING, SCOPE_EVENTS, SAVED, JOURNAL, ORIGIN, PUSHED):
+            for key in (PENDING, SCOPE_EVENTS, SAVED, JOURNAL, ORIGIN, PUSHED, BULK):
                 session.info.pop(key, None)
 
 
@@ -282,6 +301,42 @@ def _upsert_rows(
             .values(created_cursor=rows.c.cursor, creator_device=None),
             recreated,
         )
+
+
+def _upsert_selected(
+    conn: Connection, tables: SyncTables, table: str, query: Select[Any], cursor: int
+) -> None:
+    """Stamp every record `query` selects (id, scope key) with `cursor`, as the server's
+    change: one INSERT … SELECT … ON CONFLICT DO UPDATE."""
+    rows = tables.rows
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    found = query.subquery("touched")
+    record_id, scope_key = list(found.c)[:2]
+    source = select(
+        literal(table, String()),
+        cast(record_id, String()),
+        literal(cursor, BigInteger()),
+        literal(cursor, BigInteger()),
+        cast(scope_key, BigInteger()),
+        literal(False, Boolean()),
+    )
+    # DISTINCT: PostgreSQL refuses to update one row twice in a statement; a WHERE: SQLite's
+    # INSERT … SELECT … ON CONFLICT needs one
+    source = source.where(record_id.is_not(None)).distinct()
+    stmt = insert(rows).from_select(
+        ["table_name", "record_id", "cursor", "created_cursor", "scope_key", "deleted"], source
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[rows.c.table_name, rows.c.record_id],
+        set_={
+            "cursor": stmt.excluded.cursor,
+            "scope_key": stmt.excluded.scope_key,
+            "prev_scope_key": _coalesce_prev(stmt, rows),
+            "origin_device": None,  # the server's change: news to every device in scope
+            "deleted": stmt.excluded.deleted,
+        },
+    )
+    conn.execute(stmt)
 
 
 _COLUMNS: dict[str, Any] = {

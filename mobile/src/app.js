@@ -2,7 +2,7 @@
 // Data lives on the phone (WatermelonDB on IndexedDB) and syncs with /api/v1/sync/*.
 import { all, createRecord, flush, openDatabase, pending, schemaUpgrade, updateRecord } from './db.js'
 import { StorageFull, kvDel, kvGet, kvSet, photoAll, photoGet, wipeKv } from './kv.js'
-import { NotAnImage, addPhoto, photoUrl } from './photos.js'
+import { NotAnImage, addPhoto, photoUrl, photosOf, removedFrom, setPersonal } from './photos.js'
 import { HttpError, NetworkError, PUSH_TABLES, SyncEngine, api, clockSkewMs } from './sync.js'
 
 // ------------------------------------------------------------------ language, helpers
@@ -556,6 +556,7 @@ function currentPlace(form) {
 function photoField() {
   return `<label for="photos">${t('照片（可多张）', 'Photos')}</label>
     <input id="photos" name="photos" type="file" accept="image/*" capture="environment" multiple>
+    <label class="choice"><input type="checkbox" id="photos-personal" name="photos_personal" value="1"> ${t('照片含有人物（个人信息）', 'Shows people')}</label>
     <p id="photo-error" class="warn" role="status"></p>
     <ul id="photo-list" class="thumbs" aria-label="${t('已选照片', 'Chosen photos')}"></ul>`
 }
@@ -575,13 +576,19 @@ async function showPhotos(form) {
 
 function wirePhotos(form) {
   const input = form.querySelector('#photos')
+  const personal = form.querySelector('#photos-personal')
+  // The box says whether the form's photos show people: those chosen after and before it.
+  personal.addEventListener('change', async () => {
+    await setPersonal(parseJson(form.dataset.photos || '[]', []), personal.checked).catch(storageError)
+    await saveDraft(form)
+  })
   input.addEventListener('change', async () => {
     const err = $('#photo-error')
     err.textContent = ''
     const hashes = parseJson(form.dataset.photos || '[]', [])
     for (const file of Array.from(input.files || [])) {
       try {
-        const sha = await addPhoto(file)
+        const sha = await addPhoto(file, { personal: personal.checked })
         if (!hashes.includes(sha)) hashes.push(sha)
       } catch (e) {
         if (e instanceof NotAnImage) err.textContent = t(`“${file.name}”不是图片，未添加。`, `“${file.name}” is not an image; not added.`)
@@ -709,6 +716,36 @@ async function screenLog(prefill) {
     location.hash = state.activePatrolId ? '#/patrol' : '#/today'
     setTimeout(() => flash(t('日志已保存。', 'Log saved.')), 50)
   })
+}
+
+// ---- the logs on the phone, with their photos
+
+const REMOVED_TEXT = () => t('已删除（个人信息保护）', 'Removed (personal data protection)')
+
+async function logPhotos(log) {
+  const items = []
+  for (const h of photosOf(log)) {
+    const url = await photoUrl(h)
+    items.push(url
+      ? `<li><img src="${url}" alt="${t('照片', 'photo')} ${h.slice(0, 8)}"></li>`
+      : `<li class="muted small">${t('照片未存于本机', 'Photo not on this phone')}</li>`)
+  }
+  for (const h of await removedFrom('patrol_logs', log.id)) {
+    items.push(`<li class="photo-removed" data-sha="${esc(h)}">${REMOVED_TEXT()}</li>`)
+  }
+  return items.length ? `<ul class="thumbs">${items.join('')}</ul>` : ''
+}
+
+async function screenLogs() {
+  const logs = (await all(state.database, 'patrol_logs')).sort((a, b) => b.logged_at - a.logged_at).slice(0, 50)
+  const rows = []
+  for (const g of logs) {
+    rows.push(`<li class="log" data-id="${esc(g.id)}"><span>${dayTime(g.logged_at)} · ${esc(g.text)}</span>${await logPhotos(g)}</li>`)
+  }
+  page(
+    t('巡查日志', 'Patrol logs'),
+    `<ul class="list" id="logs">${rows.join('') || `<li class="muted">${t('手机上还没有日志', 'No logs on this phone yet')}</li>`}</ul>`,
+  )
 }
 
 // ---- report a case
@@ -890,6 +927,7 @@ async function screenMore() {
     `<p>${t('收集员', 'Collector')}：<strong>${esc(me.display_name || '')}</strong> (${esc(me.username || '')})</p>
     <ul class="list menu">
       <li><a class="row-link" href="#/rejections">${t('被退回的记录', 'Refused records')} (${rejections.length})</a></li>
+      <li><a class="row-link" href="#/logs">${t('巡查日志', 'Patrol logs')}</a></li>
       <li><a class="row-link" href="#/civic">${t('社区议事与公开', 'Deliberation and notices')}</a></li>
       ${state.sync && state.sync.state.phase === 'revoked' ? `<li><button type="button" class="button primary" data-action="repair">${t('重新绑定这部手机（保留未同步的记录）', 'Pair this phone again (keeps unsynced records)')}</button></li>` : ''}
       <li><button type="button" class="button secondary" data-action="export">${t('导出未同步的记录', 'Export unsynced records')}</button></li>
@@ -1043,6 +1081,7 @@ async function route() {
   try {
     if (name === 'patrol') await screenPatrol()
     else if (name === 'log') await screenLog()
+    else if (name === 'logs') await screenLogs()
     else if (name === 'report') await screenReport()
     else if (name === 'case' && arg) await screenCase(decodeURIComponent(arg))
     else if (name === 'rejections') await screenRejections()

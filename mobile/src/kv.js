@@ -53,6 +53,7 @@ async function run(store, mode, fn) {
 export const kvGet = (key) => run('kv', 'readonly', (s) => s.get(key))
 export const kvSet = (key, value) => run('kv', 'readwrite', (s) => s.put(value, key))
 export const kvDel = (key) => run('kv', 'readwrite', (s) => s.delete(key))
+export const kvKeys = () => run('kv', 'readonly', (s) => s.getAllKeys())
 
 export const photoPut = (photo) => run('photos', 'readwrite', (s) => s.put(photo))
 export const photoGet = (sha256) => run('photos', 'readonly', (s) => s.get(sha256))

@@ -2,9 +2,13 @@
 // synchronize() against /api/v1/sync/pull and /push — the same protocol as any device.
 // Runs on start, on `online`, every few minutes, and soon after each new record; failures
 // back off with jitter; a 409 (records changed meanwhile) pulls and pushes again.
+// After a sync the phone drops its copies of photos no record lists any more; a photo whose
+// hash left a record in a pull and that the server answers 410 (a photo of people removed
+// under retention) is dropped whatever lists it, and the record shows a placeholder.
 import { synchronize } from '@nozbe/watermelondb/sync'
 import { flush, pending } from './db.js'
 import { kvGet, kvSet, photoGet, photoPut } from './kv.js'
+import { dropUnlisted, leftRecords, listedBefore, noteRemoved, photosOf } from './photos.js'
 
 export const PUSH_TABLES = ['patrols', 'patrol_logs', 'cases', 'case_actions']
 export const APP_VERSION = 'minqing-app-1'
@@ -64,15 +68,6 @@ export async function api(token, method, path, { json, body, headers, what } = {
 
 export let clockSkewMs = 0
 
-function photosOf(record) {
-  try {
-    const list = JSON.parse(record.photos || '[]')
-    return Array.isArray(list) ? list : []
-  } catch (_) {
-    return []
-  }
-}
-
 export class SyncEngine {
   constructor({ database, token, onChange }) {
     this.database = database
@@ -84,6 +79,7 @@ export class SyncEngine {
     this.failures = 0
     this.timer = null
     this.stopped = false
+    this.left = {} // {"table/id": [sha256]} hashes that left records in this run's pulls
   }
 
   async start() {
@@ -161,6 +157,7 @@ export class SyncEngine {
         }
       }
       await flush(this.database)
+      await this.dropPhotos().catch(() => {}) // tidying: never fails a sync
       const now = Date.now()
       await kvSet('lastSyncAt', now)
       this.failures = 0
@@ -196,6 +193,23 @@ export class SyncEngine {
     }
   }
 
+  // Drop cached photos no record lists any more, and those the server removed (410).
+  async dropPhotos() {
+    const left = this.left
+    this.left = {}
+    const removed = new Set()
+    for (const sha of new Set(Object.values(left).flat())) {
+      try {
+        const head = await api(this.token, 'HEAD', `/api/v1/sync/attachments/${sha}`, { what: 'photo' })
+        if (head.status === 410) removed.add(sha)
+      } catch (_) {
+        // offline again: the unlisted copies go anyway, the placeholder waits for a later pull
+      }
+    }
+    await noteRemoved(left, removed)
+    return dropUnlisted(this.database, removed)
+  }
+
   async uploadPhotos(mine) {
     const hashes = new Set()
     for (const rows of Object.values(mine)) for (const r of rows) photosOf(r).forEach((h) => hashes.add(h))
@@ -205,11 +219,19 @@ export class SyncEngine {
       const head = await api(this.token, 'HEAD', `/api/v1/sync/attachments/${sha}`, { what: 'photo' })
       if (head.status === 401) throw new HttpError(401, null, 'photo')
       if (head.status !== 200) {
-        await api(this.token, 'PUT', `/api/v1/sync/attachments/${sha}`, {
+        const flag = photo.personal ? '?personal=true' : ''
+        await api(this.token, 'PUT', `/api/v1/sync/attachments/${sha}${flag}`, {
           body: photo.blob,
           headers: { 'Content-Type': 'application/octet-stream' },
           what: 'photo',
         })
+      } else if (photo.personal) {
+        // stored already (the same bytes): say it shows people; refused if not ours, fine
+        try {
+          await api(this.token, 'PATCH', `/api/v1/attachments/${sha}`, { json: { personal: true }, what: 'photo' })
+        } catch (err) {
+          if (!(err instanceof HttpError) || err.status === 401) throw err
+        }
       }
       await photoPut({ ...photo, uploaded: true })
     }
@@ -227,7 +249,13 @@ export class SyncEngine {
           schema_version: String(schemaVersion),
           migration: JSON.stringify(migration == null ? null : migration),
         })
-        return api(token, 'GET', `/api/v1/sync/pull?${q}`, { what: 'pull' })
+        const answer = await api(token, 'GET', `/api/v1/sync/pull?${q}`, { what: 'pull' })
+        // what the records listed before this pull applies: hashes that leave them are dropped
+        const before = await listedBefore(this.database, answer && answer.changes)
+        for (const [key, hashes] of Object.entries(leftRecords(before, answer && answer.changes))) {
+          this.left[key] = [...new Set([...(this.left[key] || []), ...hashes])]
+        }
+        return answer
       },
       pushChanges: async ({ changes, lastPulledAt }) => {
         pushed = true

@@ -52,6 +52,31 @@ RETRY_AFTER = {
 
 class UploadForm(InputSchema):
     file = Upload(required=True, metadata={"description": "a JPEG, PNG or WebP photo"})
+    # One multipart body: webargs reads `file` from the files, the view reads `personal` from
+    # the form (declared here so that the documented body shows both).
+    personal = fields.String(
+        load_default=None,
+        metadata={
+            "description": "the photo shows people (faces): `true`/`false` or `1`/`0` "
+            "(default false); kept only as long as its cases need it. Anything else: 400 "
+            "`validation_error` naming `personal`"
+        },
+    )
+
+
+PERSONAL_QUERY = {
+    "in": "query",
+    "name": "personal",
+    "required": False,
+    "description": "PUT: the photo shows people (faces), `true`/`false` or `1`/`0` (default "
+    "false); kept only as long as its cases need it. Anything else: 400 naming `personal`",
+    "schema": {"type": "string"},
+}
+
+
+def personal_query() -> bool:
+    """The `?personal=` of a raw-body upload (400 naming it when it is no yes or no)."""
+    return attachments.parse_personal(request.args.get("personal"))
 
 
 class FlagIn(InputSchema):
@@ -95,7 +120,9 @@ def _out(row: Attachment) -> dict[str, Any]:
     }
 
 
-def store_photo(data: bytes, declared_sha256: str | None) -> tuple[dict[str, Any], int, Any]:
+def store_photo(
+    data: bytes, declared_sha256: str | None, personal: bool = False
+) -> tuple[dict[str, Any], int, Any]:
     principal = authenticated_principal()
     with unit_of_work() as uow:
         row, created = attachments.store_upload(
@@ -103,6 +130,7 @@ def store_photo(data: bytes, declared_sha256: str | None) -> tuple[dict[str, Any
             data,
             declared_sha256=declared_sha256,
             uploader_id=principal.user_id,
+            personal=personal,
         )
     body = _out(row)
     return body, (201 if created else 200), {"Location": body["url"]}
@@ -120,7 +148,11 @@ def _send(stored: StoredFile) -> Response:
 
 def upload_errors(func: Any) -> Any:
     for status, description in (
-        (400, "hash_mismatch: the body is not the file the hash names"),
+        (
+            400,
+            "hash_mismatch: the body is not the file the hash names; validation_error: "
+            "`personal` is no yes or no",
+        ),
         (413, "payload_too_large (MINQING_MAX_UPLOAD_MB) or image_too_large (megapixels)"),
         (415, "unsupported_media_type: not a whole JPEG, PNG or WebP image"),
         (410, "photo_removed: these bytes were a photo of people removed under retention"),
@@ -133,11 +165,17 @@ def upload_errors(func: Any) -> Any:
 @blp.auth()
 @blp.arguments(UploadForm, location="files")
 @blp.response(201, AttachmentOut, description="stored", headers=LOCATION)
-@blp.alt_response(200, schema=AttachmentOut, description="already stored; nothing changed")
+@blp.alt_response(
+    200,
+    schema=AttachmentOut,
+    description="already stored (flagged `personal` if you uploaded it and say so)",
+)
 @upload_errors
 def upload(form: dict[str, Any]) -> Any:
-    """Upload a photo (multipart field `file`); the same bytes twice are stored once."""
-    return store_photo(form["file"].read(), None)
+    """Upload a photo (multipart field `file`, optional field `personal`: it shows people);
+    the same bytes twice are stored once."""
+    personal = attachments.parse_personal(request.form.get("personal"))
+    return store_photo(form["file"].read(), None, personal)
 
 
 @blp.route("/attachments/<sha256>", parameters=[SHA_PARAMETER])
@@ -150,13 +188,16 @@ class AttachmentByHash(MethodView):
             "content": {"application/octet-stream": {"schema": BINARY}},
         }
     )
+    @blp.doc(parameters=[PERSONAL_QUERY])
     @blp.response(201, AttachmentOut, description="stored", headers=LOCATION)
     @blp.alt_response(200, schema=AttachmentOut, description="already stored; nothing changed")
     @blp.alt_response(422, schema=ErrorSchema, description="validation_error: malformed hash")
     @upload_errors
     def put(self, sha256: str) -> Any:
-        """Upload a photo as the raw body under its SHA-256, which is checked (idempotent)."""
-        return store_photo(request.get_data(cache=False), sha256)
+        """Upload a photo as the raw body under its SHA-256, which is checked (idempotent);
+        `?personal=true` when it shows people."""
+        personal = personal_query()
+        return store_photo(request.get_data(cache=False), sha256, personal)
 
     @blp.auth()
     @blp.arguments(FlagIn)

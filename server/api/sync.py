@@ -11,7 +11,14 @@ from flask import Response, current_app, request, stream_with_context
 from marshmallow import Schema, fields, validate
 
 from server import metrics
-from server.api.attachments import SHA_PARAMETER, AttachmentOut, store_photo, upload_errors
+from server.api.attachments import (
+    PERSONAL_QUERY,
+    SHA_PARAMETER,
+    AttachmentOut,
+    personal_query,
+    store_photo,
+    upload_errors,
+)
 from server.api.blueprint import ApiBlueprint, authenticated_principal
 from server.api.errors import ErrorSchema
 from server.api.schemas import InputSchema, id_field
@@ -293,7 +300,9 @@ def _record_count(changes: Any) -> int:
     return total
 
 
-@blp.route("/attachments/<sha256>", methods=["PUT", "HEAD"], parameters=[SHA_PARAMETER])
+@blp.route(
+    "/attachments/<sha256>", methods=["PUT", "HEAD"], parameters=[SHA_PARAMETER, PERSONAL_QUERY]
+)
 @blp.auth()
 @blp.doc(
     requestBody={
@@ -307,12 +316,14 @@ def _record_count(changes: Any) -> int:
 @blp.alt_response(422, schema=ErrorSchema, description="validation_error: malformed hash")
 @upload_errors
 def attachment(sha256: str) -> Any:
-    """Upload a photo under its SHA-256 (PUT, idempotent) or ask whether it is stored (HEAD)."""
+    """Upload a photo under its SHA-256 (PUT, idempotent; `?personal=true` when it shows
+    people) or ask whether it is stored (HEAD)."""
     if request.method == "HEAD":
         photo_access.check_readable(authenticated_principal(), sha256)
         attachments.public_file(sha256)
         return Response(status=200)
-    return store_photo(request.get_data(cache=False), sha256)
+    personal = personal_query()
+    return store_photo(request.get_data(cache=False), sha256, personal)
 
 
 class RejectionArgs(InputSchema):

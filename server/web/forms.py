@@ -209,6 +209,7 @@ NOT_ECHOED = frozenset(
 # inline message takes the label from the page itself).
 FIELD_LABELS: dict[str, tuple[str, str]] = {
     "photos": ("照片", "Photos"),
+    "personal": ("照片含有人物（个人信息）", "Shows people"),
     "reason": ("说明", "Reason"),
     "result": ("办理结果", "Result"),
     "unit_id": ("办理单位", "Unit"),

@@ -6,8 +6,10 @@ still offline — and one sync that sends it all, exactly once, photos readable.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import TEST_PASSWORD, World, bearer
@@ -401,6 +403,46 @@ def test_timings_and_2000_local_records_open_within_a_second(
     assert with_2000 < 1000, figures
 
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the phones' time zone (field_phone.Phone)
+
+
+def slot_plan(now: datetime) -> tuple[str, str, datetime | None]:
+    """Two of today's slot times around the phone's local time `now`: one 30 minutes ago
+    (missed, with a 5-minute tolerance) and one in 30 minutes (to do). Within 40 minutes of
+    midnight both cannot fall on one day: then the phone's clock is set an hour away from
+    midnight (the third value; None: the phone keeps the real time)."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    shift = timedelta(0)
+    if now - midnight < timedelta(minutes=40):
+        shift = timedelta(hours=1)
+    elif midnight + timedelta(days=1) - now < timedelta(minutes=40):
+        shift = -timedelta(hours=1)
+    phone_now = now + shift
+    missed = (phone_now - timedelta(minutes=30)).strftime("%H:%M")
+    todo = (phone_now + timedelta(minutes=30)).strftime("%H:%M")
+    return missed, todo, (phone_now if shift else None)
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        ("12:00", ("11:30", "12:30", None)),
+        ("00:00", ("00:30", "01:30", "01:00")),
+        ("00:03", ("00:33", "01:33", "01:03")),
+        ("00:41", ("00:11", "01:11", None)),
+        ("23:19", ("22:49", "23:49", None)),
+        ("23:59", ("22:29", "23:29", "22:59")),
+    ],
+)
+def test_the_slot_plan_fits_in_one_day_at_any_hour(now: str, expected: tuple[Any, ...]) -> None:
+    hour, minute = map(int, now.split(":"))
+    at = datetime(2026, 12, 4, hour, minute, 30, tzinfo=SHANGHAI)
+    missed, todo, phone_now = slot_plan(at)
+    assert (missed, todo) == expected[:2]
+    assert (phone_now.strftime("%H:%M") if phone_now else None) == expected[2]
+    assert (phone_now or at).date() == at.date() and missed < todo
+
+
 def test_slots_bad_photos_a_broken_server_and_english(
     phone: Any,
     client: FlaskClient,
@@ -409,13 +451,14 @@ def test_slots_bad_photos_a_broken_server_and_english(
     tmp_path: Path,
     check_a11y: Any,
 ) -> None:
+    missed, todo, phone_now = slot_plan(datetime.now(SHANGHAI))
     ok(
         client.post(
             "/api/v1/patrol-schedules",
             json={
                 "collector_id": world.user_ids["collector"],
                 "grid_id": world.grid_ids["A1"],
-                "times": ["00:01", "23:59"],
+                "times": [todo, missed],
                 "tolerance_minutes": 5,
                 "skip_holidays": False,
             },
@@ -425,14 +468,16 @@ def test_slots_bad_photos_a_broken_server_and_english(
     )
     p: Phone = phone()
     page = p.open()
+    if phone_now is not None:  # too near midnight for two slots of one day: move the clock
+        p.context.clock.install(time=phone_now)
     page.goto("/app/")
     p.pair_by_sign_in("collector", TEST_PASSWORD)
     page.wait_for_selector('[data-phase="ok"]', timeout=30_000)
     slots = page.locator("#slots li")
     slots.first.wait_for()
     assert slots.count() == 2
-    assert "00:01" in slots.nth(0).inner_text() and "已错过" in slots.nth(0).inner_text()
-    assert "23:59" in slots.nth(1).inner_text() and "待巡查" in slots.nth(1).inner_text()
+    assert missed in slots.nth(0).inner_text() and "已错过" in slots.nth(0).inner_text()
+    assert todo in slots.nth(1).inner_text() and "待巡查" in slots.nth(1).inner_text()
 
     # a file that is not an image is refused; a huge photo is made smaller on the phone
     page.goto("/app/#/log")
@@ -519,3 +564,90 @@ def test_a_log_reported_as_a_case_too(
     cases = ok(client.get("/api/v1/cases", headers=dispatcher))["items"]
     assert [x["text"] for x in logs] == ["井盖松动，有人绊倒"]
     assert [c["description"] for c in cases] == ["井盖松动，有人绊倒"]
+
+
+def test_a_photo_of_people_removed_on_the_server_leaves_the_phone(
+    app: Any,
+    phone: Any,
+    client: FlaskClient,
+    world: World,
+    tokens: dict[str, str],
+    tmp_path: Path,
+    check_a11y: Any,
+) -> None:
+    """The collector says a photo shows people when taking it; the server removes it under
+    retention; the next sync drops the phone's cached copy, and the log shows the
+    placeholder where the photo was, not a broken image. Photos still listed stay."""
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from server.extensions import db
+    from server.models import Attachment
+    from server.models.base import utcnow
+
+    p: Phone = phone()
+    page = p.open()
+    page.goto("/app/")
+    p.pair_by_sign_in("collector", TEST_PASSWORD)
+    page.wait_for_selector('[data-phase="ok"]', timeout=30_000)
+    shas = []
+    for text_, colour, personal in (
+        ("路口聚集围观", (200, 60, 60), True),
+        ("井盖破损", (60, 60, 200), False),
+    ):
+        page.goto("/app/#/log")
+        page.get_by_label("内容").fill(text_)
+        page.get_by_role("button", name="使用当前位置").click()
+        page.locator("#place-text").filter(has_text="WGS84").wait_for()
+        page.locator("#photos").set_input_files(str(p.photo(tmp_path, f"{colour}.jpg", colour)))
+        page.locator("#photo-list img").wait_for()
+        if personal:
+            page.get_by_label("照片含有人物（个人信息）").check()
+        shas.append(page.locator("[data-action=drop-photo]").get_attribute("data-sha"))
+        page.get_by_role("button", name="保存日志").click()
+        page.get_by_role("heading", name="今日", exact=True).wait_for()
+    person, street = shas
+    p.sync_now()
+    page.wait_for_function(
+        "() => document.querySelector('#pending').textContent.includes('没有待同步')"
+    )
+    with app.app_context():
+        flags = {sha: db.session.get(Attachment, sha).personal for sha in shas}
+    assert flags == {person: True, street: False}  # the box travelled with the upload
+    cached = "async (sha) => Boolean(await window.minqing.photoGet(sha))"
+    assert page.evaluate(cached, person) and page.evaluate(cached, street)
+    page.goto("/app/#/logs")
+    page.locator("#logs img").nth(1).wait_for()
+    assert page.locator(".photo-removed").count() == 0
+
+    # the server removes the photo of people (retention: uploaded long ago, held by a log)
+    with app.app_context():
+        db.session.execute(
+            text("UPDATE attachments SET created_at = :t"), {"t": utcnow() - timedelta(days=40)}
+        )
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["retention", "apply"])
+    assert "person_photos_removed  1" in result.output, result.output
+
+    p.sync_now()
+    page.wait_for_function(
+        "async (sha) => !(await window.minqing.photoGet(sha))", arg=person, timeout=15_000
+    )
+    assert page.evaluate(cached, street)  # still listed by its log: kept
+    [log] = [r for r in p.records("patrol_logs") if r["text"] == "路口聚集围观"]
+    assert json.loads(log["photos"]) == []
+    page.goto("/app/#/")
+    page.goto("/app/#/logs")
+    removed = page.locator(f'li.log[data-id="{log["id"]}"]')
+    removed.get_by_text("已删除（个人信息保护）").wait_for()
+    assert removed.locator("img").count() == 0
+    kept = page.locator("li.log").filter(has_text="井盖破损")
+    assert kept.locator("img").count() == 1 and kept.locator(".photo-removed").count() == 0
+    check_a11y(page)
+    p.no_sideways_scroll()
+    # no broken image anywhere on the page
+    broken = page.evaluate(
+        "() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0).length"
+    )
+    assert broken == 0

@@ -10,10 +10,11 @@ import io
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from conftest import World, bearer
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import act, assert_error, ok, report, sign_in
+from helpers import A1, act, assert_error, ok, report, sign_in
 from phones import Phone
 from PIL import Image
 from sqlalchemy import text
@@ -242,3 +243,283 @@ def test_a_dispatcher_flags_a_photo_on_the_case_page(
         data={"personal": "0", "case_id": case_id, "csrf_token": csrf},
     )
     assert response.status_code == 404
+
+
+def _put(client: FlaskClient, token: str, colour: str) -> str:
+    import hashlib
+
+    data = _bytes(colour)
+    sha = hashlib.sha256(data).hexdigest()
+    response = client.put(f"/api/v1/sync/attachments/{sha}", data=data, headers=bearer(token))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return sha
+
+
+def _raw(record_id: str, **fields: Any) -> dict[str, Any]:
+    return {"id": record_id, "_status": "created", "_changed": "", **fields}
+
+
+def _pulled(body: dict[str, Any], table: str) -> dict[str, dict[str, Any]]:
+    changes = body["changes"][table]
+    return {r["id"]: r for r in changes["created"] + changes["updated"]}
+
+
+def test_every_record_listing_a_removed_photo_reaches_the_phones_again(
+    app: Flask,
+    client: FlaskClient,
+    world: World,
+    tokens: dict[str, str],
+    make_phone: Any,
+) -> None:
+    """Logs, cases and on-site checks listing a removed photo are marked changed in the
+    sweep's transaction (set-wise): the next pull of every phone in scope — the one that
+    pushed them too — carries them without the hash; records not listing it stay put."""
+    import json
+    import time
+
+    from server.services.people.users import assign_grids
+    from server.services.uow import unit_of_work
+
+    with app.app_context(), unit_of_work() as uow:
+        assign_grids(uow, "collector2", [world.grid_codes["A1"]])
+    owner, colleague = make_phone("collector"), make_phone("collector2")
+    collector = tokens["collector"]
+    person, street = _put(client, collector, "red"), _put(client, collector, "blue")
+    ok(_flag(client, collector, person))
+    now = int(time.time() * 1000)
+    spot = {"lon": A1[0], "lat": A1[1], "crs": "wgs84"}
+    log = {"patrol_id": None, "grid_id": None, "category_id": None, "case_id": None}
+    body = owner.pull()
+    category = body["changes"]["categories"]["created"][0]["id"]
+    logs = [
+        _raw("log-person-1", **log, **spot, text="有人", photos=json.dumps([person, street])),
+        _raw("log-person-2", **log, **spot, text="有人", photos=json.dumps([person])),
+        _raw("log-street-1", **log, **spot, text="街景", photos=json.dumps([street])),
+        _raw("log-none-001", **log, **spot, text="无图", photos="[]"),
+    ]
+    for raw in logs:
+        raw["logged_at"] = now - 60_000
+    case = _raw(
+        "case-person-1",
+        category_id=category,
+        description="占道",
+        photos=json.dumps([person, street]),
+        reported_at=now - 120_000,
+        collector_note=None,
+        **spot,
+    )
+    assert ok(owner.push({"patrol_logs": _created(logs), "cases": _created([case])})) == {}
+    # a handled case checked on site with the photo (a case action listing it)
+    checked = ok(report(client, tokens["dispatcher"], description="井盖"), 201)["case"]
+    d, s = tokens["dispatcher"], tokens["staff"]
+    checked = ok(act(client, d, checked, "accept"))
+    checked = ok(act(client, d, checked, "dispatch", unit_id=world.unit_id))
+    checked = ok(act(client, s, checked, "acknowledge"))
+    ok(act(client, s, checked, "report_done", result="已修"))
+    owner.pull()
+    action = _raw(
+        "action-person-1",
+        case_id=checked["id"],
+        action="verify_ok",
+        note="已修好",
+        photos=json.dumps([person]),
+        acted_at=now,
+        outcome=None,
+    )
+    assert ok(owner.push({"case_actions": _created([action])})) == {}
+    for phone in (owner, colleague):
+        phone.pull()
+    # before the sweep: nothing new for either phone
+    for phone in (owner, colleague):
+        quiet = phone.pull()["changes"]
+        assert not any(quiet[t]["created"] or quiet[t]["updated"] for t in quiet), quiet
+    _end(app, "case-person-1", 31)
+    _end(app, checked["id"], 31)
+    _age_uploads(app, 40)
+
+    assert "person_photos_removed  1" in _apply(app)
+
+    for phone in (owner, colleague):
+        after = phone.pull()
+        got_logs = _pulled(after, "patrol_logs")
+        assert set(got_logs) == {"log-person-1", "log-person-2"}, phone.device_id
+        assert json.loads(got_logs["log-person-1"]["photos"]) == [street]
+        assert json.loads(got_logs["log-person-2"]["photos"]) == []
+        got_cases = _pulled(after, "cases")
+        assert set(got_cases) == {"case-person-1", checked["id"]}
+        assert json.loads(got_cases["case-person-1"]["photos"]) == [street]
+        assert json.loads(got_cases[checked["id"]]["photos"]) == []
+        got_actions = _pulled(after, "case_actions")
+        assert set(got_actions) == {"action-person-1"}
+        assert json.loads(got_actions["action-person-1"]["photos"]) == []
+        # once: the next pull is quiet again
+        quiet = phone.pull()["changes"]
+        assert not any(quiet[t]["created"] or quiet[t]["updated"] for t in quiet), quiet
+    # the server's rows keep what was sent; only the pulls leave the removed hash out
+    from server.extensions import db
+    from server.models import PatrolLog
+
+    with app.app_context():
+        assert db.session.get(PatrolLog, "log-person-2").photos == [person]
+
+
+def test_a_failed_sweep_marks_nothing_changed(
+    app: Flask, client: FlaskClient, world: World, tokens: dict[str, str], make_phone: Any
+) -> None:
+    """The change-log touch is part of the removal's transaction: rolled back with it."""
+    import json
+    import time
+
+    from server.services.files import photo_removal
+    from server.services.uow import unit_of_work
+
+    owner = make_phone("collector")
+    person = _put(client, tokens["collector"], "red")
+    spot = {"lon": A1[0], "lat": A1[1], "crs": "wgs84"}
+    owner.pull()
+    raw = _raw(
+        "log-person-9",
+        patrol_id=None,
+        grid_id=None,
+        category_id=None,
+        case_id=None,
+        text="有人",
+        photos=json.dumps([person]),
+        logged_at=int(time.time() * 1000) - 60_000,
+        **spot,
+    )
+    assert ok(owner.push({"patrol_logs": _created([raw])})) == {}
+    owner.pull()
+    with app.app_context():
+        try:
+            with unit_of_work() as uow:
+                photo_removal.remove(uow, [person])
+                raise RuntimeError("the sweep failed")
+        except RuntimeError:
+            pass
+    assert owner.pull()["changes"]["patrol_logs"]["updated"] == []
+    # a savepoint rolled back forgets the set-wise touch it asked for; its transaction commits
+    from sqlalchemy import select
+
+    from server.models import PatrolLog
+    from sync.tracking import touch_selected
+
+    with app.app_context(), unit_of_work() as uow, pytest.raises(RuntimeError), uow.savepoint():
+        touch_selected(uow.session, "patrol_logs", select(PatrolLog.id, PatrolLog.grid_id))
+        raise RuntimeError("one record refused")
+    assert owner.pull()["changes"]["patrol_logs"]["updated"] == []
+    with app.app_context(), unit_of_work() as uow:
+        photo_removal.remove(uow, [person])
+    [again] = owner.pull()["changes"]["patrol_logs"]["updated"]
+    assert again["id"] == "log-person-9" and json.loads(again["photos"]) == []
+
+
+def _created(raws: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"created": raws, "updated": [], "deleted": []}
+
+
+def _post_photo(client: FlaskClient, token: str, colour: str, **form: Any) -> Any:
+    return client.post(
+        "/api/v1/attachments",
+        headers=bearer(token),
+        data={"file": (io.BytesIO(_bytes(colour)), "p.jpg"), **form},
+        content_type="multipart/form-data",
+    )
+
+
+def _stored(app: Flask, sha: str) -> Any:
+    from server.extensions import db
+    from server.models import Attachment
+
+    with app.app_context():
+        row = db.session.get(Attachment, sha)
+        return None if row is None else bool(row.personal)
+
+
+def test_the_uploader_says_a_photo_shows_people_when_uploading(
+    app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    import hashlib
+
+    collector, colleague = tokens["collector"], tokens["collector2"]
+    # multipart: the optional field `personal`
+    flagged = ok(_post_photo(client, collector, "red", personal="true"), 201)
+    assert flagged["personal"] is True
+    plain = ok(_post_photo(client, collector, "blue"), 201)
+    assert plain["personal"] is False
+    assert ok(_post_photo(client, collector, "green", personal="0"), 201)["personal"] is False
+    # a bad value: 400 naming the field, bilingual, nothing stored
+    for bad in ("yes please", "2", "null"):
+        response = _post_photo(client, collector, "white", personal=bad)
+        body = assert_error(response, 400, "validation_error", "personal")
+        assert "personal" in body["message"] and "personal" in body["message_zh"]
+    assert _stored(app, hashlib.sha256(_bytes("white")).hexdigest()) is None
+    # raw uploads (the field app's): ?personal=
+    data = _bytes("yellow")
+    sha = hashlib.sha256(data).hexdigest()
+    bad = client.put(
+        f"/api/v1/sync/attachments/{sha}?personal=maybe", data=data, headers=bearer(collector)
+    )
+    assert_error(bad, 400, "validation_error", "personal")
+    assert _stored(app, sha) is None
+    put = client.put(
+        f"/api/v1/sync/attachments/{sha}?personal=1", data=data, headers=bearer(collector)
+    )
+    assert put.status_code == 201 and put.get_json()["personal"] is True
+    other = _bytes("black")
+    put = client.put(
+        f"/api/v1/attachments/{hashlib.sha256(other).hexdigest()}?personal=true",
+        data=other,
+        headers=bearer(collector),
+    )
+    assert put.status_code == 201 and put.get_json()["personal"] is True
+    # the same bytes again: its uploader's flag counts, someone else's does not
+    assert ok(_post_photo(client, colleague, "blue", personal="1"))["personal"] is False
+    assert ok(_post_photo(client, collector, "blue", personal="1"))["personal"] is True
+    # an upload never clears the flag
+    assert ok(_post_photo(client, collector, "blue", personal="false"))["personal"] is True
+    assert _stored(app, plain["sha256"]) is True
+
+
+def test_the_console_upload_form_flags_photos_showing_people(
+    app: Flask, client: FlaskClient, world: World, tokens: dict[str, str]
+) -> None:
+    d, s = tokens["dispatcher"], tokens["staff"]
+    case = ok(report(client, d, description="占道经营"), 201)["case"]
+    case = ok(act(client, d, case, "accept"))
+    case = ok(act(client, d, case, "dispatch", unit_id=world.unit_id))
+    case = ok(act(client, s, case, "acknowledge"))
+    csrf = sign_in(client, "staff")
+    page = client.get(f"/console/cases/{case['id']}").get_data(as_text=True)
+    assert 'name="personal"' in page and "照片含有人物（个人信息）" in page
+    # a forged value is refused, naming the field, and stores nothing
+    refused = client.post(
+        f"/console/cases/{case['id']}/actions/report_done",
+        data={
+            "version": str(case["version"]),
+            "result": "已清理",
+            "photos": (io.BytesIO(_bytes("purple")), "p.jpg"),
+            "personal": "sometimes",
+            "csrf_token": csrf,
+        },
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 400 and "personal" in refused.get_data(as_text=True)
+    import hashlib
+
+    assert _stored(app, hashlib.sha256(_bytes("purple")).hexdigest()) is None
+    done = client.post(
+        f"/console/cases/{case['id']}/actions/report_done",
+        data={
+            "version": str(case["version"]),
+            "result": "已清理",
+            "photos": (io.BytesIO(_bytes("orange")), "p.jpg"),
+            "personal": "1",
+            "csrf_token": csrf,
+        },
+        content_type="multipart/form-data",
+    )
+    assert done.status_code in (302, 303), done.get_data(as_text=True)
+    shown = ok(client.get(f"/api/v1/cases/{case['id']}", headers=bearer(d)))
+    [photo] = [p for p in shown["photos"] if p["role"] == "result"]
+    assert photo["personal"] is True

@@ -142,6 +142,26 @@ class PhotoRemoved(DomainError):
         )
 
 
+PERSONAL_VALUES = {"true": True, "1": True, "on": True, "false": False, "0": False}
+
+
+def parse_personal(value: object, field: str = "personal") -> bool:
+    """The optional `personal` flag of an upload (the photo shows people): absent or empty is
+    false; `true`/`false`, `1`/`0` (and `on`, a checked HTML box) or a JSON boolean; anything
+    else is a 400 naming the field."""
+    if value is None or value == "" or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in PERSONAL_VALUES:
+        return PERSONAL_VALUES[value.strip().lower()]
+    raise DomainError(
+        "validation_error",
+        f"{field}: must be true or false (1 or 0): does the photo show people?",
+        f"字段 {field}：应为 true 或 false（1 或 0），表示照片是否含有人物（个人信息）",
+        field=field,
+        status=400,
+    )
+
+
 def _unknown(missing: list[str], field: str) -> DomainError:
     return Invalid(
         "unknown_attachment",
@@ -284,14 +304,21 @@ def find(sha256: str) -> Attachment | None:
 
 
 def store_upload(
-    uow: UnitOfWork, data: bytes, *, declared_sha256: str | None, uploader_id: int | None
+    uow: UnitOfWork,
+    data: bytes,
+    *,
+    declared_sha256: str | None,
+    uploader_id: int | None,
+    personal: bool = False,
 ) -> tuple[Attachment, bool]:
     """Store an uploaded photo once; `(attachment, created)`.
 
-    Refused, in this order: too large (413), a declared hash that is malformed (422) or
-    differs from the body's (400), not a whole JPEG/PNG/WebP image (415), too many pixels
-    (413). The same bytes uploaded again return the stored row unchanged (created False);
-    they were decoded the first time, so they are not decoded again.
+    `personal`: the uploader says the photo shows people (kept only as long as its cases
+    need it). Refused, in this order: too large (413), a declared hash that is malformed
+    (422) or differs from the body's (400), not a whole JPEG/PNG/WebP image (415), too many
+    pixels (413). The same bytes uploaded again return the stored row (created False), not
+    decoded again; flagged `personal` by their own uploader, the stored photo is flagged
+    too (an upload never clears the flag: that is the PATCH's work).
     """
     limit = max_upload_bytes()
     if len(data) > limit:
@@ -302,6 +329,8 @@ def store_upload(
     if existing is not None:
         if existing.removed_at is not None:
             raise PhotoRemoved("file")
+        if personal and uploader_id is not None and existing.uploaded_by_id == uploader_id:
+            existing.personal = True
         return existing, False
 
     photo = decode_photo(data)
@@ -318,6 +347,7 @@ def store_upload(
         had_gps=photo.had_gps,
         thumbnail_ready=False,
         uploaded_by_id=uploader_id,
+        personal=personal,
     )
     try:
         with uow.savepoint():

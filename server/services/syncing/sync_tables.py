@@ -296,13 +296,15 @@ def _cases(session: Session, ids: Sequence[str]) -> Iterable[Raw]:
 
 
 def _case_actions(session: Session, ids: Sequence[str]) -> Iterable[Raw]:
-    for a in session.scalars(select(CaseAction).where(CaseAction.id.in_(list(ids)))):
+    actions = list(session.scalars(select(CaseAction).where(CaseAction.id.in_(list(ids)))))
+    removed = _removed_photos(session, [sha for a in actions for sha in (a.photos or [])])
+    for a in actions:
         yield {
             "id": a.id,
             "case_id": a.case_id,
             "action": a.action,
             "note": a.note,
-            "photos": json.dumps(a.photos or []),
+            "photos": json.dumps([sha for sha in (a.photos or []) if sha not in removed]),
             "acted_at": millis(a.acted_at),
             "outcome": a.outcome,
         }

@@ -8,8 +8,10 @@ photo is uploaded at or after the observation it shows, so logs never keep a pho
 than its upload date does. A personal photo held by nothing goes that long after its upload.
 
 Removing deletes the files (original, public copy, thumbnail) and sets `removed_at`; the row
-stays, so pages and the API can say the photo was removed (410 `photo_removed`). The cases
-holding it are marked changed, so phones pull them again without it and drop their copy.
+stays, so pages and the API can say the photo was removed (410 `photo_removed`). Every synced
+record listing it (cases, patrol logs, case actions) is marked changed in the same
+transaction, set-wise (`files/photo_removal.py`), so phones pull them again without it and
+drop their copy.
 
 Set-wise: one query a batch of 500 finds the personal photos still stored (a partial index
 holds exactly those) that no open or recently ended case holds (`case_attachments` indexed by
@@ -18,22 +20,18 @@ photo); the topics still open or recently ended are read once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select
 
 from server.domain import deliberation as dl
 from server.domain.cases import FINAL
 from server.models import Attachment, Case, CaseAttachment, Topic
-from server.services.files import attachments
+from server.services.files import photo_removal
 from server.services.uow import UnitOfWork
-from sync.tracking import touch
 
 BATCH = 500
-CASES = "cases"  # the synced table whose `photos` lists a case's photos
 
 
 def cutoff(uow: UnitOfWork) -> datetime:
@@ -83,43 +81,6 @@ def kept_by_topics(uow: UnitOfWork, before: datetime) -> set[str]:
     return kept
 
 
-def _remove(uow: UnitOfWork, shas: Sequence[str]) -> None:
-    """Delete the files of `shas`, mark them removed, and mark their cases changed for sync.
-
-    Files go first: should the transaction fail, the rows stay candidates and the next run
-    removes them again (deleting a missing file is no error)."""
-    mimes: dict[str, str] = {
-        sha: mime
-        for sha, mime in uow.session.execute(
-            select(Attachment.sha256, Attachment.mime).where(Attachment.sha256.in_(list(shas)))
-        )
-    }
-    for sha in shas:
-        for path in _files(sha, mimes.get(sha)):
-            path.unlink(missing_ok=True)
-    uow.session.execute(
-        update(Attachment)
-        .where(Attachment.sha256.in_(list(shas)))
-        .values(removed_at=uow.now, thumbnail_ready=False)
-        .execution_options(synchronize_session=False)
-    )
-    holders = uow.session.execute(
-        select(Case.id, Case.grid_id)
-        .join(CaseAttachment, CaseAttachment.case_id == Case.id)
-        .where(CaseAttachment.sha256.in_(list(shas)))
-        .distinct()
-    )
-    for case_id, grid_id in holders:
-        touch(uow.session, CASES, case_id, grid_id, by_server=True)
-
-
-def _files(sha: str, mime: str | None) -> Iterable[Path]:
-    yield attachments.path_for(sha, "original")
-    yield attachments.path_for(sha, "thumb")
-    if mime in attachments.EXTENSIONS:
-        yield attachments.path_for(sha, "public", mime=mime)
-
-
 def remove_due(uow: UnitOfWork) -> int:
     """Remove every personal photo past its keeping time; how many went."""
     before = cutoff(uow)
@@ -135,5 +96,5 @@ def remove_due(uow: UnitOfWork) -> int:
             topics = kept_by_topics(uow, before)
         due = [sha for sha in batch if sha not in topics]
         if due:
-            _remove(uow, due)
+            photo_removal.remove(uow, due)
             removed += len(due)

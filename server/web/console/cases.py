@@ -541,7 +541,9 @@ def _kept_photos() -> list[str]:
 
 
 def _uploaded_photos(user_id: int) -> list[str]:
-    """Photos uploaded with the form, stored through the attachments service (up to 9)."""
+    """Photos uploaded with the form, stored through the attachments service (up to 9);
+    flagged `personal` when the form's box says they show people."""
+    personal = attachments.parse_personal(request.form.get("personal"))
     shas = []
     for upload in request.files.getlist("photos")[:9]:
         if not upload or not upload.filename:
@@ -551,7 +553,7 @@ def _uploaded_photos(user_id: int) -> list[str]:
             continue
         with unit_of_work() as uow:
             row, _created = attachments.store_upload(
-                uow, data, declared_sha256=None, uploader_id=user_id
+                uow, data, declared_sha256=None, uploader_id=user_id, personal=personal
             )
         shas.append(row.sha256)
     return shas
