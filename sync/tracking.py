@@ -318,8 +318,18 @@ def _upsert_rows(
         )
         conn.execute(_on_conflict(insert, rows))
     else:
-        stamped = [{**v, "cursor": cursor, "created_cursor": cursor} for v in values]
-        conn.execute(_on_conflict(sqlite.insert(rows), rows), stamped)  # executemany
+        # SQLite: one INSERT … SELECT FROM json_each(:rows) (`WHERE true`: SQLite's upsert
+        # after a SELECT needs a WHERE to parse)
+        each = func.json_each(bindparam("rows", json.dumps(values), type_=Text)).table_valued(
+            "value"
+        )
+        source = select(
+            *(func.json_extract(each.c.value, f"$.{name}") for name in _COLUMNS),
+            literal(cursor, BigInteger()),
+            literal(cursor, BigInteger()),
+        ).where(true())
+        insert = sqlite.insert(rows).from_select([*_COLUMNS, "cursor", "created_cursor"], source)
+        conn.execute(_on_conflict(insert, rows))
     _recreate(conn, tables, touches)
 
 

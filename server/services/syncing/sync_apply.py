@@ -272,6 +272,67 @@ def apply_patrol(
     return True  # the server computes distance, coverage and flags
 
 
+def apply_new_patrols(
+    session: Session, device: DeviceContext, raws: list[Raw]
+) -> list[tuple[int | None, bool] | Refused]:
+    """New patrols of a push, set-wise: each is checked as `apply_patrol` checks a new one
+    (the same use-case steps in the same order: its track, grid and start; `start_patrol`'s
+    checks; then its end or its points), nothing is written until all are checked, and the
+    accepted ones go in with one flush (`patrols.add_patrols`). A refused patrol was never
+    written, so it needs no savepoint. Each answer is the refusal, or the patrol's grid and
+    True (the server computes distance, coverage and flags)."""
+    principal = _principal(device)
+    uow = _uow(session)
+    answers: list[tuple[int | None, bool] | Refused] = [(None, True)] * len(raws)
+    wanted = {raw.get("grid_id") for raw in raws}
+    grids = patrol_service.patrol_grids(
+        uow, {int(g) for g in wanted if isinstance(g, str) and g.isdigit() and len(g) <= 9}
+    )
+    accepted: list[Patrol] = []
+    for i, raw in enumerate(raws):
+        try:
+            patrol = _new_patrol(uow, principal, raw)
+        except Refused as refused:
+            answers[i] = refused
+            continue
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+            answers[i] = _wrong_type("patrols")
+            continue
+        accepted.append(patrol)
+        answers[i] = (patrol.grid_id, True)
+    patrol_service.add_patrols(uow, accepted)
+    del grids  # held so far: the session keeps only referenced records
+    return answers
+
+
+def _new_patrol(uow: UnitOfWork, principal: Principal, raw: Raw) -> Patrol:
+    """A new patrol checked as `apply_patrol` checks it, not yet written."""
+    try:
+        track = _track(raw)
+        grid_id = _ref(raw, "grid_id")
+        assert grid_id is not None
+        patrol = patrol_service.new_patrol(
+            uow,
+            principal,
+            grid_id=grid_id,
+            patrol_id=raw["id"],
+            started_at=from_millis(raw.get("started_at"), "started_at"),
+        )
+        if raw.get("status") == "ended":
+            ended_at = raw.get("ended_at")
+            patrol_service.end_new_patrol(
+                uow,
+                patrol,
+                ended_at=from_millis(ended_at, "ended_at") if ended_at is not None else None,
+                track=track,
+            )
+        elif track.points:
+            patrol_service.add_new_points(patrol, track)
+    except DomainError as error:
+        raise refused_from(error) from error
+    return patrol
+
+
 # --- patrol logs -----------------------------------------------------------------------
 
 
@@ -500,6 +561,7 @@ def apply_case_action(
 
 
 __all__ = [
+    "apply_new_patrols",
     "apply_case",
     "apply_case_action",
     "apply_log",

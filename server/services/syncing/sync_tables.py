@@ -360,6 +360,7 @@ def field_tables() -> list[SyncTable]:
                 or_(Patrol.status == "active", Patrol.started_at >= h) if h else True,
             ),
             apply=sync_apply.apply_patrol,
+            apply_many=sync_apply.apply_new_patrols,
             no_delete=sync_apply.no_delete("patrols"),
             for_device=_patrols_for,
         ),

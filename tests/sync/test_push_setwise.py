@@ -1,0 +1,241 @@
+"""New patrols in a push go set-wise (every one checked first, the accepted ones written
+with one flush), with the answers the one-by-one path gave (each through `apply` in a
+savepoint of its own): on both backends, the same push applied both ways leaves the same
+answer, rows, rejections, change log and next pulls (the phone's and a colleague's)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from conftest import World
+from flask import Flask
+from helpers import A1, ok
+from phones import Phone
+from sqlalchemy import select
+
+from tests.sync.test_push_refusals import patrol_raw, push
+from tests.sync.test_sync_basics import empty, now_ms
+
+
+@contextmanager
+def one_by_one(app: Flask, table: str, hook: str = "apply_many") -> Iterator[None]:
+    """`table` without its set-wise path (each record through `apply` in a savepoint of
+    its own, as before)."""
+    from server.services.syncing import sync
+
+    with app.app_context():
+        spec = sync.engine().registry.get(table)
+    assert spec is not None and getattr(spec, hook) is not None
+    kept = getattr(spec, hook)
+    object.__setattr__(spec, hook, None)
+    try:
+        yield
+    finally:
+        object.__setattr__(spec, hook, kept)
+
+
+def untag(value: Any, tag: str) -> Any:
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str).replace(f"-{tag}-", "-"))
+
+
+PATROL_COLUMNS = (
+    "collector_id",
+    "grid_id",
+    "subdistrict_id",
+    "device_id",
+    "status",
+    "points",
+    "distance_m",
+    "duration_s",
+    "time_inside_s",
+    "coverage",
+    "plausible",
+    "flags",
+)
+
+
+def patrols_stored(app: Flask, ids: list[str], start: int = 0) -> dict[str, Any]:
+    """Each patrol's columns (times in whole minutes from `start`, the track as text), its
+    change-log entry and its rejections."""
+    from geoalchemy2.shape import to_shape
+
+    from server.extensions import db
+    from server.models import SYNC_TABLES, Patrol
+
+    rows, rej = SYNC_TABLES.rows, SYNC_TABLES.rejections
+    out: dict[str, Any] = {}
+    with app.app_context():
+        for rid in ids:
+            p = db.session.get(Patrol, rid)
+            entry = db.session.execute(
+                select(
+                    rows.c.origin_device,
+                    rows.c.creator_device,
+                    rows.c.deleted,
+                    rows.c.scope_key,
+                    rows.c.prev_scope_key,
+                ).where(rows.c.table_name == "patrols", rows.c.record_id == rid)
+            ).one_or_none()
+            out[rid] = {
+                "patrol": None
+                if p is None
+                else {
+                    **{c: getattr(p, c) for c in PATROL_COLUMNS},
+                    "duration_s": None if p.duration_s is None else round(p.duration_s / 60),
+                    "started_at": minutes(p.started_at, start),
+                    "ended_at": None if p.ended_at is None else minutes(p.ended_at, start),
+                    "track": None if p.track is None else to_shape(p.track).wkt,
+                },
+                "change_log": None if entry is None else list(entry),
+                "rejections": sorted(
+                    list(r)
+                    for r in db.session.execute(
+                        select(
+                            rej.c.operation, rej.c.code, rej.c.field, rej.c.record_exists
+                        ).where(rej.c.table_name == "patrols", rej.c.record_id == rid)
+                    )
+                ),
+            }
+        db.session.remove()
+    return out
+
+
+def minutes(moment: Any, start: int) -> int:
+    return round((moment.timestamp() * 1000 - start) / 60_000)
+
+
+def patrol_scenario(
+    app: Flask, phone: Phone, colleague: Phone, world: World, tag: str, start: int
+) -> dict[str, Any]:
+    """One push of new patrols in every way a new patrol can go: accepted (active, active
+    with a track, ended with a track, a start in the future), refused by the engine (an
+    unknown column), by the adapter (a NaN in the track, a bad time, a missing grid), by
+    the use case (a grid not the collector's, an end before the start, a short id, a track
+    point out of range), and one id sent twice (the second copy goes one by one)."""
+    a1, b1 = str(world.grid_ids["A1"]), str(world.grid_ids["B1"])
+    track = [[A1[0] + k * 1e-5, A1[1], start + k * 60_000, 5] for k in range(5)]
+
+    def p(name: str, **extra: Any) -> dict[str, Any]:
+        raw = patrol_raw(f"patrol-{tag}-{name}", a1, started_at=start, track=json.dumps(track[:1]))
+        return {**raw, **extra}
+
+    created = [
+        p("active"),
+        p("tracked", track=json.dumps(track)),
+        p("ended", status="ended", ended_at=start + 25 * 60_000, track=json.dumps(track)),
+        p("ended-no-end", status="ended", track=json.dumps(track[:2])),
+        p("future", started_at=now_ms() + 3_600_000, track="[]"),
+        p("unknown-col", colour="red"),
+        p("nan", track=json.dumps([[A1[0], math.nan, start, 5]], allow_nan=True)),
+        p("bad-time", started_at="yesterday"),
+        p("no-grid", grid_id=None),
+        p("theirs", grid_id=b1),
+        p("before", status="ended", ended_at=start - 60_000),
+        p("bad-end", status="ended", ended_at="soon", grid_id=b1),  # the grid is checked first
+        p("out", track=json.dumps([[500.0, A1[1], start, 5]])),
+        p("twice", track=json.dumps(track[:2])),
+        p("twice", track=json.dumps(track[:3])),
+        patrol_raw(f"p-{tag}-x", a1, started_at=start),  # too short an id for the use case
+    ]
+    answer = push(phone, {"patrols": {**empty(), "created": created}})
+    ids = sorted({r["id"] for r in created})
+    pulled = phone.pull()["changes"]["patrols"]
+    seen = colleague.pull()["changes"]["patrols"]
+
+    def brief(items: list[Any]) -> list[Any]:
+        return sorted(
+            (i, None) if isinstance(i, str) else (i["id"], i["status"], i["track"]) for i in items
+        )
+
+    return untag(
+        {
+            "answer": answer,
+            "stored": patrols_stored(app, ids, start),
+            "pulled": {kind: brief(pulled[kind]) for kind in ("created", "updated", "deleted")},
+            "colleague": {kind: brief(seen[kind]) for kind in ("created", "updated", "deleted")},
+        },
+        tag,
+    )
+
+
+def test_new_patrols_in_one_push_answer_as_one_by_one(
+    app: Flask, make_phone: Any, world: World
+) -> None:
+    phone, colleague = make_phone("collector"), make_phone("collector")
+    phone.pull()
+    colleague.pull()
+    start = now_ms() - 30 * 60_000  # the same times both ways
+    setwise = patrol_scenario(app, phone, colleague, world, "set", start)
+    with one_by_one(app, "patrols"):
+        single = patrol_scenario(app, phone, colleague, world, "one", start)
+    assert setwise == single
+    stored = setwise["stored"]
+    assert stored["patrol-active"]["patrol"]["status"] == "active"
+    assert len(stored["patrol-active"]["patrol"]["points"]) == 1
+    assert len(stored["patrol-tracked"]["patrol"]["points"]) == 5
+    ended = stored["patrol-ended"]["patrol"]
+    assert ended["status"] == "ended" and ended["distance_m"] > 0 and ended["track"]
+    assert stored["patrol-ended-no-end"]["patrol"]["status"] == "ended"
+    assert len(stored["patrol-twice"]["patrol"]["points"]) == 3  # both copies applied
+    refused = {
+        "patrol-unknown-col": "sync_unknown_column",
+        "patrol-nan": "bad_track",
+        "patrol-bad-time": "sync_bad_value",
+        "patrol-no-grid": "sync_missing_value",
+        "patrol-theirs": "outside_your_grids",
+        "patrol-before": "validation_error",
+        "patrol-bad-end": "outside_your_grids",
+        "patrol-out": "bad_track",
+        "p-x": "validation_error",
+    }
+    for rid, code in refused.items():
+        assert stored[rid]["patrol"] is None and stored[rid]["change_log"] is None, rid
+        assert [r[1] for r in stored[rid]["rejections"]] == [code], rid
+    assert sorted(setwise["answer"]["experimentalRejectedIds"]["patrols"]) == sorted(refused)
+    # the phone gets back what the server made of its patrols (distance, coverage…), its
+    # collector's other phone gets them as new
+    kept = {rid for rid, found in stored.items() if found["patrol"] is not None}
+    assert {r[0] for r in setwise["pulled"]["updated"]} == kept
+    assert {r[0] for r in setwise["colleague"]["created"]} == kept
+
+
+def test_new_patrols_take_a_fixed_number_of_statements(
+    app: Flask, phone: Phone, world: World
+) -> None:
+    """100 new patrols in one push: the statements do not grow with their number."""
+    from sqlalchemy import event
+
+    from server.extensions import db
+
+    phone.pull()
+    a1 = str(world.grid_ids["A1"])
+    start = now_ms() - 30 * 60_000
+    raws = [
+        patrol_raw(
+            f"patrol-many-{i:04d}",
+            a1,
+            started_at=start,
+            **({"status": "ended", "ended_at": start + 60_000} if i % 2 else {}),
+        )
+        for i in range(100)
+    ]
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert ok(phone.push({"patrols": {**empty(), "created": raws}})) == {}
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) < 40, statements  # one by one: ~6 a patrol (savepoints, reads)
+    stored = patrols_stored(app, [raws[0]["id"], raws[1]["id"]])
+    assert stored[raws[0]["id"]]["patrol"]["status"] == "active"
+    assert stored[raws[1]["id"]]["patrol"]["status"] == "ended"
