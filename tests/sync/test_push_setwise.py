@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -239,3 +240,285 @@ def test_new_patrols_take_a_fixed_number_of_statements(
     stored = patrols_stored(app, [raws[0]["id"], raws[1]["id"]])
     assert stored[raws[0]["id"]]["patrol"]["status"] == "active"
     assert stored[raws[1]["id"]]["patrol"]["status"] == "ended"
+
+
+# --- case actions ----------------------------------------------------------------------------
+
+
+def action_raw(action_id: str, case_id: str, action: str = "verify_ok", **extra: Any) -> Any:
+    return {
+        "id": action_id,
+        "case_id": case_id,
+        "action": action,
+        "note": None,
+        "photos": "[]",
+        "acted_at": now_ms() - 60_000,
+        "outcome": None,
+        "_status": "created",
+        "_changed": "",
+        **extra,
+    }
+
+
+def handled_cases(
+    app: Flask, phone: Phone, client: Any, tokens: dict[str, str], ids: list[str]
+) -> None:
+    """Cases the phone reported, then accepted, dispatched and handled through the API."""
+    from helpers import act
+
+    from conftest import bearer
+    from tests.sync.test_sync_guarantees import app_world_unit, case_raw
+
+    from server.extensions import db
+    from server.models import Category
+
+    with app.app_context():
+        category = str(db.session.scalar(select(Category.id).where(Category.code == "sanitation")))
+        db.session.remove()
+    phone.pull()
+    raws = [case_raw(i, category) for i in ids]
+    ok(phone.push({"cases": {**empty(), "created": raws}}))
+    d, s = tokens["dispatcher"], tokens["staff"]
+    unit = app_world_unit(app)
+    for case_id in ids:
+        case = ok(client.get(f"/api/v1/cases/{case_id}", headers=bearer(d)))
+        case = ok(act(client, d, case, "accept"))
+        case = ok(act(client, d, case, "dispatch", unit_id=unit))
+        case = ok(act(client, s, case, "acknowledge"))
+        ok(act(client, s, case, "report_done", result="已处理"))
+    phone.pull()
+
+
+@contextmanager
+def tasks_sent() -> Iterator[list[Any]]:
+    """The after-commit tasks the pushes release (recorded, not run)."""
+    from sqlalchemy import event
+
+    from server.extensions import AppSession
+
+    sent: list[Any] = []
+
+    def capture(session: Any) -> None:
+        if not session.in_nested_transaction():
+            for task, args, _ in session.info.pop("minqing.after_commit", []):
+                sent.append((task.name, args))
+
+    event.listen(AppSession, "after_commit", capture, insert=True)
+    try:
+        yield sent
+    finally:
+        event.remove(AppSession, "after_commit", capture)
+
+
+def cases_stored(app: Flask, case_ids: list[str], action_ids: list[str]) -> dict[str, Any]:
+    """Each case's state, events, inbox entries and webhook deliveries; each action's row,
+    change-log entry and rejections."""
+    from server.extensions import db
+    from server.models import (
+        SYNC_TABLES,
+        Case,
+        CaseAction,
+        CaseEvent,
+        Notification,
+        WebhookDelivery,
+    )
+
+    rows, rej = SYNC_TABLES.rows, SYNC_TABLES.rejections
+    out: dict[str, Any] = {"cases": {}, "actions": {}}
+    with app.app_context():
+        for cid in case_ids:
+            c = db.session.get(Case, cid)
+            assert c is not None
+            events = db.session.scalars(
+                select(CaseEvent).where(CaseEvent.case_id == cid).order_by(CaseEvent.seq)
+            ).all()
+            out["cases"][cid] = {
+                "state": [c.status, c.version, c.rework_count, c.verified_at is not None],
+                "events": [
+                    [e.seq, e.action, e.from_status, e.to_status, e.actor_role, sorted(e.payload)]
+                    for e in events
+                ],
+                "inbox": sorted(
+                    [n.user_id, n.event, re.sub(r"MQ-\d+-\d+", "MQ-…", n.title)]
+                    for n in db.session.scalars(
+                        select(Notification).where(Notification.case_id == cid)
+                    )
+                ),
+                "webhooks": sorted(
+                    [w.event, w.status, w.payload.get("case", {}).get("status")]
+                    for w in db.session.scalars(select(WebhookDelivery))
+                    if json.dumps(w.payload).find(cid) >= 0
+                ),
+                "change_log": [
+                    list(r)
+                    for r in db.session.execute(
+                        select(rows.c.origin_device, rows.c.creator_device, rows.c.scope_key).where(
+                            rows.c.table_name == "cases", rows.c.record_id == cid
+                        )
+                    )
+                ],
+            }
+        for aid in action_ids:
+            a = db.session.get(CaseAction, aid)
+            entry = db.session.execute(
+                select(rows.c.origin_device, rows.c.creator_device, rows.c.scope_key).where(
+                    rows.c.table_name == "case_actions", rows.c.record_id == aid
+                )
+            ).one_or_none()
+            out["actions"][aid] = {
+                "row": None if a is None else [a.case_id, a.action, a.outcome, a.grid_id, a.note],
+                "change_log": None if entry is None else list(entry),
+                "rejections": sorted(
+                    list(r)
+                    for r in db.session.execute(
+                        select(rej.c.operation, rej.c.code, rej.c.field).where(
+                            rej.c.table_name == "case_actions", rej.c.record_id == aid
+                        )
+                    )
+                ),
+            }
+        db.session.remove()
+    return out
+
+
+def action_scenario(
+    app: Flask, phone: Phone, client: Any, tokens: dict[str, str], tag: str
+) -> dict[str, Any]:
+    """Five handled cases, then one push of offline actions in every way one can go:
+    verified, sent back for rework, refused (no reason for a rework, an action not for
+    phones, an unknown case, an unknown photo, a bad time, an unknown column), two on one
+    case (the second sees the first's result: illegal), one id sent twice (the second copy
+    goes one by one: a retry)."""
+    cases = [f"case-{tag}-{i:02d}" for i in range(5)]
+    handled_cases(app, phone, client, tokens, cases)
+
+    def a(name: str, case: int, action: str = "verify_ok", **extra: Any) -> Any:
+        return {**action_raw(f"action-{tag}-{name}", cases[case], action), **extra}
+
+    created = [
+        a("ok", 0, note="现场已处理"),
+        a("rework", 1, "verify_fail", note="仍有积水"),
+        a("no-reason", 2, "verify_fail"),
+        a("first", 3),
+        a("second", 3, "verify_fail", note="又坏了"),
+        a("close", 4, "close"),
+        a("nowhere", 0, case_id=f"case-{tag}-missing"),
+        a("photo", 4, photos=json.dumps(["0" * 64])),
+        a("bad-time", 4, acted_at="today"),
+        a("unknown-col", 4, colour="red"),
+        a("twice", 4, note="第一次"),
+        a("twice", 4, note="第二次"),
+    ]
+    with tasks_sent() as sent:
+        answer = ok(phone.push({"case_actions": {**empty(), "created": created}}))
+    pulled = phone.pull()["changes"]
+    action_ids = sorted({r["id"] for r in created})
+
+    def brief(table: str, key: str) -> dict[str, Any]:
+        return {
+            kind: sorted(
+                r if isinstance(r, str) else [r["id"], r.get(key)] for r in pulled[table][kind]
+            )
+            for kind in ("created", "updated", "deleted")
+        }
+
+    return untag(
+        {
+            "answer": answer,
+            "stored": cases_stored(app, cases, action_ids),
+            "tasks": sorted(name for name, _ in sent),
+            "pulled": {
+                "cases": brief("cases", "status"),
+                "case_actions": brief("case_actions", "outcome"),
+                "case_events": len(pulled["case_events"]["created"]),
+            },
+        },
+        tag,
+    )
+
+
+def test_new_case_actions_in_one_push_answer_as_one_by_one(
+    app: Flask, make_phone: Any, client: Any, tokens: dict[str, str], world: World
+) -> None:
+    from server.extensions import db
+    from server.models import WebhookSubscription
+
+    with app.app_context():
+        db.session.add(
+            WebhookSubscription(
+                subdistrict_id=world.subdistrict_id,
+                name="全部",
+                url="http://127.0.0.1:9/hook",
+                secret="s" * 32,
+                events=["*"],
+                active=True,
+            )
+        )
+        db.session.commit()
+        db.session.remove()
+    phone = make_phone("collector")
+    setwise = action_scenario(app, phone, client, tokens, "set")
+    with one_by_one(app, "case_actions"):
+        single = action_scenario(app, phone, client, tokens, "one")
+    assert setwise == single
+    cases, actions = setwise["stored"]["cases"], setwise["stored"]["actions"]
+    assert cases["case-00"]["state"][0] == "awaiting_rating"
+    assert cases["case-01"]["state"][0] == "dispatched" and cases["case-01"]["state"][2] == 1
+    assert cases["case-03"]["state"][0] == "awaiting_rating"  # the first of its two
+    for name in ("ok", "rework", "first", "twice"):
+        assert actions[f"action-{name}"]["row"][2] == "applied", name
+        assert actions[f"action-{name}"]["rejections"] == [], name
+    refused = {
+        "no-reason": "validation_error",
+        "second": "illegal_transition",
+        "close": "action_not_allowed",
+        "nowhere": "not_found",
+        "photo": "unknown_attachment",
+        "bad-time": "sync_bad_value",
+        "unknown-col": "sync_unknown_column",
+    }
+    for name, code in refused.items():
+        found = actions[f"action-{name}"]
+        assert found["row"] is None and found["change_log"] is None, name
+        assert [r[1] for r in found["rejections"]] == [code], name
+    assert sorted(setwise["answer"]["experimentalRejectedIds"]["case_actions"]) == sorted(
+        f"action-{name}" for name in refused
+    )
+    assert any(w[0] == "case.rework" for w in cases["case-01"]["webhooks"])
+    assert "minqing.webhooks.deliver" in setwise["tasks"]
+
+
+def test_new_case_actions_take_fewer_statements_than_one_by_one(
+    app: Flask, phone: Phone, client: Any, tokens: dict[str, str]
+) -> None:
+    """20 actions on 20 cases: no savepoint, no read of an action, a case or what its news
+    names alone; what remains per action is its case's event (its sequence, the audit
+    chain's previous hash, the insert), its case's update and the webhook subscribers."""
+    from sqlalchemy import event
+
+    from server.extensions import db
+
+    def counted(tag: str) -> list[str]:
+        cases = [f"case-{tag}-{i:02d}" for i in range(20)]
+        handled_cases(app, phone, client, tokens, cases)
+        raws = [action_raw(f"action-{tag}-{i:02d}", c) for i, c in enumerate(cases)]
+        statements: list[str] = []
+
+        def count(*args: Any) -> None:
+            statements.append(args[2])
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert ok(phone.push({"case_actions": {**empty(), "created": raws}})) == {}
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return statements
+
+    setwise = counted("set")
+    with one_by_one(app, "case_actions"):
+        single = counted("one")
+    assert not [s for s in setwise if "SAVEPOINT" in s.upper()]
+    assert len(setwise) <= 20 + 20 * 5, len(setwise)
+    assert len(setwise) < len(single) / 2, (len(setwise), len(single))

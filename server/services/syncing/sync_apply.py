@@ -543,10 +543,18 @@ def apply_case_action(
     session: Session, device: DeviceContext, op: Operation, raw: Raw, changed: frozenset[str]
 ) -> bool:
     principal = _principal(device)
+    data = _action_input(raw)
+    try:
+        return case_service.act_offline(_uow(session), principal, data)
+    except DomainError as error:
+        raise refused_from(error) from error
+
+
+def _action_input(raw: Raw) -> case_service.OfflineActionInput:
     action = _text(raw, "action", max_len=32)
     case_id = _text(raw, "case_id", max_len=64)
     assert action is not None and case_id is not None
-    data = case_service.OfflineActionInput(
+    return case_service.OfflineActionInput(
         id=raw["id"],
         case_id=case_id,
         action=action,
@@ -554,13 +562,39 @@ def apply_case_action(
         photos=_photos(raw),
         acted_at=from_millis(raw.get("acted_at"), "acted_at"),
     )
-    try:
-        return case_service.act_offline(_uow(session), principal, data)
-    except DomainError as error:
-        raise refused_from(error) from error
+
+
+def apply_new_case_actions(
+    session: Session, device: DeviceContext, raws: list[Raw]
+) -> list[tuple[int | None, bool] | Refused]:
+    """New case actions of a push, set-wise through `cases.act_offline_many` (the cases
+    read and locked at once, each action checked before anything of it is written, the
+    records in one flush), with the answers `apply_case_action` gives one by one: the
+    refusal, or the action's grid and True (the server fills `outcome`)."""
+    principal = _principal(device)
+    answers: list[tuple[int | None, bool] | Refused] = [(None, True)] * len(raws)
+    inputs: list[case_service.OfflineActionInput] = []
+    where: list[int] = []
+    for i, raw in enumerate(raws):
+        try:
+            inputs.append(_action_input(raw))
+            where.append(i)
+        except Refused as refused:
+            answers[i] = refused
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+            answers[i] = _wrong_type("case_actions")
+    if inputs:
+        done = case_service.act_offline_many(_uow(session), principal, inputs)
+        for i, answer in zip(where, done, strict=True):
+            if isinstance(answer, DomainError):
+                answers[i] = refused_from(answer)
+            else:
+                answers[i] = (answer.grid_id, True)
+    return answers
 
 
 __all__ = [
+    "apply_new_case_actions",
     "apply_new_patrols",
     "apply_case",
     "apply_case_action",

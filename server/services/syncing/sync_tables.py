@@ -445,6 +445,7 @@ def field_tables() -> list[SyncTable]:
                 CaseAction.acted_at >= h if h else True,
             ),
             apply=sync_apply.apply_case_action,
+            apply_many=sync_apply.apply_new_case_actions,
             create_only=True,
         ),
         SyncTable(
