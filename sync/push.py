@@ -342,7 +342,7 @@ def _apply_new(
     rest: list[Any] = []
     seen: set[str] = set()
     refused_first: dict[int, Refused] = {}  # what the engine refuses by itself, by position
-    for i, raw in enumerate(items):
+    for raw in items:
         if raw["id"] in known or raw["id"] in seen:
             rest.append(raw)
             continue
@@ -356,9 +356,7 @@ def _apply_new(
     answers: dict[int, tuple[int | None, bool] | Refused] = dict(refused_first)
     if fresh:
         assert spec.apply_many is not None
-        answers.update(
-            zip(map(id, fresh), spec.apply_many(session, device, fresh), strict=True)
-        )
+        answers.update(zip(map(id, fresh), spec.apply_many(session, device, fresh), strict=True))
     pushed: set[tuple[str, str]] = session.info[PUSHED]
     for raw in items:
         answer = answers.pop(id(raw), None)

@@ -281,7 +281,10 @@ def _tick_and_upsert(
     (an emptied database): the caller starts the clock again."""
     rows, clock = tables.rows, tables.clock
     bump = (
-        update(clock).where(clock.c.id == 1).values(value=clock.c.value + 1).returning(clock.c.value)
+        update(clock)
+        .where(clock.c.id == 1)
+        .values(value=clock.c.value + 1)
+        .returning(clock.c.value)
     ).cte("tick")
     records = _recordset(_row_values(touches, origin, pushed))
     source = (
@@ -313,10 +316,10 @@ def _upsert_rows(
             literal(cursor, BigInteger()),
             literal(cursor, BigInteger()),
         )
-        insert = postgresql.insert(rows).from_select(
+        upsert = postgresql.insert(rows).from_select(
             [*_COLUMNS, "cursor", "created_cursor"], source
         )
-        conn.execute(_on_conflict(insert, rows))
+        conn.execute(_on_conflict(upsert, rows))
     else:
         # SQLite: one INSERT … SELECT FROM json_each(:rows) (`WHERE true`: SQLite's upsert
         # after a SELECT needs a WHERE to parse)

@@ -95,9 +95,9 @@ def patrols_stored(app: Flask, ids: list[str], start: int = 0) -> dict[str, Any]
                 "rejections": sorted(
                     list(r)
                     for r in db.session.execute(
-                        select(
-                            rej.c.operation, rej.c.code, rej.c.field, rej.c.record_exists
-                        ).where(rej.c.table_name == "patrols", rej.c.record_id == rid)
+                        select(rej.c.operation, rej.c.code, rej.c.field, rej.c.record_exists).where(
+                            rej.c.table_name == "patrols", rej.c.record_id == rid
+                        )
                     )
                 ),
             }
@@ -264,13 +264,12 @@ def handled_cases(
     app: Flask, phone: Phone, client: Any, tokens: dict[str, str], ids: list[str]
 ) -> None:
     """Cases the phone reported, then accepted, dispatched and handled through the API."""
-    from helpers import act
-
     from conftest import bearer
-    from tests.sync.test_sync_guarantees import app_world_unit, case_raw
+    from helpers import act
 
     from server.extensions import db
     from server.models import Category
+    from tests.sync.test_sync_guarantees import app_world_unit, case_raw
 
     with app.app_context():
         category = str(db.session.scalar(select(Category.id).where(Category.code == "sanitation")))

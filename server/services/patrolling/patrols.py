@@ -696,7 +696,9 @@ def _insert_logs_sqlite(session: Session, rows: list[dict[str, Any]], now: datet
         [
             [
                 value if proc is None or value is None else proc(value)
-                for proc, value in zip(processors, [*(r[n] for n in _LOG_COLUMNS), now, now])
+                for proc, value in zip(
+                    processors, [*(r[n] for n in _LOG_COLUMNS), now, now], strict=True
+                )
             ]
             for r in rows
         ],

@@ -594,13 +594,13 @@ def apply_new_case_actions(
 
 
 __all__ = [
-    "apply_new_case_actions",
-    "apply_new_patrols",
     "apply_case",
     "apply_case_action",
     "apply_log",
     "apply_log_edits",
+    "apply_new_case_actions",
     "apply_new_logs",
+    "apply_new_patrols",
     "apply_patrol",
     "case_not_deleted",
     "json",
