@@ -14,7 +14,7 @@ from typing import Any
 
 from conftest import World
 from flask import Flask
-from helpers import A1, ok
+from helpers import A1, B1, ok
 from phones import Phone
 from sqlalchemy import select
 
@@ -521,3 +521,190 @@ def test_new_case_actions_take_fewer_statements_than_one_by_one(
     assert not [s for s in setwise if "SAVEPOINT" in s.upper()]
     assert len(setwise) <= 20 + 20 * 5, len(setwise)
     assert len(setwise) < len(single) / 2, (len(setwise), len(single))
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+
+def reports_stored(app: Flask, ids: list[str]) -> dict[str, Any]:
+    """Each case's columns (its number's sequence apart), events, inbox entries, webhook
+    deliveries, change-log entry and rejections."""
+    from server.extensions import db
+    from server.models import SYNC_TABLES, Case, CaseEvent, Notification, WebhookDelivery
+
+    rows, rej = SYNC_TABLES.rows, SYNC_TABLES.rejections
+    out: dict[str, Any] = {}
+    with app.app_context():
+        for cid in ids:
+            c = db.session.get(Case, cid)
+            entry = db.session.execute(
+                select(rows.c.origin_device, rows.c.creator_device, rows.c.scope_key).where(
+                    rows.c.table_name == "cases", rows.c.record_id == cid
+                )
+            ).one_or_none()
+            out[cid] = {
+                "case": None
+                if c is None
+                else [
+                    c.status,
+                    c.priority,
+                    c.source,
+                    c.grid_id,
+                    c.community_id,
+                    c.collector_note,
+                    c.version,
+                    c.deadline_at is not None,
+                    re.sub(r"\d{4}$", "…", c.number),
+                ],
+                "events": [
+                    [e.seq, e.action, e.from_status, e.to_status, e.actor_role, sorted(e.payload)]
+                    for e in db.session.scalars(
+                        select(CaseEvent).where(CaseEvent.case_id == cid).order_by(CaseEvent.seq)
+                    )
+                ],
+                "inbox": sorted(
+                    [n.user_id, n.event, re.sub(r"MQ-\d+-\d+", "MQ-…", n.title)]
+                    for n in db.session.scalars(
+                        select(Notification).where(Notification.case_id == cid)
+                    )
+                ),
+                "webhooks": sorted(
+                    w.event
+                    for w in db.session.scalars(select(WebhookDelivery))
+                    if json.dumps(w.payload).find(cid) >= 0
+                ),
+                "change_log": None if entry is None else list(entry),
+                "rejections": sorted(
+                    list(r)
+                    for r in db.session.execute(
+                        select(rej.c.operation, rej.c.code, rej.c.field).where(
+                            rej.c.table_name == "cases", rej.c.record_id == cid
+                        )
+                    )
+                ),
+            }
+        numbers = [
+            n
+            for (n,) in db.session.execute(
+                select(Case.number).where(Case.id.in_(ids)).order_by(Case.created_at, Case.number)
+            )
+        ]
+        db.session.remove()
+    sequence = [int(n[-4:]) for n in numbers]
+    out["numbers"] = [s - sequence[0] for s in sequence]  # consecutive, in the order sent
+    return out
+
+
+def report_scenario(
+    app: Flask, phone: Phone, colleague: Phone, world: World, tag: str
+) -> dict[str, Any]:
+    """One push of new cases in every way a report can go: accepted (with a note, without,
+    urgent), refused by the engine (an unknown column), by the adapter (no description, a
+    bad time, an unknown category), by the use case (outside the collector's grids, an
+    unknown photo, a bad priority), and one id sent twice (the second copy goes one by
+    one: a note on the case just reported)."""
+    from server.extensions import db
+    from server.models import Category
+    from tests.sync.test_sync_guarantees import case_raw
+
+    with app.app_context():
+        category = str(db.session.scalar(select(Category.id).where(Category.code == "sanitation")))
+        db.session.remove()
+
+    def c(name: str, **extra: Any) -> Any:
+        return {**case_raw(f"case-{tag}-{name}", category, reported_at=START), **extra}
+
+    created = [
+        c("noted", collector_note="已拍照"),
+        c("plain"),
+        c("urgent", priority="urgent"),
+        c("unknown-col", colour="red"),
+        c("no-text", description=""),
+        c("bad-time", reported_at="today"),
+        c("no-category", category_id="999999"),
+        c("theirs", lon=B1[0], lat=B1[1]),  # another collector's grid
+        c("photo", photos=json.dumps(["0" * 64])),
+        c("priority", priority="zzz"),
+        c("twice"),
+        c("twice", collector_note="补充说明"),
+    ]
+    with tasks_sent() as sent:
+        answer = ok(phone.push({"cases": {**empty(), "created": created}}))
+    ids = sorted({r["id"] for r in created})
+    pulled = phone.pull()["changes"]
+    seen = colleague.pull()["changes"]
+
+    def brief(changes: dict[str, Any], table: str) -> dict[str, Any]:
+        return {
+            kind: sorted(
+                r if isinstance(r, str) else [r["id"], r.get("status")]
+                for r in changes[table][kind]
+            )
+            for kind in ("created", "updated", "deleted")
+        }
+
+    return untag(
+        {
+            "answer": answer,
+            "stored": reports_stored(app, ids),
+            "tasks": sorted(name for name, _ in sent),
+            "pulled": brief(pulled, "cases"),
+            "events": len(pulled["case_events"]["created"]),
+            "colleague": brief(seen, "cases"),
+        },
+        tag,
+    )
+
+
+START = now_ms() - 3_600_000
+
+
+def test_new_cases_in_one_push_answer_as_one_by_one(
+    app: Flask, make_phone: Any, world: World
+) -> None:
+    from server.extensions import db
+    from server.models import WebhookSubscription
+
+    with app.app_context():
+        db.session.add(
+            WebhookSubscription(
+                subdistrict_id=world.subdistrict_id,
+                name="全部",
+                url="http://127.0.0.1:9/hook",
+                secret="s" * 32,
+                events=["*"],
+                active=True,
+            )
+        )
+        db.session.commit()
+        db.session.remove()
+    phone, colleague = make_phone("collector"), make_phone("collector")
+    phone.pull()
+    colleague.pull()
+    setwise = report_scenario(app, phone, colleague, world, "set")
+    with one_by_one(app, "cases"):
+        single = report_scenario(app, phone, colleague, world, "one")
+    assert setwise == single
+    stored = setwise["stored"]
+    assert stored["numbers"] == [0, 1, 2, 3]  # numbered in the order sent, none skipped
+    assert stored["case-noted"]["case"][5] == "已拍照"
+    assert stored["case-twice"]["case"][5] == "补充说明"  # the second copy: its note
+    assert stored["case-urgent"]["case"][1] == "urgent"
+    assert [e[1] for e in stored["case-plain"]["events"]] == ["report"]
+    assert stored["case-plain"]["webhooks"] == ["case.reported"]
+    refused = {
+        "case-unknown-col": "sync_unknown_column",
+        "case-no-text": "sync_missing_value",
+        "case-bad-time": "sync_bad_value",
+        "case-no-category": "unknown_category",
+        "case-theirs": "outside_your_grids",
+        "case-photo": "unknown_attachment",
+        "case-priority": "validation_error",
+    }
+    for rid, code in refused.items():
+        found = stored[rid]
+        assert found["case"] is None and found["change_log"] is None, rid
+        assert found["events"] == [] and found["inbox"] == [] and found["webhooks"] == [], rid
+        assert [r[1] for r in found["rejections"]] == [code], rid
+    assert sorted(setwise["answer"]["experimentalRejectedIds"]["cases"]) == sorted(refused)
+    assert setwise["tasks"].count("minqing.webhooks.deliver") == 4

@@ -917,6 +917,31 @@ def _lock_cases(uow: UnitOfWork, ids: set[str]) -> list[Case]:
     return list(uow.session.scalars(stmt))
 
 
+def report_offline_many(
+    uow: UnitOfWork,
+    principal: Principal,
+    items: Sequence[tuple[ReportInput, str | None]],
+) -> list[Case | DomainError]:
+    """New reports from a phone's push, each with the collector's note (the caller has
+    found the ids new): `report_case` checks a report before it writes anything of it (the
+    number is taken only then), so a refused one leaves nothing and needs no savepoint; the
+    reports apply in the order sent (numbers, events, inbox entries and webhooks as one by
+    one). The i-th answer is the case or its refusal."""
+    answers: list[Case | DomainError] = []
+    for data, note in items:
+        try:
+            case = report_case(uow, principal, data).case
+        except DomainError as exc:
+            answers.append(exc)
+            continue
+        if note:
+            # a collector's note on their own new case is never refused; were it, the
+            # DomainError fails the push whole rather than keep half a record
+            set_collector_note(uow, principal, case.id, note)
+        answers.append(case)
+    return answers
+
+
 def set_collector_note(
     uow: UnitOfWork, principal: Principal, case_id: str, note: str | None
 ) -> bool:

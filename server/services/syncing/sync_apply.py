@@ -511,6 +511,18 @@ def apply_case(
         if op == "updated":
             _read_only_changes(raw, changed, {"collector_note"})
         return False
+    data, note = _report_input(raw)
+    try:
+        result = case_service.report_case(uow, principal, data)
+        if note:
+            case_service.set_collector_note(uow, principal, result.case.id, note)
+    except DomainError as error:
+        raise refused_from(error) from error
+    return True  # number, status, deadline and grid come from the server
+
+
+def _report_input(raw: Raw) -> tuple[case_service.ReportInput, str | None]:
+    """A new case's report and the collector's note, as the phone sent them."""
     description = _text(raw, "description")
     category = _category_code(raw, required=True)
     assert description is not None and category is not None
@@ -526,14 +538,37 @@ def apply_case(
         id=raw["id"],
         reported_at=from_millis(raw.get("reported_at"), "reported_at"),
     )
-    note = _text(raw, "collector_note", required=False)
-    try:
-        result = case_service.report_case(uow, principal, data)
-        if note:
-            case_service.set_collector_note(uow, principal, result.case.id, note)
-    except DomainError as error:
-        raise refused_from(error) from error
-    return True  # number, status, deadline and grid come from the server
+    return data, _text(raw, "collector_note", required=False)
+
+
+def apply_new_cases(
+    session: Session, device: DeviceContext, raws: list[Raw]
+) -> list[tuple[int | None, bool] | Refused]:
+    """New cases of a push through `cases.report_offline_many` (each report checked by
+    `report_case` before anything of it is written, applied in the order sent: numbers,
+    events, inbox entries and webhooks as one by one, without a savepoint each), with the
+    answers `apply_case` gives: the refusal, or the case's grid and True (number, status,
+    deadline and grid come from the server)."""
+    principal = _principal(device)
+    answers: list[tuple[int | None, bool] | Refused] = [(None, True)] * len(raws)
+    inputs: list[tuple[case_service.ReportInput, str | None]] = []
+    where: list[int] = []
+    for i, raw in enumerate(raws):
+        try:
+            inputs.append(_report_input(raw))
+            where.append(i)
+        except Refused as refused:
+            answers[i] = refused
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+            answers[i] = _wrong_type("cases")
+    if inputs:
+        done = case_service.report_offline_many(_uow(session), principal, inputs)
+        for i, answer in zip(where, done, strict=True):
+            if isinstance(answer, DomainError):
+                answers[i] = refused_from(answer)
+            else:
+                answers[i] = (answer.grid_id, True)
+    return answers
 
 
 # --- case actions --------------------------------------------------------------------------

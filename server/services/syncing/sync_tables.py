@@ -395,6 +395,7 @@ def field_tables() -> list[SyncTable]:
             to_raws=_cases,
             in_scope=_open_or_recent_cases,
             apply=sync_apply.apply_case,
+            apply_many=sync_apply.apply_new_cases,
             no_delete=sync_apply.case_not_deleted(),
         ),
         SyncTable(
