@@ -708,3 +708,81 @@ def test_new_cases_in_one_push_answer_as_one_by_one(
         assert [r[1] for r in found["rejections"]] == [code], rid
     assert sorted(setwise["answer"]["experimentalRejectedIds"]["cases"]) == sorted(refused)
     assert setwise["tasks"].count("minqing.webhooks.deliver") == 4
+
+
+def test_new_logs_written_set_wise_are_stored_as_the_orm_stores_them(
+    app: Flask, world: World
+) -> None:
+    """`patrols._insert_logs` (one INSERT … SELECT from a JSON text: json_to_recordset or
+    json_each) stores exactly what the ORM (an executemany of bound values) would: the same
+    texts, numbers to the last bit, times, photos and point bytes."""
+    import random
+
+    from geoalchemy2.shape import from_shape
+    from shapely.geometry import Point
+    from sqlalchemy import func
+
+    from server.extensions import db
+    from server.models import PatrolLog
+    from server.models.base import SRID, utcnow
+    from server.services.patrolling import patrols
+
+    rng = random.Random(7)
+    collector = world.user_ids["collector"]
+    rows = [
+        {
+            "id": f"log-json-{i:03d}",
+            "patrol_id": None,
+            "collector_id": collector,
+            "grid_id": world.grid_ids["A1"],
+            "subdistrict_id": world.subdistrict_id,
+            "category_id": None,
+            "text": f'巡查 {i} "引号" \\ 反斜杠 \u00e9',
+            "lon": A1[0] + rng.uniform(-1e-3, 1e-3),  # full-precision doubles
+            "lat": A1[1] + rng.uniform(-1e-3, 1e-3),
+            "photos": ["a" * 64] if i % 2 else [],
+            "logged_at": utcnow(),
+        }
+        for i in range(20)
+    ]
+    with app.app_context():
+        patrols._insert_logs(db.session, rows)
+        now = utcnow()
+        for r in rows:
+            db.session.add(
+                PatrolLog(
+                    **{**r, "id": r["id"].replace("json", "orm")},
+                    point=from_shape(Point(r["lon"], r["lat"]), srid=SRID),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        db.session.commit()
+        point = (
+            func.hex(PatrolLog.point)
+            if db.engine.dialect.name == "sqlite"
+            else func.ST_AsEWKB(PatrolLog.point)
+        )
+        columns = (
+            PatrolLog.text,
+            PatrolLog.lon,
+            PatrolLog.lat,
+            PatrolLog.photos,
+            PatrolLog.logged_at,
+            PatrolLog.grid_id,
+            point,
+        )
+
+        def stored(kind: str) -> list[Any]:
+            return [
+                tuple(r)
+                for r in db.session.execute(
+                    select(*columns)
+                    .where(PatrolLog.id.like(f"log-{kind}-%"))
+                    .order_by(PatrolLog.id)
+                )
+            ]
+
+        by_json, by_orm = stored("json"), stored("orm")
+        db.session.remove()
+    assert len(by_json) == 20 and by_json == by_orm
