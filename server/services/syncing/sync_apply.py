@@ -284,7 +284,7 @@ def apply_new_patrols(
     principal = _principal(device)
     uow = _uow(session)
     answers: list[tuple[int | None, bool] | Refused] = [(None, True)] * len(raws)
-    wanted = {raw.get("grid_id") for raw in raws}
+    wanted = [raw.get("grid_id") for raw in raws]  # any shape: a record may be odd
     grids = patrol_service.patrol_grids(
         uow, {int(g) for g in wanted if isinstance(g, str) and g.isdigit() and len(g) <= 9}
     )
