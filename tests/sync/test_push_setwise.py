@@ -43,6 +43,27 @@ def untag(value: Any, tag: str) -> Any:
     return json.loads(json.dumps(value, ensure_ascii=False, default=str).replace(f"-{tag}-", "-"))
 
 
+def differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """Where two answers differ (for the assertion message)."""
+    if type(a) is not type(b):
+        return [f"{path}: {a!r} != {b!r}"]
+    if isinstance(a, dict):
+        out: list[str] = []
+        for k in sorted(set(a) | set(b), key=str):
+            if k not in a or k not in b:
+                out.append(f"{path}/{k}: only in {'first' if k in a else 'second'}")
+            else:
+                out += differences(a[k], b[k], f"{path}/{k}")
+        return out
+    if isinstance(a, list) and len(a) == len(b):
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in differences(x, y, f"{path}[{i}]")
+        ]
+    return [] if a == b else [f"{path}: {a!r} != {b!r}"]
+
+
 PATROL_COLUMNS = (
     "collector_id",
     "grid_id",
@@ -173,7 +194,7 @@ def test_new_patrols_in_one_push_answer_as_one_by_one(
     setwise = patrol_scenario(app, phone, colleague, world, "set", start)
     with one_by_one(app, "patrols"):
         single = patrol_scenario(app, phone, colleague, world, "one", start)
-    assert setwise == single
+    assert setwise == single, differences(setwise, single)
     stored = setwise["stored"]
     assert stored["patrol-active"]["patrol"]["status"] == "active"
     assert len(stored["patrol-active"]["patrol"]["points"]) == 1
@@ -459,7 +480,7 @@ def test_new_case_actions_in_one_push_answer_as_one_by_one(
     setwise = action_scenario(app, phone, client, tokens, "set")
     with one_by_one(app, "case_actions"):
         single = action_scenario(app, phone, client, tokens, "one")
-    assert setwise == single
+    assert setwise == single, differences(setwise, single)
     cases, actions = setwise["stored"]["cases"], setwise["stored"]["actions"]
     assert cases["case-00"]["state"][0] == "awaiting_rating"
     assert cases["case-01"]["state"][0] == "dispatched" and cases["case-01"]["state"][2] == 1
@@ -684,7 +705,7 @@ def test_new_cases_in_one_push_answer_as_one_by_one(
     setwise = report_scenario(app, phone, colleague, world, "set")
     with one_by_one(app, "cases"):
         single = report_scenario(app, phone, colleague, world, "one")
-    assert setwise == single
+    assert setwise == single, differences(setwise, single)
     stored = setwise["stored"]
     assert stored["numbers"] == [0, 1, 2, 3]  # numbered in the order sent, none skipped
     assert stored["case-noted"]["case"][5] == "已拍照"
