@@ -336,10 +336,12 @@ def _apply_new(
     refusals: list[Refusal],
 ) -> list[Any]:
     """Create the table's new records set-wise; returns the records left for one-by-one
-    application (existing ids, and a second copy of an id within the push)."""
+    application (existing ids, and a second copy of an id within the push). Refusals are
+    listed and kept in the order sent, as one by one."""
     fresh: list[Raw] = []
     rest: list[Any] = []
     seen: set[str] = set()
+    refused_first: dict[int, Refused] = {}  # what the engine refuses by itself, by position
     for raw in items:
         if raw["id"] in known or raw["id"] in seen:
             rest.append(raw)
@@ -348,21 +350,23 @@ def _apply_new(
         try:
             _check_record(spec, "created", raw)
         except Refused as refused:
-            refusals.append(Refusal(spec, "created", raw, refused))
-            result.rejected.setdefault(spec.name, []).append(raw["id"])
+            refused_first[id(raw)] = refused
             continue
         fresh.append(raw)
-    if not fresh:
-        return rest
-    assert spec.apply_many is not None
-    answers = spec.apply_many(session, device, fresh)
+    answers: dict[int, tuple[int | None, bool] | Refused] = dict(refused_first)
+    if fresh:
+        assert spec.apply_many is not None
+        answers.update(zip(map(id, fresh), spec.apply_many(session, device, fresh), strict=True))
     pushed: set[tuple[str, str]] = session.info[PUSHED]
-    for raw, answer in zip(fresh, answers, strict=True):
-        pushed.add((spec.name, raw["id"]))
+    for raw in items:
+        answer = answers.pop(id(raw), None)
+        if answer is None:
+            continue  # left for one by one
         if isinstance(answer, Refused):
             refusals.append(Refusal(spec, "created", raw, answer))
             result.rejected.setdefault(spec.name, []).append(raw["id"])
             continue
+        pushed.add((spec.name, raw["id"]))
         scope_key, server_changed = answer
         touch(session, spec.name, raw["id"], scope_key, created=True, by_server=server_changed)
         counts = result.counts.setdefault(spec.name, {})

@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -170,9 +171,17 @@ def install(session_class: Any, registry: Registry, tables: SyncTables) -> None:
         if not pending and not events and not bulk:
             return
         conn = session.connection()
-        cursor = tick(conn, tables)
-        if pending:
-            _upsert_rows(conn, tables, list(pending.values()), cursor, origin, pushed)
+        touches = list(pending.values())
+        cursor = None
+        if pending and conn.dialect.name == "postgresql":
+            # the clock taken in the statement that stamps the rows: one round trip
+            cursor = _tick_and_upsert(conn, tables, touches, origin, pushed)
+        if cursor is None:
+            cursor = tick(conn, tables)
+            if pending:
+                _upsert_rows(conn, tables, touches, cursor, origin, pushed)
+        elif any(t.recreate for t in touches):
+            _recreate(conn, tables, touches)
         for table, query in bulk:
             _upsert_selected(conn, tables, table, query, cursor)
         if events:
@@ -227,29 +236,20 @@ def _previous_scope(obj: Any, column: str, now: int | None) -> int | None:
     return None
 
 
-def _upsert_rows(
-    conn: Connection,
-    tables: SyncTables,
-    touches: list[Touch],
-    cursor: int,
-    origin: str | None,
-    pushed: set[tuple[str, str]],
-) -> None:
-    """Stamp the touched records. Only records the device itself sent carry its origin:
-    what its push caused elsewhere (a case moved on by its action, a new event) is news
-    to it as much as to anyone."""
-    rows = tables.rows
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+def _row_values(
+    touches: list[Touch], origin: str | None, pushed: set[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """The change-log columns of the touched records but their cursors. Only records the
+    device itself sent carry its origin: what its push caused elsewhere (a case moved on by
+    its action, a new event) is news to it as much as to anyone."""
 
     def own(t: Touch) -> str | None:
         return origin if (t.table, t.record_id) in pushed else None
 
-    values = [
+    return [
         {
             "table_name": t.table,
             "record_id": t.record_id,
-            "cursor": cursor,
-            "created_cursor": cursor,
             "scope_key": t.scope_key,
             "prev_scope_key": t.prev_scope_key,
             "origin_device": None if t.by_server or t.server_record else own(t),
@@ -258,27 +258,22 @@ def _upsert_rows(
         }
         for t in touches
     ]
-    if conn.dialect.name == "postgresql":
-        # One INSERT … SELECT FROM json_to_recordset(:rows): one short statement and one
-        # bound text for any number of records (a multi-row VALUES costs more to build and
-        # parse than to run; arrays cost the driver a conversion per column).
-        payload = json.dumps(
-            [{name: v[name] for name in _COLUMNS} for v in values], separators=(",", ":")
-        )
-        records = (
-            func.json_to_recordset(cast(bindparam("rows", payload, type_=Text), JSON))
-            .table_valued(*(column(name, kind) for name, kind in _COLUMNS.items()))
-            .render_derived(name="r", with_types=True)
-        )
-        source = select(
-            *(records.c[name] for name in _COLUMNS),
-            literal(cursor, BigInteger()),
-            literal(cursor, BigInteger()),
-        )
-        stmt = insert(rows).from_select([*_COLUMNS, "cursor", "created_cursor"], source)
-    else:
-        stmt = insert(rows)
-    stmt = stmt.on_conflict_do_update(
+
+
+def _recordset(values: list[dict[str, Any]]) -> Any:
+    """PostgreSQL: the rows as one bound JSON text read back by `json_to_recordset` (one
+    short statement and one bound text for any number of records: a multi-row VALUES costs
+    more to build and parse than to run; arrays cost the driver a conversion per column)."""
+    payload = json.dumps(values, separators=(",", ":"))
+    return (
+        func.json_to_recordset(cast(bindparam("rows", payload, type_=Text), JSON))
+        .table_valued(*(column(name, kind) for name, kind in _COLUMNS.items()))
+        .render_derived(name="r", with_types=True)
+    )
+
+
+def _on_conflict(stmt: Any, rows: Any) -> Any:
+    return stmt.on_conflict_do_update(
         index_elements=[rows.c.table_name, rows.c.record_id],
         set_={
             "cursor": stmt.excluded.cursor,
@@ -289,10 +284,80 @@ def _upsert_rows(
             "deleted": stmt.excluded.deleted,
         },
     )
+
+
+def _tick_and_upsert(
+    conn: Connection,
+    tables: SyncTables,
+    touches: list[Touch],
+    origin: str | None,
+    pushed: set[tuple[str, str]],
+) -> int | None:
+    """PostgreSQL: take the next cursor and stamp the touched records in one statement
+    (`WITH tick AS (UPDATE sync_clock … RETURNING value) INSERT INTO sync_rows … SELECT …
+    FROM json_to_recordset(:rows), tick`): the clock row is locked before any change-log
+    row, as with two statements, a round trip less. None when the clock row is missing
+    (an emptied database): the caller starts the clock again."""
+    rows, clock = tables.rows, tables.clock
+    bump = (
+        update(clock)
+        .where(clock.c.id == 1)
+        .values(value=clock.c.value + 1)
+        .returning(clock.c.value)
+    ).cte("tick")
+    records = _recordset(_row_values(touches, origin, pushed))
+    source = (
+        select(*(records.c[name] for name in _COLUMNS), bump.c.value, bump.c.value)
+        .select_from(records)
+        .join(bump, true())
+    )
+    stmt = postgresql.insert(rows).from_select([*_COLUMNS, "cursor", "created_cursor"], source)
+    stmt = _on_conflict(stmt, rows).add_cte(bump).returning(rows.c.cursor)
+    value = conn.execute(stmt).scalars().first()
+    return None if value is None else int(value)
+
+
+def _upsert_rows(
+    conn: Connection,
+    tables: SyncTables,
+    touches: list[Touch],
+    cursor: int,
+    origin: str | None,
+    pushed: set[tuple[str, str]],
+) -> None:
+    """Stamp the touched records with `cursor` (see `_row_values`)."""
+    rows = tables.rows
+    values = _row_values(touches, origin, pushed)
     if conn.dialect.name == "postgresql":
-        conn.execute(stmt)
+        records = _recordset(values)
+        source = select(
+            *(records.c[name] for name in _COLUMNS),
+            literal(cursor, BigInteger()),
+            literal(cursor, BigInteger()),
+        )
+        upsert = postgresql.insert(rows).from_select(
+            [*_COLUMNS, "cursor", "created_cursor"], source
+        )
+        conn.execute(_on_conflict(upsert, rows))
     else:
-        conn.execute(stmt, values)  # executemany of one prepared statement
+        # SQLite: one INSERT … SELECT FROM json_each(:rows) (`WHERE true`: SQLite's upsert
+        # after a SELECT needs a WHERE to parse)
+        each = func.json_each(bindparam("rows", json.dumps(values), type_=Text)).table_valued(
+            "value"
+        )
+        source = select(
+            *(func.json_extract(each.c.value, f"$.{name}") for name in _COLUMNS),
+            literal(cursor, BigInteger()),
+            literal(cursor, BigInteger()),
+        ).where(true())
+        insert = sqlite.insert(rows).from_select([*_COLUMNS, "cursor", "created_cursor"], source)
+        conn.execute(_on_conflict(insert, rows))
+    _recreate(conn, tables, touches)
+
+
+def _recreate(conn: Connection, tables: SyncTables, touches: list[Touch]) -> None:
+    """Records a phone destroyed its copy of go out as `created` again."""
+    rows = tables.rows
     recreated = [{"t": t.table, "r": t.record_id} for t in touches if t.recreate]
     if recreated:
         conn.execute(

@@ -28,7 +28,7 @@ from server.jsonlimits import MALFORMED, loads_bounded, request_json
 from server.services.files import attachments, photo_access
 from server.services.people import ratelimit
 from server.services.syncing import sync, sync_admin
-from server.services.uow import unit_of_work
+from server.services.uow import UnitOfWork, unit_of_work
 from sync.pull import iter_chunks
 from sync.push import PushConflict, PushError
 
@@ -89,7 +89,9 @@ def _migration() -> dict[str, Any] | None:
 
 def _device_principal() -> Any:
     principal = authenticated_principal()
-    with unit_of_work() as uow:
+    # commits only when the version changed: otherwise the transaction goes on into the
+    # view's (no second pool checkout, BEGIN and COMMIT a request)
+    with unit_of_work(read_mostly=True) as uow:
         sync.note_app_version(uow, principal, request.headers.get("X-App-Version"))
     return principal
 
@@ -235,11 +237,17 @@ def push() -> Any:
     principal = _device_principal()
     cursor = _cursor("last_pulled_at")
     body, decoded = _bounded_push_body()
-    if principal.device_id is not None:
-        with unit_of_work() as uow:  # counted on its own: the push begins a fresh transaction
-            ratelimit.sync_push(uow, principal.device_id)
+    device_id = principal.device_id
+
+    def count(uow: UnitOfWork) -> None:
+        if device_id is not None:
+            ratelimit.sync_push(uow, device_id)
+
     try:
-        result = sync.push(principal, cursor, body, decoded)
+        # The push counts itself against the device's rate limit first thing in its own
+        # transaction (one commit a push); a push that fails after that (400, 409, an
+        # error) is counted again on its own, so a failing request still counts.
+        result = sync.push(principal, cursor, body, decoded, count=count)
     except PushError as error:
         raise DomainError(
             error.code, error.message, error.message_zh, field=error.field, status=400

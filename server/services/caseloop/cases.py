@@ -40,6 +40,7 @@ from server.models import (
     CaseAction,
     CaseEvent,
     Category,
+    Community,
     Grid,
     HotlineOrder,
     Subdistrict,
@@ -807,6 +808,14 @@ def act_offline(uow: UnitOfWork, principal: Principal, data: OfflineActionInput)
     once per action id: False for a retry."""
     if uow.session.get(CaseAction, data.id) is not None:
         return False
+    uow.session.add(_act_offline(uow, principal, data))
+    uow.session.flush()
+    return True
+
+
+def _act_offline(uow: UnitOfWork, principal: Principal, data: OfflineActionInput) -> CaseAction:
+    """The action applied to its case (every check before any write: `_apply` decides,
+    then changes the case, records the event, queues the news); its record, not yet added."""
     if data.action not in OFFLINE_ACTIONS:
         raise _invalid(
             "action_not_allowed",
@@ -824,22 +833,113 @@ def act_offline(uow: UnitOfWork, principal: Principal, data: OfflineActionInput)
         ActionInput(version=case.version, reason=data.note, photos=list(data.photos)),
         extra={"acted_at": acted_at.isoformat()},
     )
-    uow.session.add(
-        CaseAction(
-            id=data.id,
-            case_id=case.id,
-            collector_id=principal.user_id,
-            device_id=principal.device_id,
-            grid_id=case.grid_id,
-            action=data.action,
-            note=data.note,
-            photos=list(data.photos),
-            acted_at=acted_at,
-            outcome="applied",
-        )
+    return CaseAction(
+        id=data.id,
+        case_id=case.id,
+        collector_id=principal.user_id,
+        device_id=principal.device_id,
+        grid_id=case.grid_id,
+        action=data.action,
+        note=data.note,
+        photos=list(data.photos),
+        acted_at=acted_at,
+        outcome="applied",
     )
-    uow.session.flush()
-    return True
+
+
+def act_offline_many(
+    uow: UnitOfWork, principal: Principal, items: Sequence[OfflineActionInput]
+) -> list[CaseAction | DomainError]:
+    """`act_offline` for many new action ids at once (a phone's push; the caller has found
+    the ids new). The cases are read and locked in one SELECT, in id order (PostgreSQL: two
+    pushes wait for each other instead of deadlocking, and no other writer can change a case
+    between an action's check and its write; SQLite has one writer). Each action is checked
+    as `act_offline` checks it before anything of it is written, so a refused one leaves
+    nothing and needs no savepoint; the actions apply in the order sent (one sees its case
+    as the earlier ones left it: events, numbering of their sequence, webhooks and
+    messages as one by one). The accepted actions' records go in with one flush. The i-th
+    answer is the action's record or its refusal."""
+    cases = _lock_cases(uow, {d.case_id for d in items})
+    held = _what_news_names(uow, cases)
+    answers: list[CaseAction | DomainError] = []
+    records: list[CaseAction] = []
+    for data in items:
+        try:
+            record = _act_offline(uow, principal, data)
+        except Conflict as exc:
+            if exc.code == "stale_version":
+                # the case changed under a written action (cannot happen with the lock):
+                # the push fails whole rather than keep half an action
+                raise
+            answers.append(exc)
+            continue
+        except DomainError as exc:
+            answers.append(exc)
+            continue
+        records.append(record)
+        answers.append(record)
+    if records:
+        uow.session.add_all(records)
+        uow.session.flush()
+    del cases, held  # held so far: the session finds each case (and what it names) by id
+    return answers
+
+
+def _what_news_names(uow: UnitOfWork, cases: Sequence[Case]) -> list[Any]:
+    """The grids, communities, categories, units and subdistricts of `cases`, read once
+    (one SELECT a kind): the inbox titles and webhook payloads of their actions find them
+    by id in the session instead of reading each again for every action."""
+    held: list[Any] = []
+    for model, attr in (
+        (Grid, "grid_id"),
+        (Community, "community_id"),
+        (Category, "category_id"),
+        (Unit, "unit_id"),
+        (Subdistrict, "subdistrict_id"),
+    ):
+        ids = sorted({v for c in cases if (v := getattr(c, attr)) is not None})
+        if ids:
+            held += uow.session.scalars(select(model).where(model.id.in_(ids)))
+    return held
+
+
+def _lock_cases(uow: UnitOfWork, ids: set[str]) -> list[Case]:
+    wanted = sorted(i for i in ids if isinstance(i, str))
+    if not wanted:
+        return []
+    stmt = (
+        select(Case)
+        .where(Case.id.in_(wanted))
+        .order_by(Case.id)
+        .with_for_update(of=Case)
+        .execution_options(populate_existing=True)
+    )
+    return list(uow.session.scalars(stmt))
+
+
+def report_offline_many(
+    uow: UnitOfWork,
+    principal: Principal,
+    items: Sequence[tuple[ReportInput, str | None]],
+) -> list[Case | DomainError]:
+    """New reports from a phone's push, each with the collector's note (the caller has
+    found the ids new): `report_case` checks a report before it writes anything of it (the
+    number is taken only then), so a refused one leaves nothing and needs no savepoint; the
+    reports apply in the order sent (numbers, events, inbox entries and webhooks as one by
+    one). The i-th answer is the case or its refusal."""
+    answers: list[Case | DomainError] = []
+    for data, note in items:
+        try:
+            case = report_case(uow, principal, data).case
+        except DomainError as exc:
+            answers.append(exc)
+            continue
+        if note:
+            # a collector's note on their own new case is never refused; were it, the
+            # DomainError fails the push whole rather than keep half a record
+            set_collector_note(uow, principal, case.id, note)
+        answers.append(case)
+    return answers
 
 
 def set_collector_note(

@@ -180,22 +180,78 @@ def start_patrol(
                 "id_taken", "a patrol with this id exists", "该编号的巡逻已存在", field="id"
             )
         return existing, False
+    patrol = _new_patrol(uow, principal, pid, grid_id, started_at)
+    if track:
+        patrol.points = _merge([], _normalise(track))
+    uow.session.add(patrol)
+    uow.session.flush()
+    return patrol, True
+
+
+def _new_patrol(
+    uow: UnitOfWork, principal: Principal, pid: str, grid_id: int, started_at: datetime | None
+) -> Patrol:
     grid = _own_grid(principal, grid_id)
     now = uow.now
-    patrol = Patrol(
+    return Patrol(
         id=pid,
         collector_id=principal.user_id,
         grid_id=grid.id,
+        grid=grid,
         subdistrict_id=grid.subdistrict_id,
         device_id=principal.device_id,
         status="active",
         started_at=min(started_at, now) if started_at else now,
-        points=_merge([], _normalise(track)) if track else [],
+        points=[],
         flags=[],
     )
-    uow.session.add(patrol)
-    uow.session.flush()
-    return patrol, True
+
+
+# --- many new patrols at once (a phone's push): every one checked, then all written ---------
+
+
+def patrol_grids(uow: UnitOfWork, grid_ids: set[int]) -> list[Grid]:
+    """The grids new patrols name, read in one SELECT; keep the list while the patrols are
+    checked (the session finds them by id instead of reading each alone)."""
+    if not grid_ids:
+        return []
+    return list(uow.session.scalars(select(Grid).where(Grid.id.in_(sorted(grid_ids)))))
+
+
+def new_patrol(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    grid_id: int,
+    patrol_id: str,
+    started_at: datetime | None,
+) -> Patrol:
+    """`start_patrol`'s checks and patrol for an id known to be new, not yet written: the
+    caller checks every patrol of a batch (`end_new_patrol`, `add_new_points`), then writes
+    the accepted ones together (`add_patrols`)."""
+    _collector_only(principal)
+    return _new_patrol(uow, principal, _check_id(patrol_id), grid_id, started_at)
+
+
+def end_new_patrol(
+    uow: UnitOfWork, patrol: Patrol, *, ended_at: datetime | None, track: TrackInput | None
+) -> Patrol:
+    """`end_patrol` of a patrol `new_patrol` made (not yet written)."""
+    return _end(uow, patrol, ended_at=ended_at, track=track)
+
+
+def add_new_points(patrol: Patrol, track: TrackInput) -> Patrol:
+    """`add_points` to a patrol `new_patrol` made (not yet written)."""
+    patrol.points = _merge(patrol.points or [], _normalise(track))
+    return patrol
+
+
+def add_patrols(uow: UnitOfWork, patrols: Sequence[Patrol]) -> None:
+    """Write the new patrols of a batch: one flush, one multi-row INSERT (the ids are new: a
+    clash fails the whole unit of work)."""
+    if patrols:
+        uow.session.add_all(patrols)
+        uow.session.flush()
 
 
 def own_patrol(principal: Principal, patrol_id: str) -> Patrol:
@@ -246,6 +302,12 @@ def end_patrol(
     patrol = _writable(principal, patrol_id)
     if patrol.status == "ended":
         return patrol
+    return _end(uow, patrol, ended_at=ended_at, track=track)
+
+
+def _end(
+    uow: UnitOfWork, patrol: Patrol, *, ended_at: datetime | None, track: TrackInput | None
+) -> Patrol:
     if track is not None and track.points:
         patrol.points = _merge(patrol.points or [], _normalise(track))
     now = uow.now
@@ -590,26 +652,15 @@ _LOG_COLUMNS: dict[str, Any] = {
 
 
 def _insert_logs(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Write new logs set-wise. PostgreSQL: one INSERT … SELECT FROM json_to_recordset(:rows)
-    — one statement and one bound text whatever the number of rows (the driver neither
-    parses a long VALUES list nor converts a dozen arrays). SQLite: executemany of one
-    prepared INSERT."""
-    table = PatrolLog.__table__
+    """Write new logs set-wise: one INSERT … SELECT from the rows as one bound JSON text,
+    one statement and one bound value whatever the number of rows (the driver neither
+    parses a long VALUES list nor converts a dozen arrays). PostgreSQL reads the text with
+    `json_to_recordset`, SQLite with `json_each`."""
     now = utcnow()
     if session.get_bind().dialect.name != "postgresql":
-        session.execute(
-            insert(table),
-            [
-                {
-                    **r,
-                    "point": from_shape(Point(r["lon"], r["lat"]), srid=SRID),
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for r in rows
-            ],
-        )
+        _insert_logs_sqlite(session, rows, now)
         return
+    table = PatrolLog.__table__
     payload = json.dumps(
         [{**r, "logged_at": r["logged_at"].isoformat()} for r in rows],
         ensure_ascii=False,
@@ -629,6 +680,41 @@ def _insert_logs(session: Session, rows: list[dict[str, Any]]) -> None:
     )
     names = [*_LOG_COLUMNS, "point", "created_at", "updated_at"]
     session.execute(insert(table).from_select(names, source))
+
+
+def _insert_logs_sqlite(session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
+    """SQLite: `INSERT … SELECT json_extract(value, '$[i]') … FROM json_each(:rows)`. Each
+    value is sent as the column's own bind processing makes it (the datetime and JSON texts
+    an executemany would bind), so the stored rows are the same; the point is
+    `MakePoint(lon, lat, 4326)` of the stored coordinates. SQLite reads numbers from the
+    JSON text exactly (a double's shortest repr parses back to the same double)."""
+    table = PatrolLog.__table__
+    dialect = session.get_bind().dialect
+    names = [*_LOG_COLUMNS, "created_at", "updated_at"]
+    processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
+    payload = json.dumps(
+        [
+            [
+                value if proc is None or value is None else proc(value)
+                for proc, value in zip(
+                    processors, [*(r[n] for n in _LOG_COLUMNS), now, now], strict=True
+                )
+            ]
+            for r in rows
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    each = func.json_each(bindparam("rows", payload, type_=Text)).table_valued("value")
+
+    def at(i: int) -> Any:
+        return func.json_extract(each.c.value, f"$[{i}]")
+
+    lon, lat = names.index("lon"), names.index("lat")
+    source = select(
+        *(at(i) for i in range(len(names))), func.MakePoint(at(lon), at(lat), SRID)
+    ).select_from(each)
+    session.execute(insert(table).from_select([*names, "point"], source))
 
 
 def _active_categories(codes: set[str]) -> dict[str, int]:

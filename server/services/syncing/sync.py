@@ -8,8 +8,9 @@ applies whole or not at all and its after-commit work is released after that com
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,12 +19,12 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.errors import Forbidden
+from server.errors import DomainError, Forbidden
 from server.extensions import AppSession, db
 from server.models import SYNC_TABLES, CollectorGrid, Device
 from server.services.people.principal import Principal
 from server.services.syncing.sync_tables import build_registry, device_scope
-from server.services.uow import UnitOfWork, unit_of_work
+from server.services.uow import UnitOfWork, unit_of_work, wrote
 from sync import tracking
 from sync.engine import Pulled, SyncEngine
 from sync.push import PushConflict, PushResult, digest_of
@@ -104,21 +105,39 @@ def pull(
 
 
 def push(
-    principal: Principal, last_pulled_at: int | None, body: bytes, decoded: Any = None
+    principal: Principal,
+    last_pulled_at: int | None,
+    body: bytes,
+    decoded: Any = None,
+    count: Callable[[UnitOfWork], None] | None = None,
 ) -> PushResult:
     """The sync push as one unit of work: every record goes through the same use cases as
     the API (new logs and log edits set-wise, other records in a savepoint each); one commit
     at the end releases the after-commit work (webhooks, thumbnails, notifications). Raises
     PushError (400) or PushConflict (409) with nothing applied. `decoded`: the body's JSON
-    when the caller has parsed it already (None: parse `body`)."""
+    when the caller has parsed it already (None: parse `body`).
+
+    `count` (the device's rate limit) runs first inside the push's own transaction, so a
+    push commits once; when it raises (429) nothing of the push happens. A push that fails
+    after it (400, 409, a database error) is counted again in a unit of work of its own:
+    a failing request still counts, as a successful one does."""
     started = time.monotonic()
     if principal.device_id is None:
         device_context(principal)  # raises: user tokens cannot sync
     sync_engine = engine()
-    db.session.rollback()  # the push begins its own transaction, with its write lock
+    session = db.session()
+    if session.get_bind().dialect.name == "sqlite" or wrote(session):
+        # SQLite: the push begins its own transaction, with its write lock up front.
+        # PostgreSQL: the token check's read-only transaction goes on into the push's (no
+        # second pool checkout with its ping), unless something is pending in it.
+        session.rollback()
     device: DeviceContext | None = None
+    counted = False
     try:
         with _write_lock(), unit_of_work() as uow:
+            if count is not None:
+                count(uow)
+            counted = True
             device = device_context(principal)
             # The device log goes in with the push (one transaction, one commit; the push
             # writes its line itself, with its replay row).
@@ -130,6 +149,7 @@ def push(
     except PushConflict as conflict:
         assert device is not None
         with unit_of_work() as uow:
+            _count_again(uow, count)
             sync_engine.record(
                 uow.session,
                 device,
@@ -148,9 +168,23 @@ def push(
             replay = sync_engine.replayed(uow.session, device, digest_of(last_pulled_at, body))
             if replay is None:
                 raise
+            _count_again(uow, count)
             sync_engine.record(uow.session, device, "replay", last_pulled_at, None, {}, started)
         result = replay
+    except Exception:
+        if counted:  # past the rate limit, then failed (e.g. a malformed body: 400)
+            with unit_of_work() as uow:
+                _count_again(uow, count)
+        raise
     return result
+
+
+def _count_again(uow: UnitOfWork, count: Callable[[UnitOfWork], None] | None) -> None:
+    """Count a push whose own transaction was rolled back (its 429, if any, is moot: the
+    push has been answered otherwise)."""
+    if count is not None:
+        with contextlib.suppress(DomainError):
+            count(uow)
 
 
 @contextmanager

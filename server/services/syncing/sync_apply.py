@@ -272,6 +272,67 @@ def apply_patrol(
     return True  # the server computes distance, coverage and flags
 
 
+def apply_new_patrols(
+    session: Session, device: DeviceContext, raws: list[Raw]
+) -> list[tuple[int | None, bool] | Refused]:
+    """New patrols of a push, set-wise: each is checked as `apply_patrol` checks a new one
+    (the same use-case steps in the same order: its track, grid and start; `start_patrol`'s
+    checks; then its end or its points), nothing is written until all are checked, and the
+    accepted ones go in with one flush (`patrols.add_patrols`). A refused patrol was never
+    written, so it needs no savepoint. Each answer is the refusal, or the patrol's grid and
+    True (the server computes distance, coverage and flags)."""
+    principal = _principal(device)
+    uow = _uow(session)
+    answers: list[tuple[int | None, bool] | Refused] = [(None, True)] * len(raws)
+    wanted = [raw.get("grid_id") for raw in raws]  # any shape: a record may be odd
+    grids = patrol_service.patrol_grids(
+        uow, {int(g) for g in wanted if isinstance(g, str) and g.isdigit() and len(g) <= 9}
+    )
+    accepted: list[Patrol] = []
+    for i, raw in enumerate(raws):
+        try:
+            patrol = _new_patrol(uow, principal, raw)
+        except Refused as refused:
+            answers[i] = refused
+            continue
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+            answers[i] = _wrong_type("patrols")
+            continue
+        accepted.append(patrol)
+        answers[i] = (patrol.grid_id, True)
+    patrol_service.add_patrols(uow, accepted)
+    del grids  # held so far: the session keeps only referenced records
+    return answers
+
+
+def _new_patrol(uow: UnitOfWork, principal: Principal, raw: Raw) -> Patrol:
+    """A new patrol checked as `apply_patrol` checks it, not yet written."""
+    try:
+        track = _track(raw)
+        grid_id = _ref(raw, "grid_id")
+        assert grid_id is not None
+        patrol = patrol_service.new_patrol(
+            uow,
+            principal,
+            grid_id=grid_id,
+            patrol_id=raw["id"],
+            started_at=from_millis(raw.get("started_at"), "started_at"),
+        )
+        if raw.get("status") == "ended":
+            ended_at = raw.get("ended_at")
+            patrol_service.end_new_patrol(
+                uow,
+                patrol,
+                ended_at=from_millis(ended_at, "ended_at") if ended_at is not None else None,
+                track=track,
+            )
+        elif track.points:
+            patrol_service.add_new_points(patrol, track)
+    except DomainError as error:
+        raise refused_from(error) from error
+    return patrol
+
+
 # --- patrol logs -----------------------------------------------------------------------
 
 
@@ -450,6 +511,18 @@ def apply_case(
         if op == "updated":
             _read_only_changes(raw, changed, {"collector_note"})
         return False
+    data, note = _report_input(raw)
+    try:
+        result = case_service.report_case(uow, principal, data)
+        if note:
+            case_service.set_collector_note(uow, principal, result.case.id, note)
+    except DomainError as error:
+        raise refused_from(error) from error
+    return True  # number, status, deadline and grid come from the server
+
+
+def _report_input(raw: Raw) -> tuple[case_service.ReportInput, str | None]:
+    """A new case's report and the collector's note, as the phone sent them."""
     description = _text(raw, "description")
     category = _category_code(raw, required=True)
     assert description is not None and category is not None
@@ -465,14 +538,37 @@ def apply_case(
         id=raw["id"],
         reported_at=from_millis(raw.get("reported_at"), "reported_at"),
     )
-    note = _text(raw, "collector_note", required=False)
-    try:
-        result = case_service.report_case(uow, principal, data)
-        if note:
-            case_service.set_collector_note(uow, principal, result.case.id, note)
-    except DomainError as error:
-        raise refused_from(error) from error
-    return True  # number, status, deadline and grid come from the server
+    return data, _text(raw, "collector_note", required=False)
+
+
+def apply_new_cases(
+    session: Session, device: DeviceContext, raws: list[Raw]
+) -> list[tuple[int | None, bool] | Refused]:
+    """New cases of a push through `cases.report_offline_many` (each report checked by
+    `report_case` before anything of it is written, applied in the order sent: numbers,
+    events, inbox entries and webhooks as one by one, without a savepoint each), with the
+    answers `apply_case` gives: the refusal, or the case's grid and True (number, status,
+    deadline and grid come from the server)."""
+    principal = _principal(device)
+    answers: list[tuple[int | None, bool] | Refused] = [(None, True)] * len(raws)
+    inputs: list[tuple[case_service.ReportInput, str | None]] = []
+    where: list[int] = []
+    for i, raw in enumerate(raws):
+        try:
+            inputs.append(_report_input(raw))
+            where.append(i)
+        except Refused as refused:
+            answers[i] = refused
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+            answers[i] = _wrong_type("cases")
+    if inputs:
+        done = case_service.report_offline_many(_uow(session), principal, inputs)
+        for i, answer in zip(where, done, strict=True):
+            if isinstance(answer, DomainError):
+                answers[i] = refused_from(answer)
+            else:
+                answers[i] = (answer.grid_id, True)
+    return answers
 
 
 # --- case actions --------------------------------------------------------------------------
@@ -482,10 +578,18 @@ def apply_case_action(
     session: Session, device: DeviceContext, op: Operation, raw: Raw, changed: frozenset[str]
 ) -> bool:
     principal = _principal(device)
+    data = _action_input(raw)
+    try:
+        return case_service.act_offline(_uow(session), principal, data)
+    except DomainError as error:
+        raise refused_from(error) from error
+
+
+def _action_input(raw: Raw) -> case_service.OfflineActionInput:
     action = _text(raw, "action", max_len=32)
     case_id = _text(raw, "case_id", max_len=64)
     assert action is not None and case_id is not None
-    data = case_service.OfflineActionInput(
+    return case_service.OfflineActionInput(
         id=raw["id"],
         case_id=case_id,
         action=action,
@@ -493,10 +597,35 @@ def apply_case_action(
         photos=_photos(raw),
         acted_at=from_millis(raw.get("acted_at"), "acted_at"),
     )
-    try:
-        return case_service.act_offline(_uow(session), principal, data)
-    except DomainError as error:
-        raise refused_from(error) from error
+
+
+def apply_new_case_actions(
+    session: Session, device: DeviceContext, raws: list[Raw]
+) -> list[tuple[int | None, bool] | Refused]:
+    """New case actions of a push, set-wise through `cases.act_offline_many` (the cases
+    read and locked at once, each action checked before anything of it is written, the
+    records in one flush), with the answers `apply_case_action` gives one by one: the
+    refusal, or the action's grid and True (the server fills `outcome`)."""
+    principal = _principal(device)
+    answers: list[tuple[int | None, bool] | Refused] = [(None, True)] * len(raws)
+    inputs: list[case_service.OfflineActionInput] = []
+    where: list[int] = []
+    for i, raw in enumerate(raws):
+        try:
+            inputs.append(_action_input(raw))
+            where.append(i)
+        except Refused as refused:
+            answers[i] = refused
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+            answers[i] = _wrong_type("case_actions")
+    if inputs:
+        done = case_service.act_offline_many(_uow(session), principal, inputs)
+        for i, answer in zip(where, done, strict=True):
+            if isinstance(answer, DomainError):
+                answers[i] = refused_from(answer)
+            else:
+                answers[i] = (answer.grid_id, True)
+    return answers
 
 
 __all__ = [
@@ -504,7 +633,9 @@ __all__ = [
     "apply_case_action",
     "apply_log",
     "apply_log_edits",
+    "apply_new_case_actions",
     "apply_new_logs",
+    "apply_new_patrols",
     "apply_patrol",
     "case_not_deleted",
     "json",

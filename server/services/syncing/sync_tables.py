@@ -10,7 +10,7 @@ version 2), for collectors to show residents on the street.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -362,6 +362,7 @@ def field_tables() -> list[SyncTable]:
                 or_(Patrol.status == "active", Patrol.started_at >= h) if h else True,
             ),
             apply=sync_apply.apply_patrol,
+            apply_many=sync_apply.apply_new_patrols,
             no_delete=sync_apply.no_delete("patrols"),
             for_device=_patrols_for,
         ),
@@ -396,6 +397,7 @@ def field_tables() -> list[SyncTable]:
             to_raws=_cases,
             in_scope=_open_or_recent_cases,
             apply=sync_apply.apply_case,
+            apply_many=sync_apply.apply_new_cases,
             no_delete=sync_apply.case_not_deleted(),
         ),
         SyncTable(
@@ -446,6 +448,7 @@ def field_tables() -> list[SyncTable]:
                 CaseAction.acted_at >= h if h else True,
             ),
             apply=sync_apply.apply_case_action,
+            apply_many=sync_apply.apply_new_case_actions,
             create_only=True,
         ),
         SyncTable(
@@ -603,12 +606,48 @@ def derive_scope(session: Session, grid_ids: frozenset[int]) -> dict[str, frozen
 
 def device_scope(
     session: Session, user_id: int, grid_ids: frozenset[int], subdistrict_id: int | None
-) -> dict[str, frozenset[int]]:
-    scope = {"grid": grid_ids, "global": frozenset({GLOBAL}), "user": frozenset({user_id})}
-    scope.update(derive_scope(session, grid_ids))
-    if subdistrict_id is not None:  # units of the collector's subdistrict even without grids
-        scope["subdistrict"] = scope["subdistrict"] | {subdistrict_id}
-    return scope
+) -> Mapping[str, frozenset[int]]:
+    """The device's scope keys by kind. The kinds derived from the grids (communities,
+    subdistricts) are read when first asked for: a push of grid-scoped records never needs
+    them, a pull does (one read, as before)."""
+    return DeviceScope(session, user_id, grid_ids, subdistrict_id)
+
+
+class DeviceScope(Mapping[str, frozenset[int]]):
+    """`device_scope`'s mapping: grid, global and user keys at once, the derived kinds on
+    first use (read in the session it was made in, within the same request)."""
+
+    def __init__(
+        self, session: Session, user_id: int, grid_ids: frozenset[int], subdistrict_id: int | None
+    ) -> None:
+        self._session = session
+        self._subdistrict_id = subdistrict_id
+        self._grid_ids = grid_ids
+        self._keys: dict[str, frozenset[int]] = {
+            "grid": grid_ids,
+            "global": frozenset({GLOBAL}),
+            "user": frozenset({user_id}),
+        }
+        self._derived = False
+
+    def _derive(self) -> dict[str, frozenset[int]]:
+        if not self._derived:
+            self._derived = True
+            self._keys.update(derive_scope(self._session, self._grid_ids))
+            if self._subdistrict_id is not None:  # units of the subdistrict even without grids
+                self._keys["subdistrict"] = self._keys["subdistrict"] | {self._subdistrict_id}
+        return self._keys
+
+    def __getitem__(self, kind: str) -> frozenset[int]:
+        if kind in self._keys:
+            return self._keys[kind]
+        return self._derive()[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._derive())
+
+    def __len__(self) -> int:
+        return len(self._derive())
 
 
 __all__ = ["DeviceContext", "Operation", "build_registry", "device_scope"]
