@@ -158,3 +158,53 @@ def test_counts_match_a_count_of_the_queue(
         ]
         == 3
     )
+
+
+def test_only_an_unfiltered_dispatcher_page_may_use_a_generic_plan(
+    app: Flask, client: FlaskClient, tokens: dict[str, str], world: World
+) -> None:
+    """PostgreSQL connections force a custom plan per execution; the plain page of a
+    dispatcher (no filter, no search) lets the connection keep its prepared plan for that one
+    statement and sets the custom plans back after it. Filtered pages and other roles' pages
+    never change it."""
+    from sqlalchemy import event
+
+    from server.extensions import db
+
+    _cases_in_many_states(client, tokens, world)
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name != "postgresql":
+            return
+    seen: list[str] = []
+
+    def _record(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        if "plan_cache_mode" in statement:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", _record)
+    try:
+        first = ok(client.get("/api/v1/cases?limit=2", headers=bearer(tokens["dispatcher"])))
+        assert seen == [
+            "SET LOCAL plan_cache_mode = auto",
+            "SET LOCAL plan_cache_mode = force_custom_plan",
+        ]
+        seen.clear()
+        for path, who in (
+            ("/api/v1/cases?limit=2&q=路灯", "dispatcher"),
+            ("/api/v1/cases?limit=2&status=reported", "dispatcher"),
+            ("/api/v1/cases?limit=2", "staff"),
+            ("/api/v1/cases?limit=2", "collector"),
+        ):
+            ok(client.get(path, headers=bearer(tokens[who])))
+        assert seen == []
+        nxt = ok(
+            client.get(
+                "/api/v1/cases",
+                query_string={"limit": 2, "cursor": first["next_cursor"]},
+                headers=bearer(tokens["dispatcher"]),
+            )
+        )
+        assert len(seen) == 2 and nxt["items"]  # the next page by cursor is plain too
+    finally:
+        event.remove(engine, "before_cursor_execute", _record)
